@@ -1,0 +1,1 @@
+"""baselines: see docs/ and ../shared/DESIGN.md for its job."""

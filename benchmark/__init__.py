@@ -1,0 +1,1 @@
+"""benchmark: see docs/ and ../shared/DESIGN.md for its job."""

@@ -1,0 +1,113 @@
+"""JASPAR matrices from pyjaspar's bundled SQLite releases (fully offline).
+
+Both the ground-truth motif set and the Tomtom target database come from
+here, so the benchmark never depends on a matrix file typed in by hand. The
+export matches what MEME read for the papers: column-normalised counts with no
+pseudocount, ``nsites`` = the first column's count total.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from benchmark.errors import MotifbenchError
+
+#: JASPAR releases pyjaspar ships; the benchmark pins 2016 (the papers' release).
+SUPPORTED_RELEASES: tuple[int, ...] = (2014, 2016, 2018, 2020, 2022, 2024, 2026)
+DEFAULT_RELEASE = 2016
+
+
+@dataclass(frozen=True)
+class JasparMatrix:
+    """One JASPAR matrix.
+
+    Attributes
+    ----------
+    matrix_id: e.g. ``"MA0151.1"``.
+    name: TF name as JASPAR spells it.
+    counts: float64, shape=(width, 4), columns A,C,G,T.
+    """
+
+    matrix_id: str
+    name: str
+    counts: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def ppm(self) -> np.ndarray:
+        """Column-normalised counts, shape=(width, 4), no pseudocount."""
+        return self.counts / self.counts.sum(axis=1, keepdims=True)
+
+    @property
+    def nsites(self) -> int:
+        """Sites behind the matrix as MEME's export records it (first column total)."""
+        return int(round(float(self.counts[0].sum())))
+
+
+def _check_release(release: int) -> int:
+    release = int(release)
+    if release not in SUPPORTED_RELEASES:
+        raise MotifbenchError(
+            f"JASPAR release {release} is not available offline; choose one of {SUPPORTED_RELEASES}"
+        )
+    return release
+
+
+@lru_cache(maxsize=None)
+def _db(release: int):
+    from pyjaspar import jaspardb
+
+    return jaspardb(release=f"JASPAR{_check_release(release)}")
+
+
+def _to_matrix(motif) -> JasparMatrix:
+    counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T
+    return JasparMatrix(matrix_id=str(motif.matrix_id), name=str(motif.name), counts=counts)
+
+
+@lru_cache(maxsize=None)
+def fetch_matrix(matrix_id: str, release: int = DEFAULT_RELEASE) -> JasparMatrix:
+    """One matrix by versioned ID (``MA0151.1``) from a pinned release."""
+    motif = _db(release).fetch_motif_by_id(matrix_id)
+    if motif is None:
+        raise MotifbenchError(f"JASPAR {release} has no matrix {matrix_id!r}")
+    return _to_matrix(motif)
+
+
+@lru_cache(maxsize=None)
+def core_vertebrates(release: int = DEFAULT_RELEASE) -> tuple[JasparMatrix, ...]:
+    """JASPAR CORE vertebrates, latest version of each matrix (519 for 2016), in JASPAR's order."""
+    motifs = _db(release).fetch_motifs(collection="CORE", tax_group=["vertebrates"], all_versions=False)
+    return tuple(_to_matrix(m) for m in motifs)
+
+
+def to_meme(matrices: "list[tuple[str, str, np.ndarray, int]]") -> str:
+    """MEME minimal motif format text for ``(id, name, ppm (width x 4), nsites)`` tuples."""
+    out = io.StringIO()
+    out.write("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n")
+    out.write("Background letter frequencies\nA 0.25 C 0.25 G 0.25 T 0.25\n\n")
+    for motif_id, name, ppm, nsites in matrices:
+        ppm = np.asarray(ppm, dtype=np.float64)
+        title = f"MOTIF {motif_id} {name}".rstrip()
+        out.write(f"{title}\nletter-probability matrix: alength= 4 w= {ppm.shape[0]} nsites= {int(nsites)} E= 0\n")
+        for row in ppm:
+            out.write(" " + " ".join(f"{v:.6f}" for v in row) + "\n")
+        out.write("\n")
+    return out.getvalue()
+
+
+def core_vertebrates_meme(release: int = DEFAULT_RELEASE) -> str:
+    """The Tomtom target file for a release, as MEME text."""
+    return to_meme([(m.matrix_id, m.name, m.ppm, m.nsites) for m in core_vertebrates(release)])
+
+
+def core_vertebrates_sha256(release: int = DEFAULT_RELEASE) -> str:
+    """sha256 of the exported MEME text: recorded in every result so a changed database is visible."""
+    return hashlib.sha256(core_vertebrates_meme(release).encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""evaluator: see docs/ and ../shared/DESIGN.md for its job."""

@@ -1,0 +1,5 @@
+import sys
+
+from motifbench.cli import main
+
+sys.exit(main())

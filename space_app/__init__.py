@@ -1,0 +1,1 @@
+"""space_app: see docs/ and ../shared/DESIGN.md for its job."""

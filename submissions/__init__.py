@@ -1,0 +1,1 @@
+"""submissions: see docs/ and ../shared/DESIGN.md for its job."""
