@@ -39,3 +39,16 @@ def artifacts_dir() -> Path:
     path = REPO_ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real dataset repo folder: the koo2019 generator with N = 2,000 (1,400 / 200 / 400 rows).
+
+    Read-only for tests: copy it before changing anything inside.
+    """
+    from benchmark.synthetic import build_synthetic
+
+    out = tmp_path_factory.mktemp("synthetic_repo") / "motifbench"
+    build_synthetic(out, preset="koo2019", n=2_000)
+    return out
