@@ -1,0 +1,318 @@
+"""Tomtom's numerical steps, each named after what MEME 5.5.8's ``tomtom.c`` computes.
+
+The order of floating-point operations follows MEME wherever it can change an
+integer score (pseudocounts, column distances, the median shift, the scaling to
+integers), because one flipped rounding changes a p-value. After the scaling
+everything is integer until the null distributions, which are computed here
+with a different but equally precise formula (see :func:`max_alignment_pvalues`).
+
+Shapes: ``B`` queries of one width ``Q`` are processed together; ``C`` is the
+total number of target columns over both strands (MEME's ``targets_len``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: MEME's BINS: scaled column scores are integers in [0, 100].
+BINS = 100
+#: MEME's DEFAULT_SITE_COUNT, used for the pseudocount when nsites is absent.
+DEFAULT_SITE_COUNT = 20
+#: MEME rounds Pearson partial sums to this many significant digits (macros.h RNDDIG).
+RND_DIGITS = 14
+
+
+def normalise_rows(ppm: np.ndarray, tolerance: float = 1e-5) -> np.ndarray:
+    """MEME's ``normalize_motif``: divide a row by its sum only if it is off 1 by more than ``tolerance``.
+
+    Parameters
+    ----------
+    ppm: float64, shape=(width, 4).
+    """
+    ppm = np.array(ppm, dtype=np.float64)
+    total = ((ppm[:, 0] + ppm[:, 1]) + ppm[:, 2]) + ppm[:, 3]  # MEME sums left to right
+    off = (1.0 - tolerance > total) | (1.0 + tolerance < total)
+    ppm[off] = ppm[off] / total[off, None]
+    return ppm
+
+
+def apply_pseudocount(ppm: np.ndarray, nsites: int | None, background: np.ndarray, pseudo: float) -> np.ndarray:
+    """MEME's ``apply_pseudocount_to_motif``: ``(p*n + pseudo*bg) / (n + pseudo)``.
+
+    ``n`` is the motif's nsites truncated to an int, or 20 when absent or 0.
+
+    Parameters
+    ----------
+    ppm: float64, shape=(width, 4), rows already normalised.
+    background: float64, shape=(4,).
+    """
+    if pseudo == 0:
+        return np.array(ppm, dtype=np.float64)
+    sites = float(int(nsites)) if nsites is not None and int(nsites) > 0 else float(DEFAULT_SITE_COUNT)
+    total = sites + pseudo
+    return ((ppm * sites) + (pseudo * background[None, :])) / total
+
+
+def symmetric_background(background) -> np.ndarray:
+    """The query background as MEME uses it: normalised, then averaged with its complement (A<->T, C<->G)."""
+    bg = np.asarray(background, dtype=np.float64)
+    bg = bg / bg.sum()
+    return (bg + bg[::-1]) / 2.0
+
+
+def reverse_complement(ppm: np.ndarray) -> np.ndarray:
+    """Rows reversed and A<->T, C<->G swapped; shape=(width, 4) in and out."""
+    return np.ascontiguousarray(ppm[::-1, ::-1])
+
+
+def consensus(ppm: np.ndarray) -> str:
+    """MEME's ``get_cons``: per row the first letter holding the maximum, the running max kept as float32."""
+    best = ppm[:, 0].astype(np.float32)
+    letter = np.zeros(ppm.shape[0], dtype=np.int64)
+    for j in range(1, 4):
+        better = ppm[:, j] > best.astype(np.float64)
+        best = np.where(better, ppm[:, j].astype(np.float32), best)
+        letter = np.where(better, j, letter)
+    return "".join("ACGT"[k] for k in letter)
+
+
+def _rnd(x: np.ndarray) -> np.ndarray:
+    """MEME's ``RND(x, 14, y)``: round to 14 significant digits via ``rint(z*x)/z``."""
+    ax = np.abs(x)
+    out = np.zeros_like(x)
+    nz = ax > 0
+    a = ax[nz]
+    z = np.power(10.0, np.ceil((RND_DIGITS - 1) - np.log(a) / 2.30258509299405))
+    out[nz] = np.copysign(np.rint(z * a) / z, x[nz])
+    return out
+
+
+def ed_scores(query: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """MEME's ``ed_scores``: minus the Euclidean distance between every query and target column.
+
+    Parameters
+    ----------
+    query: float64, shape=(B, Q, 4).
+    targets: float64, shape=(C, 4).
+
+    Returns
+    -------
+    float64, shape=(B, Q, C).
+    """
+    total = None
+    for letter in range(4):
+        diff = query[:, :, None, letter] - targets[None, None, :, letter]
+        sq = diff * diff
+        total = sq if total is None else total + sq
+    return -np.sqrt(total)
+
+
+def pearson_scores(query: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """MEME's ``pearson_scores``: correlation around 1/4, partial sums rounded to 14 digits.
+
+    A column with zero variance (uniform) scores exactly 0 against everything.
+
+    Parameters
+    ----------
+    query: float64, shape=(B, Q, 4).
+    targets: float64, shape=(C, 4).
+
+    Returns
+    -------
+    float64, shape=(B, Q, C).
+    """
+    qc = query - 0.25
+    tc = targets - 0.25
+    num = None
+    d1 = np.zeros(query.shape[:2])
+    d2 = np.zeros(targets.shape[0])
+    for letter in range(4):
+        term = qc[:, :, None, letter] * tc[None, None, :, letter]
+        num = _rnd(term if num is None else num + term)
+        d1 = _rnd(d1 + qc[:, :, letter] ** 2)
+        d2 = _rnd(d2 + tc[:, letter] ** 2)
+    den = np.sqrt(d1[:, :, None] * d2[None, None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
+
+
+def shift_and_scale(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MEME's ``shift_all_pairwise_scores`` then ``scale_score_matrix`` (complete scores mode).
+
+    Each query column's scores lose their median over all target columns
+    (``(sorted[floor(C/2)-1] + sorted[ceil(C/2)-1]) / 2``), so an unaligned
+    column contributes 0; then one global offset/scale per query maps them to
+    integers in [0, 100].
+
+    Parameters
+    ----------
+    scores: float64, shape=(B, Q, C).
+
+    Returns
+    -------
+    s_int: int16, shape=(B, Q, C), ``nint((s - offset) * scale)``.
+    offset: float64, shape=(B,), ``floor(min)``.
+    scale: float64, shape=(B,), ``floor(100 / (max - offset))``.
+    """
+    n = scores.shape[-1]
+    i1 = max(int(np.floor(0.5 * n)) - 1, 0)
+    i2 = max(int(np.ceil(0.5 * n)) - 1, i1)
+    part = np.partition(scores, sorted({i1, i2}), axis=-1)
+    quantile = (part[..., i1] + part[..., i2]) / 2.0
+    shifted = scores - quantile[..., None]
+    small = shifted.min(axis=(1, 2))
+    large = shifted.max(axis=(1, 2))
+    small = np.where(large == small, large - 1.0, small)
+    offset = np.floor(small)
+    scale = np.floor(BINS / (large - offset))
+    scaled = (shifted - offset[:, None, None]) * scale[:, None, None]
+    s_int = np.floor(scaled + 0.5).astype(np.int16)  # nint() of a non-negative value
+    return s_int, offset, scale
+
+
+def _range_pmfs(hist: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """Null pmf of the summed scaled score of every contiguous query column range [a, e].
+
+    Parameters
+    ----------
+    hist: float64, shape=(Q, BINS + 1): each query column's score distribution
+        against a uniformly drawn target column (all columns, both strands).
+    """
+    q = hist.shape[0]
+    out = {}
+    for a in range(q):
+        pmf = np.ones(1)
+        for e in range(a, q):
+            pmf = np.convolve(pmf, hist[e])
+            out[(a, e)] = pmf
+    return out
+
+
+def alignment_ranges(query_len: int, target_len: int) -> list[tuple[int, int]]:
+    """The query column range [start, end] of each of the Q+L-1 alignments (MEME's loop order)."""
+    ranges = []
+    for i in range(query_len + target_len - 1):
+        if i < query_len:
+            start = query_len - i - 1
+            end = min(query_len, start + target_len) - 1
+        else:
+            start = 0
+            end = min(query_len, target_len + query_len - i - 1) - 1
+        ranges.append((start, end))
+    return ranges
+
+
+def max_alignment_pvalues(
+    s_int: np.ndarray, offset: np.ndarray, scale: np.ndarray, target_lengths: np.ndarray, n_orient: int = 2
+) -> np.ndarray:
+    """p-value tables of the best complete score over all alignments and strands, per target length.
+
+    MEME (``calc_shifted_scores_pvalues_per_query``) builds, for each target
+    length L, the distribution of the maximum of 2*(Q+L-1) independent
+    alignment scores, each the sum of its aligned columns' nulls plus
+    ``-offset*scale`` per unaligned query column, by a pmf recursion. The
+    maximum of independent variables has CDF = product of CDFs, so here
+    ``P(max >= k) = -expm1(sum_j log1p(-S_j(k)))`` with ``S_j`` each
+    alignment's survival function: the same number, with full relative
+    precision in the far tail (p down to 1e-300).
+
+    Parameters
+    ----------
+    s_int: int16, shape=(B, Q, C).
+    offset, scale: float64, shape=(B,).
+    target_lengths: int, shape=(nL,), the distinct target widths.
+
+    Returns
+    -------
+    float64, shape=(B, nL, Q*BINS + 1 + (Q-1)*max_k0): ``table[b, l, x]`` is the
+    p-value of complete score ``x - Q*k0`` (``k0 = -offset*scale``).
+    """
+    b_count, q, n_cols = s_int.shape
+    k0 = np.rint(-offset * scale).astype(np.int64)
+    ext_len = q * BINS + 1 + (q - 1) * int(k0.max())
+    ranges = [(a, e) for a in range(q) for e in range(a, q)]
+    index = {r: i for i, r in enumerate(ranges)}
+    # how many times each length's alignments use each range (times strands)
+    uses = np.zeros((len(target_lengths), len(ranges)))
+    for li, length in enumerate(target_lengths):
+        for r in alignment_ranges(q, int(length)):
+            uses[li, index[r]] += n_orient
+    inv_c = 1.0 / n_cols
+    tables = np.empty((b_count, len(target_lengths), ext_len))
+    for b in range(b_count):
+        counts = np.stack([np.bincount(s_int[b, j], minlength=BINS + 1) for j in range(q)])
+        hist = counts * inv_c
+        pmfs = _range_pmfs(hist)
+        ext = np.zeros((len(ranges), ext_len))
+        for i, (a, e) in enumerate(ranges):
+            shift = (q - (e - a + 1)) * int(k0[b])  # unaligned query columns add -offset*scale each
+            pmf = pmfs[(a, e)]
+            ext[i, shift:shift + pmf.size] = pmf
+        survival = np.cumsum(ext[:, ::-1], axis=1)[:, ::-1]
+        log_cdf = np.log1p(-np.minimum(survival, 1.0))  # log P(X < k)
+        log_cdf = np.maximum(log_cdf, -1e300)  # -inf would turn 0 uses into NaN below
+        tables[b] = -np.expm1(uses @ log_cdf)
+    return tables
+
+
+def best_alignments(
+    s_int: np.ndarray,
+    k0: np.ndarray,
+    col_index: np.ndarray,
+    lengths: np.ndarray,
+    min_overlap: int = 1,
+    internal: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MEME's ``compare_motifs`` with complete scores, for every query and target motif.
+
+    The complete score of an alignment is the sum of its aligned columns'
+    scaled scores minus ``k0`` per aligned column (unaligned columns add 0).
+    The best is the highest score; ties go to the larger overlap, then to the
+    first configuration (most negative offset).
+
+    Parameters
+    ----------
+    s_int: int16, shape=(B, Q, C).
+    k0: int, shape=(B,): ``-offset*scale``.
+    col_index: int, shape=(T, Lmax): each target's column indices into C,
+        padded with C (a zero-score column).
+    lengths: int, shape=(T,): target widths.
+
+    Returns
+    -------
+    score: int64, shape=(B, T), the best complete score.
+    offset: int64, shape=(B, T), configuration - Q (target column = query column + offset).
+    overlap: int64, shape=(B, T).
+    """
+    b_count, q, _ = s_int.shape
+    n_targets, l_max = col_index.shape
+    z = s_int.astype(np.int32) - k0[:, None, None].astype(np.int32)
+    z = np.concatenate([z, np.zeros((b_count, q, 1), dtype=np.int32)], axis=2)  # padding column
+    n_conf = q + l_max - 1
+    diag = np.zeros((b_count, n_targets, n_conf), dtype=np.int32)
+    for qc in range(q):
+        block = z[:, qc, :][:, col_index]  # (B, T, Lmax): this query column vs every target column
+        # configuration c (1-based) aligns query column qc with target column qc + c - Q
+        start = q - 1 - qc
+        diag[:, :, start:start + l_max] += block
+    conf = np.arange(1, n_conf + 1)[None, :]
+    lengths_col = lengths[:, None]
+    overlap = np.minimum.reduce([np.broadcast_to(conf, (n_targets, n_conf)),
+                                 q + lengths_col - conf,
+                                 np.full((n_targets, n_conf), q),
+                                 np.broadcast_to(lengths_col, (n_targets, n_conf))])
+    first, last = np.ones_like(lengths), q + lengths - 1
+    if internal:
+        first, last = np.minimum(q, lengths), np.maximum(q, lengths)
+    elif min_overlap > 1:
+        mo = np.minimum(np.minimum(min_overlap, q), lengths)
+        first, last = mo, q + lengths - mo
+    valid = (conf >= first[:, None]) & (conf <= last[:, None])
+    # lexicographic (score, overlap, -configuration) packed into one int64 key
+    k_conf = n_conf + 1
+    k_overlap = k_conf * (q + 1)
+    key = diag.astype(np.int64) * k_overlap + overlap[None] * k_conf + (n_conf - conf)[None]
+    key = np.where(valid[None], key, np.iinfo(np.int64).min)
+    best = key.argmax(axis=2)
+    score = np.take_along_axis(diag, best[..., None], axis=2)[..., 0].astype(np.int64)
+    best_overlap = overlap[np.arange(n_targets)[None, :], best]
+    return score, best + 1 - q, best_overlap
