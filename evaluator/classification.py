@@ -1,0 +1,90 @@
+"""Classification metrics: per-class and macro AUROC and auPR.
+
+Two auPR flavours are reported, because they differ and the papers used the
+second one:
+
+- ``aupr`` = average precision (``sklearn.metrics.average_precision_score``),
+  a step-function integral of the precision-recall curve; the standard.
+- ``aupr_trapezoid`` = ``auc(recall, precision)`` on ``precision_recall_curve``,
+  linear interpolation between PR points as the papers' code computed it. It is
+  optimistic, and it is labelled as such wherever it appears.
+
+A class with no positive (or no negative) in the split has no defined score:
+it is reported as NaN, listed in ``undefined_classes`` and left out of macros.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
+
+
+class ClassificationScores(NamedTuple):
+    """Per-class arrays (12,) with NaN where undefined, and macros over defined classes."""
+
+    auroc: np.ndarray
+    aupr: np.ndarray
+    aupr_trapezoid: np.ndarray
+    n_positive: np.ndarray
+    macro_auroc: float
+    macro_aupr: float
+    macro_aupr_trapezoid: float
+    undefined_classes: list[int]
+
+
+def auroc(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve for one binary task; NaN if only one class is present.
+
+    y_true: shape=(N,), 0/1. score: shape=(N,), higher = more likely positive.
+    """
+    y_true = np.asarray(y_true).astype(bool)
+    if y_true.all() or not y_true.any():
+        return float("nan")
+    return float(roc_auc_score(y_true, score))
+
+
+def average_precision(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Average precision (step-wise area under precision-recall); NaN without positives or negatives."""
+    y_true = np.asarray(y_true).astype(bool)
+    if y_true.all() or not y_true.any():
+        return float("nan")
+    return float(average_precision_score(y_true, score))
+
+
+def aupr_trapezoid(y_true: np.ndarray, score: np.ndarray) -> float:
+    """The papers' auPR: trapezoid ``auc(recall, precision)``; NaN without positives or negatives."""
+    y_true = np.asarray(y_true).astype(bool)
+    if y_true.all() or not y_true.any():
+        return float("nan")
+    precision, recall, _ = precision_recall_curve(y_true, score)
+    return float(auc(recall, precision))
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def classification_scores(y_true: np.ndarray, y_score: np.ndarray) -> ClassificationScores:
+    """Score a multi-label prediction.
+
+    Parameters
+    ----------
+    y_true: shape=(N, C), 0/1 labels in class order.
+    y_score: shape=(N, C), probabilities or logits (ranks are all that matter).
+    """
+    y_true = np.asarray(y_true)
+    y_score = np.asarray(y_score, dtype=np.float64)
+    if y_true.shape != y_score.shape or y_true.ndim != 2:
+        raise ValueError(f"labels {y_true.shape} and scores {y_score.shape} must both be (N, classes)")
+    n_classes = y_true.shape[1]
+    roc = np.array([auroc(y_true[:, c], y_score[:, c]) for c in range(n_classes)])
+    ap = np.array([average_precision(y_true[:, c], y_score[:, c]) for c in range(n_classes)])
+    trap = np.array([aupr_trapezoid(y_true[:, c], y_score[:, c]) for c in range(n_classes)])
+    undefined = [int(c) for c in range(n_classes) if not np.isfinite(roc[c])]
+    return ClassificationScores(
+        auroc=roc, aupr=ap, aupr_trapezoid=trap, n_positive=y_true.astype(bool).sum(axis=0),
+        macro_auroc=_nanmean(roc), macro_aupr=_nanmean(ap), macro_aupr_trapezoid=_nanmean(trap),
+        undefined_classes=undefined,
+    )

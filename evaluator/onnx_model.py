@@ -1,0 +1,674 @@
+"""Running a submitted model: ONNX Runtime session, first-layer tap, batched predict.
+
+Every model reaches the evaluator as one ONNX file (a baseline checkpoint is
+exported to ONNX first, see :func:`resolve_model`), with input float32
+``[batch, 4, L]`` (A,C,G,T) and output ``[batch, 12]`` probabilities or logits.
+Besides the prediction the evaluator needs the *first-layer activations*
+(after normalisation and activation, before pooling), because motif recovery
+is measured on what the filters respond to, never on raw weights (exporters
+fold BatchNorm into the conv, so raw weights would mislead). That tensor, the
+"tap", is either declared by name, or is a graph output called
+``first_layer`` (what ``baselines.export`` writes), or is found by walking the
+graph from the input to the first ``Conv`` and on through elementwise ops
+(:func:`find_tap`). An internal tap is added as an extra graph output in memory;
+the file on disk is never changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import MotifbenchError
+
+log = logging.getLogger(__name__)
+
+N_CLASSES = 12
+FIRST_LAYER_OUTPUT = "first_layer"
+
+#: Ops that may sit between the graph input and the first Conv (layout / dtype plumbing).
+PRE_CONV_OPS = frozenset({"Transpose", "Cast", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Pad"})
+#: Ops applied position by position after the conv: normalisation, bias, scale, activation.
+ELEMENTWISE_OPS = frozenset({
+    "BatchNormalization", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Clip",
+    "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu", "Mish", "Exp", "Sigmoid",
+    "HardSigmoid", "HardSwish", "Tanh", "Softplus", "Softsign", "Abs", "Neg", "Sqrt", "Erf",
+    "Identity", "Cast", "Dropout", "ThresholdedRelu", "Shrink",
+})
+#: What stops the walk (named in error messages; any op not elementwise stops it too).
+POOLING_OPS = ("MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool", "ReduceMax", "ReduceMean", "LpPool")
+#: Output-producing ops that make the output a probability.
+PROBABILITY_OPS = frozenset({"Sigmoid", "Softmax", "HardSigmoid"})
+_OUTPUT_PASSTHROUGH = frozenset({"Identity", "Reshape", "Flatten", "Squeeze", "Cast"})
+
+
+class ModelError(MotifbenchError):
+    """The model file cannot be used: unreadable, wrong input/output shapes, or it failed to run."""
+
+
+class TapNotFoundError(ModelError):
+    """No first-layer activation tensor could be identified (or a declared one does not exist)."""
+
+
+class ModelOutputError(ModelError):
+    """The model ran but produced unusable numbers (NaN/inf, wrong width, probabilities outside [0, 1])."""
+
+
+@dataclass(frozen=True)
+class TapSpec:
+    """Where the first-layer activations are and how to read their axes.
+
+    Attributes
+    ----------
+    name: tensor name.
+    source: ``"declared"``, ``"first_layer output"`` or ``"auto"``.
+    axes: one label per tensor axis: ``"N"`` batch, ``"C"`` filters, ``"S"`` spatial.
+    conv_node: name (or op index) of the first Conv, when known.
+    n_filters: conv output channels from its weight initializer, when known.
+    filter_width: conv kernel length along the sequence, when known.
+    path: op types walked from the conv to the tap (for the record and error messages).
+    """
+
+    name: str
+    source: str
+    axes: tuple[str, ...]
+    conv_node: str | None = None
+    n_filters: int | None = None
+    filter_width: int | None = None
+    path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What validation and the record need to know about a model (all JSON-ready)."""
+
+    path: str
+    sha256: str
+    input_name: str
+    output_name: str
+    output_kind: str
+    output_kind_source: str
+    tap_name: str
+    tap_source: str
+    tap_path: list[str]
+    n_filters: int
+    filter_width: int | None
+    input_length: int
+    tap_length: int
+    opset: int
+    producer: str
+    fixed_batch: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, streamed (model files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# reading the graph
+
+
+def load_onnx(path: str | Path):
+    """Parse and check an ONNX file; any failure is a :class:`ModelError` naming the file."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist (expected an .onnx file or a baseline run folder)")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises several types for garbage input
+        raise ModelError(f"{path} is not a readable ONNX model: {exc}") from exc
+    for init in model.graph.initializer:
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            raise ModelError(f"{path} stores tensor {init.name!r} as external data; submit one self-contained file")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        raise ModelError(f"{path} is not a valid ONNX model: {exc}") from exc
+    if len(model.graph.node) == 0:
+        raise ModelError(f"{path} has an empty graph")
+    return model
+
+
+class _Graph:
+    """Producer / consumer maps and constant folding facts of an ONNX graph."""
+
+    def __init__(self, model):
+        graph = model.graph
+        self.model = model
+        self.initializers = {init.name: init for init in graph.initializer}
+        self.inputs = [i.name for i in graph.input if i.name not in self.initializers]
+        self.outputs = [o.name for o in graph.output]
+        self.producer: dict[str, object] = {}
+        self.consumers: dict[str, list] = {}
+        for node in graph.node:
+            for out in node.output:
+                if out:
+                    self.producer[out] = node
+            for inp in node.input:
+                if inp:
+                    self.consumers.setdefault(inp, []).append(node)
+        # tensors that do not depend on any graph input are constants
+        dependent = set(self.inputs)
+        for node in graph.node:  # ONNX nodes are topologically sorted
+            if any(i in dependent for i in node.input if i):
+                dependent.update(o for o in node.output if o)
+        self.dependent = dependent
+
+    def is_constant(self, name: str) -> bool:
+        return name == "" or name not in self.dependent
+
+    def tensor_exists(self, name: str) -> bool:
+        return name in self.producer or name in self.outputs or name in self.inputs
+
+    def initializer_array(self, name: str) -> np.ndarray | None:
+        """The array behind a weight name, seen through Identity/Cast/Constant; None if not constant."""
+        from onnx import numpy_helper
+
+        seen = 0
+        while seen < 8:
+            if name in self.initializers:
+                return numpy_helper.to_array(self.initializers[name])
+            node = self.producer.get(name)
+            if node is None:
+                return None
+            if node.op_type == "Constant":
+                for attr in node.attribute:
+                    if attr.name == "value":
+                        return numpy_helper.to_array(attr.t)
+                return None
+            if node.op_type in ("Identity", "Cast") and node.input:
+                name = node.input[0]
+                seen += 1
+                continue
+            return None
+        return None
+
+
+def _node_label(node, index: int | None = None) -> str:
+    return node.name or f"{node.op_type}#{index if index is not None else '?'}"
+
+
+def _find_first_conv(g: _Graph, input_name: str):
+    """Breadth-first from the input through layout ops to the nearest Conv(s) reading it as data."""
+    frontier = deque([input_name])
+    seen = {input_name}
+    while frontier:
+        level = list(frontier)
+        frontier.clear()
+        convs = []
+        for tensor in level:
+            for node in g.consumers.get(tensor, []):
+                if node.op_type == "Conv" and node.input[0] == tensor:
+                    convs.append(node)
+                elif node.op_type in PRE_CONV_OPS and node.input[0] == tensor:
+                    out = node.output[0]
+                    if out not in seen:
+                        seen.add(out)
+                        frontier.append(out)
+        if convs:
+            return convs
+    return []
+
+
+def _transpose_perm(node, rank: int) -> list[int]:
+    for attr in node.attribute:
+        if attr.name == "perm":
+            return list(attr.ints)
+    return list(reversed(range(rank)))
+
+
+def _follow_activation(g: _Graph, conv) -> tuple[str, tuple[str, ...], tuple[str, ...], dict[str, tuple]]:
+    """From a Conv's output, walk elementwise ops (and Transposes) to the last one before pooling.
+
+    Returns the tap tensor, its axis labels, the op path, and ``(labels, path)``
+    of every tensor on the chain (so a declared tap on the chain is read right).
+    A tensor with several consumers is followed only when they reconverge in
+    one elementwise node right away (x * sigmoid(x) style activations).
+    """
+    weight = g.initializer_array(conv.input[1]) if len(conv.input) > 1 else None
+    rank = weight.ndim if weight is not None else 3
+    axes: tuple[str, ...] = ("N", "C") + ("S",) * (rank - 2)
+    tensor = conv.output[0]
+    path: list[str] = ["Conv"]
+    chain = {tensor: (axes, tuple(path))}
+
+    def only_constant_others(node, current: set[str]) -> bool:
+        return all(i in current or g.is_constant(i) for i in node.input if i)
+
+    for _ in range(64):
+        consumers = g.consumers.get(tensor, [])
+        if len(consumers) == 1:
+            node = consumers[0]
+            if node.op_type == "Transpose":
+                perm = _transpose_perm(node, len(axes))
+                axes = tuple(axes[p] for p in perm)
+            elif node.op_type not in ELEMENTWISE_OPS or not only_constant_others(node, {tensor}):
+                break
+            tensor = node.output[0]
+            path.append(node.op_type)
+            chain[tensor] = (axes, tuple(path))
+            continue
+        if len(consumers) > 1 and all(c.op_type in ELEMENTWISE_OPS for c in consumers):
+            outs = {c.output[0] for c in consumers}
+            merged = [
+                c for c in consumers
+                if only_constant_others(c, {tensor} | outs)
+                and any(i in outs for i in c.input)
+                and all(g.consumers.get(o, []) == [c] for o in outs - {c.output[0]})
+            ]
+            if len(merged) == 1:
+                path.extend(c.op_type for c in consumers)
+                tensor = merged[0].output[0]
+                chain[tensor] = (axes, tuple(path))
+                continue
+        break
+    return tensor, axes, tuple(path), chain
+
+
+def find_tap(model, declared: str | None = None) -> TapSpec:
+    """Locate the first-layer activation tensor.
+
+    Order: a ``declared`` name (must exist); else a graph output named
+    ``first_layer``; else automatic: the first ``Conv`` fed by the input
+    (possibly through Transpose/Cast/Identity/Unsqueeze/Reshape/Pad), followed
+    through BatchNormalization and elementwise ops (bias, scale, activation)
+    up to the last tensor before pooling or any other non-elementwise op.
+
+    Parameters
+    ----------
+    model: onnx.ModelProto.
+    declared: tensor name given by the submitter, or None.
+
+    Raises
+    ------
+    TapNotFoundError
+        naming what was looked for, when nothing fits or the choice is ambiguous.
+    """
+    g = _Graph(model)
+    if len(g.inputs) != 1:
+        raise ModelError(f"the model must have exactly one input tensor, it has {len(g.inputs)}: {g.inputs}")
+    convs = _find_first_conv(g, g.inputs[0])
+    auto: tuple | None = None
+    conv = None
+    if len(convs) == 1:
+        conv = convs[0]
+        auto = _follow_activation(g, conv)
+    conv_facts: dict = {}
+    if conv is not None:
+        weight = g.initializer_array(conv.input[1])
+        if weight is not None:
+            conv_facts = {"n_filters": int(weight.shape[0]), "filter_width": int(weight.shape[-1])}
+        conv_facts["conv_node"] = _node_label(conv, list(model.graph.node).index(conv))
+
+    def spec(name: str, source: str) -> TapSpec:
+        if auto is not None and name in auto[3]:
+            axes, path = auto[3][name]
+            return TapSpec(name, source, axes, path=path, **conv_facts)
+        return TapSpec(name, source, ("N", "C", "S"), **conv_facts)
+
+    if declared:
+        if not g.tensor_exists(declared):
+            raise TapNotFoundError(
+                f"declared first-layer tensor {declared!r} is not in the graph "
+                f"(looked among node outputs and graph outputs: {_preview(g.producer)})"
+            )
+        return spec(declared, "declared")
+    if FIRST_LAYER_OUTPUT in g.outputs:
+        return spec(FIRST_LAYER_OUTPUT, "first_layer output")
+    if not convs:
+        raise TapNotFoundError(
+            "could not find the first-layer activations: looked for a graph output named 'first_layer' "
+            f"and for a Conv node fed by the input {g.inputs[0]!r} (through {sorted(PRE_CONV_OPS)}); "
+            "found neither. Declare the tensor name with --tap"
+        )
+    if len(convs) > 1:
+        names = [_node_label(c) for c in convs]
+        raise TapNotFoundError(
+            f"the input feeds {len(convs)} Conv nodes at the same depth ({names}); which one is the first layer "
+            "is ambiguous. Declare the activation tensor with --tap"
+        )
+    tensor, axes, path, _ = auto
+    return TapSpec(tensor, "auto", axes, path=path, **conv_facts)
+
+
+def _preview(mapping: dict, n: int = 12) -> str:
+    names = list(mapping)
+    more = f", ... ({len(names)} in all)" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
+
+
+def _main_output(g: _Graph, tap_name: str) -> str:
+    candidates = [o for o in g.outputs if o not in (tap_name, FIRST_LAYER_OUTPUT)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ModelError(f"the model has no prediction output besides the tap {tap_name!r}")
+    shaped = []
+    for out in g.model.graph.output:
+        if out.name in candidates:
+            dims = out.type.tensor_type.shape.dim
+            if len(dims) == 2 and dims[1].dim_value == N_CLASSES:
+                shaped.append(out.name)
+    if len(shaped) == 1:
+        return shaped[0]
+    raise ModelError(f"the model has several outputs {candidates}; expected one [batch, {N_CLASSES}] prediction output")
+
+
+def _guess_output_kind(g: _Graph, output_name: str) -> str:
+    name = output_name
+    for _ in range(8):
+        node = g.producer.get(name)
+        if node is None:
+            return "logits"
+        if node.op_type in PROBABILITY_OPS:
+            return "probabilities"
+        if node.op_type in _OUTPUT_PASSTHROUGH:
+            name = node.input[0]
+            continue
+        return "logits"
+    return "logits"
+
+
+def _input_dims(model, input_name: str) -> list:
+    for inp in model.graph.input:
+        if inp.name == input_name:
+            dims = inp.type.tensor_type.shape.dim
+            return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
+    return []
+
+
+def _with_outputs(model, names: list[str]) -> bytes:
+    """Serialized copy of ``model`` with ``names`` added as graph outputs (float, shape left open)."""
+    import onnx
+    from onnx import helper
+
+    existing = {o.name for o in model.graph.output}
+    missing = [n for n in names if n not in existing]
+    if not missing:
+        return model.SerializeToString()
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    elem = {}
+    try:
+        inferred = onnx.shape_inference.infer_shapes(copy)
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+            elem[vi.name] = vi.type.tensor_type.elem_type
+    except Exception:  # shape inference is a nicety here, not a requirement
+        pass
+    for name in missing:
+        copy.graph.output.append(helper.make_tensor_value_info(name, elem.get(name) or onnx.TensorProto.FLOAT, None))
+    return copy.SerializeToString()
+
+
+# --------------------------------------------------------------------------------------
+# running it
+
+
+def default_providers() -> list[str]:
+    """CUDA first when this onnxruntime build has it, CPU always."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    providers = [p for p in ("CUDAExecutionProvider",) if p in available]
+    return providers + ["CPUExecutionProvider"]
+
+
+def default_threads() -> int:
+    """Intra-op threads: ``$MOTIFBENCH_THREADS`` or the CPUs this process may use."""
+    env = os.environ.get("MOTIFBENCH_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def random_onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
+    """Deterministic random one-hot sequences, float32 ``(n, 4, length)``, for shape probes."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, 4, size=(n, length))
+    return np.ascontiguousarray(np.eye(4, dtype=np.float32)[idx].transpose(0, 2, 1))
+
+
+class OnnxModel:
+    """An ONNX model opened for evaluation: prediction output plus first-layer tap.
+
+    Parameters
+    ----------
+    path: the ``.onnx`` file.
+    length: sequence length L of the data it will see (shapes are checked against it).
+    tap: declared first-layer tensor name, or None to find it.
+    output_kind: ``"probabilities"`` / ``"logits"`` if declared, else guessed from the graph.
+    threads: ONNX Runtime intra-op threads (default :func:`default_threads`).
+    providers: ONNX Runtime execution providers (default :func:`default_providers`).
+    """
+
+    def __init__(self, path: str | Path, length: int, tap: str | None = None, output_kind: str | None = None,
+                 threads: int | None = None, providers: list[str] | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        model = load_onnx(self.path)
+        g = _Graph(model)
+        self.tap = find_tap(model, tap)
+        self.input_name = g.inputs[0]
+        self.output_name = _main_output(g, self.tap.name)
+        dims = _input_dims(model, self.input_name)
+        if len(dims) != 3:
+            raise ModelError(f"model input {self.input_name!r} has rank {len(dims)} {dims}; expected [batch, 4, L]")
+        if isinstance(dims[1], int) and dims[1] not in (0, 4):
+            raise ModelError(f"model input {self.input_name!r} has {dims[1]} channels; expected 4 (A,C,G,T) at axis 1")
+        if isinstance(dims[2], int) and dims[2] not in (0, length):
+            raise ModelError(f"model input length is fixed to {dims[2]} but the dataset's sequences have length {length}")
+        self.fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
+        if output_kind is not None and output_kind not in ("probabilities", "logits"):
+            raise ModelError(f"output kind must be 'probabilities' or 'logits', got {output_kind!r}")
+        self.output_kind = output_kind or _guess_output_kind(g, self.output_name)
+        self.output_kind_source = "declared" if output_kind else "graph"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or default_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                _with_outputs(model, [self.tap.name]), sess_options=options,
+                providers=providers or default_providers(),
+            )
+        except Exception as exc:
+            raise ModelError(f"ONNX Runtime cannot open {self.path}: {exc}") from exc
+        self.length = length
+        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        producer = f"{model.producer_name} {model.producer_version}".strip()
+        probe = random_onehot(self.fixed_batch or 2, length)
+        out, tap_raw = self._run(probe, want_tap=True)
+        self._check_output(out, probe.shape[0])
+        acts = self._tap_to_ncl(tap_raw)
+        n_filters = self.tap.n_filters or acts.shape[1]
+        if self.tap.n_filters and acts.shape[1] != self.tap.n_filters:
+            log.warning("tap %s has %d channels but the first conv has %d filters", self.tap.name, acts.shape[1], self.tap.n_filters)
+            n_filters = acts.shape[1]
+        if acts.shape[2] > length:
+            raise ModelError(f"tap {self.tap.name!r} is longer ({acts.shape[2]}) than the input ({length}); "
+                             "is it the first-layer activation?")
+        self.info = ModelInfo(
+            path=str(self.path), sha256=file_sha256(self.path), input_name=self.input_name,
+            output_name=self.output_name, output_kind=self.output_kind, output_kind_source=self.output_kind_source,
+            tap_name=self.tap.name, tap_source=self.tap.source, tap_path=list(self.tap.path),
+            n_filters=int(n_filters), filter_width=self.tap.filter_width, input_length=int(length),
+            tap_length=int(acts.shape[2]), opset=int(opset), producer=producer, fixed_batch=self.fixed_batch,
+            extra={"providers": self.session.get_providers(), "threads": options.intra_op_num_threads},
+        )
+
+    # -- raw runs ---------------------------------------------------------------------
+    def _run(self, x: np.ndarray, want_tap: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        fetch = [self.output_name, self.tap.name] if want_tap else [self.output_name]
+        batch = x.shape[0]
+        if self.fixed_batch and batch != self.fixed_batch:
+            pad = np.zeros((self.fixed_batch - batch,) + x.shape[1:], dtype=np.float32)
+            x = np.concatenate([x, pad])
+        try:
+            results = self.session.run(fetch, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})
+        except Exception as exc:
+            raise ModelError(f"the model failed to run on input of shape {list(x.shape)}: {exc}") from exc
+        out = np.asarray(results[0])[:batch]
+        tap = np.asarray(results[1])[:batch] if want_tap else None
+        return out, tap
+
+    def _check_output(self, out: np.ndarray, batch: int) -> None:
+        if out.ndim != 2 or out.shape != (batch, N_CLASSES):
+            raise ModelOutputError(
+                f"output {self.output_name!r} has shape {list(out.shape)}; expected [batch, {N_CLASSES}] (one column per class)"
+            )
+        if not np.all(np.isfinite(out)):
+            bad = int((~np.isfinite(out)).sum())
+            raise ModelOutputError(f"output {self.output_name!r} contains {bad} NaN/inf values")
+        if self.output_kind == "probabilities" and (out.min() < 0.0 or out.max() > 1.0):
+            raise ModelOutputError(
+                f"output {self.output_name!r} was {'declared' if self.output_kind_source == 'declared' else 'taken'} "
+                f"as probabilities but has values in [{out.min():.4g}, {out.max():.4g}]; declare --output-kind logits"
+            )
+
+    def _tap_to_ncl(self, tap: np.ndarray) -> np.ndarray:
+        """Tap tensor in its own layout -> float32 ``(batch, n_filters, tap_length)``."""
+        axes = self.tap.axes
+        if tap.ndim != len(axes):
+            if tap.ndim == 3:
+                axes = ("N", "C", "S")
+            else:
+                raise TapNotFoundError(f"tap {self.tap.name!r} has rank {tap.ndim}; expected [batch, filters, length]")
+        order = [axes.index("N"), axes.index("C")] + [i for i, a in enumerate(axes) if a == "S"]
+        arr = np.transpose(tap, order)
+        spatial = arr.shape[2:]
+        long_axes = [i for i, s in enumerate(spatial) if s != 1]
+        if len(long_axes) > 1:
+            raise TapNotFoundError(f"tap {self.tap.name!r} has shape {list(tap.shape)}: more than one spatial axis")
+        arr = arr.reshape(arr.shape[0], arr.shape[1], int(np.prod(spatial)) if spatial else 1)
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    # -- public -----------------------------------------------------------------------
+    def batches(self, x: np.ndarray, batch_size: int, want_tap: bool = True) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """Run ``x`` in batches; yields ``(start, outputs (B, 12), tap (B, F, L') or None)``.
+
+        Outputs are checked (shape, finiteness, range when probabilities);
+        the one batching helper every stage uses.
+        """
+        step = self.fixed_batch or batch_size
+        for start in range(0, x.shape[0], step):
+            chunk = x[start:start + step]
+            out, tap = self._run(chunk, want_tap)
+            self._check_output(out, chunk.shape[0])
+            yield start, out, (self._tap_to_ncl(tap) if want_tap else None)
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Raw outputs for ``x`` float32 ``(N, 4, L)`` -> ``(N, 12)`` (probabilities or logits, as the model gives)."""
+        return np.concatenate([out for _, out, _ in self.batches(x, batch_size, want_tap=False)]) if len(x) else np.zeros((0, N_CLASSES), np.float32)
+
+    def to_probabilities(self, out: np.ndarray) -> np.ndarray:
+        """Outputs -> probabilities (sigmoid of logits), float64."""
+        out = np.asarray(out, dtype=np.float64)
+        return out if self.output_kind == "probabilities" else 1.0 / (1.0 + np.exp(-out))
+
+    def to_logits(self, out: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+        """Outputs -> logits, float64; probabilities are clipped to ``[eps, 1-eps]`` first."""
+        out = np.asarray(out, dtype=np.float64)
+        if self.output_kind == "logits":
+            return out
+        p = np.clip(out, eps, 1.0 - eps)
+        return np.log(p) - np.log1p(-p)
+
+
+def inspect_model(path: str | Path, length: int, tap: str | None = None, output_kind: str | None = None) -> ModelInfo:
+    """Open a model, find its tap, run a two-sequence probe and report what was found.
+
+    Used by submission validation: any problem raises a :class:`ModelError`
+    subclass with a message a submitter can act on.
+    """
+    return OnnxModel(path, length, tap=tap, output_kind=output_kind, threads=1).info
+
+
+# --------------------------------------------------------------------------------------
+# one door: ONNX file or baseline checkpoint
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the evaluated ONNX came from (for the record)."""
+
+    name: str
+    given_path: str
+    onnx_path: str
+    kind: str  # "onnx" | "baseline-checkpoint"
+    checkpoint_sha256: str
+    framework: str | None = None
+    spec: dict | None = None
+
+
+def _is_checkpoint_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "spec.json").is_file() and any(path.glob("*.safetensors"))
+
+
+def resolve_model(path: str | Path, work_dir: str | Path) -> ModelSource:
+    """Turn what the user gave into one ONNX file.
+
+    An ``.onnx`` file is used as is. A baseline run folder (``spec.json`` +
+    ``*.safetensors``) is exported with ``baselines.export.export_checkpoint``
+    into ``work_dir`` first, so checkpoints go through the same door as any
+    submission. Nothing pickled is ever loaded.
+    """
+    import json
+
+    path = Path(path)
+    if path.is_file():
+        return ModelSource(name=path.stem, given_path=str(path), onnx_path=str(path), kind="onnx",
+                           checkpoint_sha256=file_sha256(path))
+    if not path.exists():
+        raise ModelError(f"model {path} does not exist (expected an .onnx file or a baseline run folder)")
+    if not _is_checkpoint_dir(path):
+        raise ModelError(f"{path} is a folder but not a baseline run folder (expected spec.json and a .safetensors file)")
+    try:
+        from baselines.export import export_checkpoint
+    except ImportError as exc:
+        raise ModelError(
+            f"{path} is a baseline checkpoint, but converting it needs baselines.export.export_checkpoint, "
+            f"which is not available ({exc}); export it to ONNX first and evaluate the .onnx file"
+        ) from exc
+    weights = sorted(path.glob("*.safetensors"))[0]
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = work_dir / f"{path.name}.onnx"
+    try:
+        produced = export_checkpoint(path, onnx_path)
+    except MotifbenchError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"exporting baseline checkpoint {path} to ONNX failed: {exc}") from exc
+    if produced is not None and Path(str(produced)).suffix == ".onnx":
+        onnx_path = Path(str(produced))
+    if not onnx_path.is_file():
+        raise ModelError(f"exporting {path} did not produce {onnx_path}")
+    try:
+        spec = json.loads((path / "spec.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path / 'spec.json'} is not readable JSON: {exc}") from exc
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return ModelSource(name=str(name or path.name), given_path=str(path), onnx_path=str(onnx_path),
+                       kind="baseline-checkpoint", checkpoint_sha256=file_sha256(weights), framework="pytorch",
+                       spec=spec if isinstance(spec, dict) else None)
