@@ -1,0 +1,248 @@
+"""Small generated ONNX models: a valid baseline-shaped CNN and hostile or broken variants.
+
+Tests use these to prove intake rejects each kind of bad submission with the
+right code and that the worker survives models that hang or eat memory;
+``perf/worker_throughput.py`` uses the valid one. Models are built with
+``onnx.helper`` (no framework, milliseconds each) and saved with IR version 10
+so the installed ONNX Runtime loads them.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+IR_VERSION = 10
+OPSET = 17
+N_CLASSES = 12
+
+
+def _tensor(name: str, array: np.ndarray) -> TensorProto:
+    return numpy_helper.from_array(np.ascontiguousarray(array), name)
+
+
+def cnn_model(
+    seed: int = 0,
+    length: int = 200,
+    filters: int = 8,
+    kernel: int = 7,
+    pool: int = 4,
+    output_kind: str = "probabilities",
+    classes: int = N_CLASSES,
+    expose_tap: bool = True,
+) -> onnx.ModelProto:
+    """A baseline-shaped CNN: Conv -> Relu (the tap, ``first_layer``) -> MaxPool -> Gemm [-> Sigmoid].
+
+    Input ``x`` float32 [batch, 4, length]; first output ``probabilities`` (or
+    ``logits``) [batch, classes]; with ``expose_tap`` the tap is also a graph
+    output, as baselines export it. ``seed`` changes the weights (and so the
+    checkpoint's sha256).
+    """
+    rng = np.random.default_rng(seed)
+    pooled = length // pool
+    w1 = rng.normal(0, 0.5, (filters, 4, kernel)).astype(np.float32)
+    w2 = rng.normal(0, 0.1, (filters * pooled, classes)).astype(np.float32)
+    b2 = np.zeros(classes, np.float32)
+    out_name = "probabilities" if output_kind == "probabilities" else "logits"
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["conv1"], pads=[kernel // 2, kernel - 1 - kernel // 2], name="conv1"),
+        helper.make_node("Relu", ["conv1"], ["first_layer"], name="act1"),
+        helper.make_node("MaxPool", ["first_layer"], ["pool1"], kernel_shape=[pool], strides=[pool], name="pool1"),
+        helper.make_node("Flatten", ["pool1"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "w2", "b2"], ["dense"]),
+    ]
+    if output_kind == "probabilities":
+        nodes.append(helper.make_node("Sigmoid", ["dense"], [out_name]))
+    else:
+        nodes.append(helper.make_node("Identity", ["dense"], [out_name]))
+    outputs = [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["batch", classes])]
+    if expose_tap:
+        outputs.append(helper.make_tensor_value_info("first_layer", TensorProto.FLOAT, ["batch", filters, length]))
+    graph = helper.make_graph(
+        nodes,
+        "cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, length])],
+        outputs,
+        initializer=[_tensor("w1", w1), _tensor("w2", w2), _tensor("b2", b2)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+
+
+def save(model: onnx.ModelProto, path: Path) -> Path:
+    """Serialize without ever splitting tensors into external files."""
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def _with_extra_path(model: onnx.ModelProto, make_extra) -> onnx.ModelProto:
+    """Add ``0 * scalar(extra)`` to the prediction so an extra subgraph runs on every call."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+    out = g.output[0].name
+    for node in g.node:
+        if out in node.output:
+            node.output[:] = [f"{out}_pre"]
+    extra_nodes, extra_out, inits = make_extra()
+    g.node.extend(extra_nodes)
+    g.initializer.extend(inits + [_tensor("zero_f", np.zeros((), np.float32))])
+    g.node.extend(
+        [
+            helper.make_node("ReduceSum", [extra_out], ["extra_sum"], keepdims=0),
+            helper.make_node("Mul", ["extra_sum", "zero_f"], ["extra_zero"]),
+            helper.make_node("Add", [f"{out}_pre", "extra_zero"], [out]),
+        ]
+    )
+    return m
+
+
+def slow_loop_model(seed: int = 0, length: int = 200, trip_count: int = 10**12) -> onnx.ModelProto:
+    """Valid shapes, but a Loop with a huge trip count runs on every call: runs for hours."""
+
+    def extra():
+        body = helper.make_graph(
+            [
+                helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                helper.make_node("Add", ["v_in", "one_f"], ["v_out"]),
+            ],
+            "body",
+            [
+                helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [1]),
+            ],
+            [
+                helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+                helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1]),
+            ],
+            initializer=[_tensor("one_f", np.ones(1, np.float32))],
+        )
+        loop = helper.make_node("Loop", ["trips", "", "v0"], ["loop_v"], body=body)
+        inits = [
+            _tensor("trips", np.array(trip_count, np.int64)),
+            _tensor("v0", np.zeros(1, np.float32)),
+        ]
+        return [loop], "loop_v", inits
+
+    return _with_extra_path(cnn_model(seed, length), extra)
+
+
+def memory_bomb_model(seed: int = 0, length: int = 200, elements: int = 250_000_000) -> onnx.ModelProto:
+    """Valid shapes, but every call asks for ``batch * elements`` floats (8 GB for a batch of 8).
+
+    The size is computed from the input's batch dimension so it cannot be
+    constant-folded away at load time.
+    """
+
+    def extra():
+        nodes = [
+            helper.make_node("Shape", ["x"], ["x_shape"], start=0, end=1),
+            helper.make_node("Mul", ["x_shape", "big"], ["bomb_shape"]),
+            helper.make_node("ConstantOfShape", ["bomb_shape"], ["bomb"], value=_tensor("v", np.ones(1, np.float32))),
+        ]
+        return nodes, "bomb", [_tensor("big", np.array([elements], np.int64))]
+
+    return _with_extra_path(cnn_model(seed, length), extra)
+
+
+def nan_model(seed: int = 0, length: int = 200) -> onnx.ModelProto:
+    """Outputs NaN everywhere (Sqrt of -1 added to the prediction)."""
+
+    def extra():
+        return [helper.make_node("Sqrt", ["minus_one"], ["nan"])], "nan", [_tensor("minus_one", -np.ones(1, np.float32))]
+
+    m = _with_extra_path(cnn_model(seed, length), extra)
+    for node in m.graph.node:  # NaN * 0 is still NaN: keep it in the output
+        if node.op_type == "Mul" and list(node.input) == ["extra_sum", "zero_f"]:
+            node.op_type = "Add"
+    return m
+
+
+def external_data_model(where: str = "initializer", length: int = 200) -> onnx.ModelProto:
+    """A model whose tensor bytes are said to live in another file (``where``: initializer, attribute, sparse)."""
+    m = cnn_model(0, length)
+    location = [onnx.StringStringEntryProto(key="location", value="../../etc/passwd")]
+    if where == "initializer":
+        t = m.graph.initializer[0]
+        t.ClearField("raw_data")
+        t.data_location = TensorProto.EXTERNAL
+        t.external_data.extend(location)
+    elif where == "attribute":
+        const = _tensor("c", np.zeros(1, np.float32))
+        const.ClearField("raw_data")
+        const.data_location = TensorProto.EXTERNAL
+        const.external_data.extend(location)
+        m.graph.node.insert(0, helper.make_node("Constant", [], ["unused_const"], value=const))
+    elif where == "sparse":
+        values = _tensor("sp", np.ones(1, np.float32))
+        values.ClearField("raw_data")
+        values.data_location = TensorProto.EXTERNAL
+        values.external_data.extend(location)
+        sparse = helper.make_sparse_tensor(values, _tensor("sp_idx", np.zeros(1, np.int64)), [4])
+        m.graph.sparse_initializer.append(sparse)
+    else:
+        raise ValueError(where)
+    return m
+
+
+def custom_domain_model(length: int = 200) -> onnx.ModelProto:
+    """Uses an operator from a non-standard domain."""
+    m = cnn_model(0, length)
+    for node in m.graph.node:
+        if node.op_type == "Relu":
+            node.domain = "com.evil"
+    m.opset_import.append(helper.make_opsetid("com.evil", 1))
+    return m
+
+
+def local_function_model(length: int = 200) -> onnx.ModelProto:
+    """Defines and calls a model-local function."""
+    m = cnn_model(0, length)
+    fn = helper.make_function(
+        "local.fn", "MyRelu", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["b"])], [helper.make_opsetid("", OPSET)]
+    )
+    m.functions.append(fn)
+    for node in m.graph.node:
+        if node.op_type == "Relu":
+            node.op_type, node.domain = "MyRelu", "local.fn"
+    m.opset_import.append(helper.make_opsetid("local.fn", 1))
+    return m
+
+
+def with_opset(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    for o in m.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = opset
+    return m
+
+
+def wrong_rank_model(length: int = 200) -> onnx.ModelProto:
+    """Input [batch, 4*length] instead of [batch, 4, length]."""
+    m = cnn_model(0, length)
+    shape = m.graph.input[0].type.tensor_type.shape
+    del shape.dim[1:]
+    shape.dim.add().dim_value = 4 * length
+    return m
+
+
+def garbage_bytes(size: int = 4096, seed: int = 0) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
+
+
+def zip_bytes() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", b"not really")
+    return buf.getvalue()
+
+
+def pickle_bytes() -> bytes:
+    """A pickle (never loaded by motifbench: only its first bytes are looked at)."""
+    return pickle.dumps({"state_dict": [1, 2, 3]}, protocol=4)

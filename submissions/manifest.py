@@ -1,0 +1,175 @@
+"""The submission manifest: who submitted which model, for which dataset version.
+
+A manifest is a small JSON or YAML file beside ``model.onnx``. It is validated
+against :data:`MANIFEST_SCHEMA` (JSON Schema, checked with ``jsonschema``) so a
+typo or a missing field is reported by name before any model byte is read.
+YAML is read with ``yaml.safe_load`` only: a manifest never constructs objects.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from submissions.errors import SubmissionRejected
+
+MANIFEST_VERSION = 1
+OUTPUT_KINDS = ("probabilities", "logits")
+DATASET_CONFIGS = ("synthetic", "deepsea")
+_VERSION_PATTERN = r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._+()-]{0,99}$"
+
+#: JSON Schema of a manifest; docs/submissions.md documents every field.
+MANIFEST_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["model_name", "submitter", "dataset", "output_kind", "license"],
+    "properties": {
+        "manifest_version": {"const": MANIFEST_VERSION},
+        "model_name": {"type": "string", "pattern": _NAME_PATTERN},
+        "submitter": {"type": "string", "minLength": 1, "maxLength": 200},
+        "dataset": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["config", "version"],
+            "properties": {
+                "config": {"enum": list(DATASET_CONFIGS)},
+                "version": {"type": "string", "pattern": _VERSION_PATTERN},
+            },
+        },
+        "output_kind": {"enum": list(OUTPUT_KINDS)},
+        "first_layer_tap": {"type": "string", "minLength": 1, "maxLength": 500},
+        "description": {"type": "string", "maxLength": 5000},
+        "links": {
+            "type": "array",
+            "maxItems": 20,
+            "items": {"type": "string", "pattern": r"^https?://\S+$", "maxLength": 500},
+        },
+        "license": {"type": "string", "minLength": 1, "maxLength": 100},
+        "architecture": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "framework": {"type": "string", "maxLength": 50},
+                "activation": {"type": "string", "maxLength": 50},
+                "first_layer_pool": {"type": "integer", "minimum": 1},
+                "params": {"type": "integer", "minimum": 0},
+                "zoo_name": {"type": "string", "maxLength": 100},
+            },
+        },
+    },
+}
+
+_HINTS = {
+    "model_name": "a short name of letters, digits, spaces and ._+()- (at most 100 characters)",
+    "dataset.version": "a dataset version such as 1.0.0 (the dataset's manifest.json 'version')",
+    "dataset.config": f"one of {', '.join(DATASET_CONFIGS)}",
+    "output_kind": f"one of {', '.join(OUTPUT_KINDS)}: what the model's output holds",
+    "links": "a list of http(s) URLs",
+    "manifest_version": f"{MANIFEST_VERSION} (or leave it out)",
+}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest. ``architecture`` holds optional facts shown on the leaderboard."""
+
+    model_name: str
+    submitter: str
+    dataset_config: str
+    dataset_version: str
+    output_kind: str
+    license: str
+    first_layer_tap: str | None = None
+    description: str = ""
+    links: tuple[str, ...] = ()
+    architecture: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest in its file form (what ``parse_manifest`` accepts)."""
+        out: dict[str, Any] = {
+            "manifest_version": MANIFEST_VERSION,
+            "model_name": self.model_name,
+            "submitter": self.submitter,
+            "dataset": {"config": self.dataset_config, "version": self.dataset_version},
+            "output_kind": self.output_kind,
+            "license": self.license,
+            "description": self.description,
+            "links": list(self.links),
+        }
+        if self.first_layer_tap:
+            out["first_layer_tap"] = self.first_layer_tap
+        if self.architecture:
+            out["architecture"] = dict(self.architecture)
+        return out
+
+
+def _field_name(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path)
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
+    """(code, message) for one schema error, naming the field and what was expected."""
+    where = _field_name(error)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        full = f"{where}.{missing}" if where else missing
+        return "manifest_missing_field", f"manifest is missing required field {full!r}"
+    if error.validator == "additionalProperties":
+        return "manifest_unknown_field", f"manifest{' ' + repr(where) if where else ''}: {error.message}"
+    hint = _HINTS.get(where) or _HINTS.get(where.split(".")[0]) or error.message
+    return "manifest_invalid_field", f"manifest field {where!r} is invalid ({error.instance!r}); expected {hint}"
+
+
+def parse_manifest(data: Any) -> Manifest:
+    """Validate a manifest already read into Python objects.
+
+    Raises
+    ------
+    SubmissionRejected
+        ``manifest_missing_field``, ``manifest_unknown_field`` or
+        ``manifest_invalid_field``, naming the first offending field (the
+        message lists the others too).
+    """
+    if not isinstance(data, dict):
+        raise SubmissionRejected("manifest_invalid", f"a manifest must be a mapping of fields, got {type(data).__name__}")
+    validator = jsonschema.Draft202012Validator(MANIFEST_SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (e.validator != "required", list(e.absolute_path)))
+    if errors:
+        code, message = _describe(errors[0])
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more: " + "; ".join(_describe(e)[1] for e in errors[1:4]) + ")"
+        raise SubmissionRejected(code, message)
+    return Manifest(
+        model_name=data["model_name"],
+        submitter=data["submitter"],
+        dataset_config=data["dataset"]["config"],
+        dataset_version=data["dataset"]["version"],
+        output_kind=data["output_kind"],
+        license=data["license"],
+        first_layer_tap=data.get("first_layer_tap"),
+        description=data.get("description", ""),
+        links=tuple(data.get("links", ())),
+        architecture=dict(data.get("architecture", {})),
+    )
+
+
+def load_manifest(path: str | Path, max_bytes: int = 256 * 1024) -> Manifest:
+    """Read and validate a manifest file (``.json``, ``.yaml`` or ``.yml``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionRejected("manifest_unreadable", f"manifest file {str(path)!r} does not exist")
+    if path.stat().st_size > max_bytes:
+        raise SubmissionRejected("manifest_unreadable", f"manifest {path.name} is larger than {max_bytes} bytes")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise SubmissionRejected("manifest_unreadable", f"manifest {path.name} is not valid {kind}: {exc}") from None
+    return parse_manifest(data)

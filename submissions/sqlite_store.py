@@ -1,0 +1,304 @@
+"""The SQLite implementation of :class:`~submissions.store.Store`: all SQL lives here.
+
+One file in the data home, in WAL mode (readers never block the writer) with
+a generous busy timeout (writers queue instead of failing). Every state change
+is one ``BEGIN IMMEDIATE`` transaction, which takes SQLite's single write lock
+up front: a claim reads the oldest PENDING row and marks it RUNNING with no
+other writer in between, so two workers never take the same job. Each process
+(and each thread) opens its own connection.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from submissions.errors import StoreError
+from submissions.store import (
+    FAILED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+    STATES,
+    CheckpointFiles,
+    Recovered,
+    Store,
+    Submission,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS submissions (
+    id              TEXT PRIMARY KEY,
+    state           TEXT NOT NULL CHECK (state IN ({", ".join(repr(s) for s in STATES)})),
+    model_name      TEXT NOT NULL,
+    submitter       TEXT NOT NULL,
+    dataset_config  TEXT NOT NULL,
+    dataset_version TEXT NOT NULL,
+    sha256          TEXT NOT NULL,
+    size_bytes      INTEGER NOT NULL,
+    baseline        INTEGER NOT NULL DEFAULT 0,
+    manifest_json   TEXT NOT NULL,
+    data_source     TEXT,
+    trial_json      TEXT,
+    created_at      REAL NOT NULL,
+    started_at      REAL,
+    finished_at     REAL,
+    heartbeat_at    REAL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    worker_id       TEXT,
+    reason          TEXT,
+    record_json     TEXT,
+    UNIQUE (sha256, dataset_config, dataset_version)
+);
+CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state, created_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
+"""
+
+_COLUMNS = (
+    "id, state, model_name, submitter, dataset_config, dataset_version, sha256, size_bytes, baseline, "
+    "manifest_json, data_source, trial_json, created_at, started_at, finished_at, heartbeat_at, attempts, "
+    "worker_id, reason, record_json"
+)
+
+
+def _row_to_submission(row: sqlite3.Row) -> Submission:
+    return Submission(
+        id=row["id"],
+        state=row["state"],
+        model_name=row["model_name"],
+        submitter=row["submitter"],
+        dataset_config=row["dataset_config"],
+        dataset_version=row["dataset_version"],
+        sha256=row["sha256"],
+        size_bytes=row["size_bytes"],
+        baseline=bool(row["baseline"]),
+        manifest=json.loads(row["manifest_json"]),
+        data_source=row["data_source"],
+        trial=json.loads(row["trial_json"]) if row["trial_json"] else {},
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        heartbeat_at=row["heartbeat_at"],
+        attempts=row["attempts"],
+        worker_id=row["worker_id"],
+        reason=row["reason"],
+        record=json.loads(row["record_json"]) if row["record_json"] else None,
+    )
+
+
+def new_submission_id() -> str:
+    """Short random ids (``sub-`` + 12 hex digits): unguessable, safe in file names."""
+    return f"sub-{uuid.uuid4().hex[:12]}"
+
+
+class SQLiteStore(Store):
+    """The default store. See the module docstring for the locking story.
+
+    Parameters
+    ----------
+    path : Path
+        The database file (created with its folder if missing).
+    checkpoints : CheckpointFiles
+        Where checkpoint bytes live.
+    busy_timeout : float
+        Seconds a writer waits for the lock before giving up with StoreError.
+    """
+
+    def __init__(self, path: Path, checkpoints: CheckpointFiles, busy_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.checkpoints = checkpoints
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the submissions database {self.path}: {exc}") from exc
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._set_wal(busy_timeout)
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        with self._tx() as cur:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                cur.execute(statement)
+
+    def _set_wal(self, busy_timeout: float) -> None:
+        # Switching to WAL needs a moment with no other connection writing; under
+        # concurrent first opens SQLite may answer "locked" without waiting.
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() == "wal":
+                    return
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"cannot switch {self.path} to WAL mode: the database stays locked") from None
+            time.sleep(0.05)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction holding SQLite's write lock from its first statement."""
+        cur = self._conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"the submissions database {self.path} is locked: {exc}") from exc
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        else:
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, submission_id: str) -> Submission | None:
+        row = self._conn.execute(f"SELECT {_COLUMNS} FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+        return _row_to_submission(row) if row else None
+
+    def find(self, sha256: str, dataset_config: str, dataset_version: str) -> Submission | None:
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM submissions WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ?",
+            (sha256, dataset_config, dataset_version),
+        ).fetchone()
+        return _row_to_submission(row) if row else None
+
+    def list(self, states: Sequence[str] | None = None, limit: int | None = None) -> list[Submission]:
+        sql, params = f"SELECT {_COLUMNS} FROM submissions", []
+        if states:
+            unknown = set(states) - set(STATES)
+            if unknown:
+                raise StoreError(f"unknown state(s) {sorted(unknown)}; states are {', '.join(STATES)}")
+            sql += f" WHERE state IN ({', '.join('?' * len(states))})"
+            params += list(states)
+        sql += " ORDER BY created_at, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [_row_to_submission(r) for r in self._conn.execute(sql, params).fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for state, n in self._conn.execute("SELECT state, COUNT(*) FROM submissions GROUP BY state"):
+            out[state] = n
+        return out
+
+    # -- writes --------------------------------------------------------------------------
+    def add(
+        self,
+        *,
+        manifest: dict[str, Any],
+        sha256: str,
+        size_bytes: int,
+        baseline: bool = False,
+        data_source: str | None = None,
+        trial: dict[str, Any] | None = None,
+    ) -> tuple[Submission, bool]:
+        config, version = manifest["dataset"]["config"], manifest["dataset"]["version"]
+        with self._tx() as cur:
+            existing = cur.execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ?",
+                (sha256, config, version),
+            ).fetchone()
+            if existing:
+                return _row_to_submission(existing), False
+            row = cur.execute(
+                f"""INSERT INTO submissions (id, state, model_name, submitter, dataset_config, dataset_version,
+                        sha256, size_bytes, baseline, manifest_json, data_source, trial_json, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}""",
+                (
+                    new_submission_id(), PENDING, manifest["model_name"], manifest["submitter"], config, version,
+                    sha256, int(size_bytes), int(bool(baseline)), json.dumps(manifest, sort_keys=True),
+                    data_source, json.dumps(trial or {}), time.time(),
+                ),
+            ).fetchone()
+        return _row_to_submission(row), True
+
+    def claim(self, worker_id: str) -> Submission | None:
+        now = time.time()
+        with self._tx() as cur:
+            row = cur.execute(
+                f"""UPDATE submissions
+                       SET state = ?, worker_id = ?, started_at = ?, heartbeat_at = ?, attempts = attempts + 1
+                     WHERE id = (SELECT id FROM submissions WHERE state = ? ORDER BY created_at, id LIMIT 1)
+                       AND state = ?
+                 RETURNING {_COLUMNS}""",
+                (RUNNING, worker_id, now, now, PENDING, PENDING),
+            ).fetchone()
+        return _row_to_submission(row) if row else None
+
+    def _owned_update(self, sets: str, params: tuple, submission_id: str, worker_id: str) -> bool:
+        with self._tx() as cur:
+            cur.execute(
+                f"UPDATE submissions SET {sets} WHERE id = ? AND worker_id = ? AND state = ?",
+                (*params, submission_id, worker_id, RUNNING),
+            )
+            return cur.rowcount == 1
+
+    def heartbeat(self, submission_id: str, worker_id: str) -> bool:
+        return self._owned_update("heartbeat_at = ?", (time.time(),), submission_id, worker_id)
+
+    def finish(self, submission_id: str, worker_id: str, record: dict[str, Any]) -> bool:
+        now = time.time()
+        return self._owned_update(
+            "state = ?, finished_at = ?, heartbeat_at = ?, record_json = ?, reason = NULL",
+            (FINISHED, now, now, json.dumps(record, sort_keys=True, default=str)),
+            submission_id,
+            worker_id,
+        )
+
+    def fail(self, submission_id: str, worker_id: str, reason: str) -> bool:
+        now = time.time()
+        return self._owned_update(
+            "state = ?, finished_at = ?, heartbeat_at = ?, reason = ?", (FAILED, now, now, reason), submission_id, worker_id
+        )
+
+    def release(self, submission_id: str, worker_id: str) -> bool:
+        return self._owned_update(
+            "state = ?, worker_id = NULL, started_at = NULL, heartbeat_at = NULL, attempts = MAX(attempts - 1, 0)",
+            (PENDING,),
+            submission_id,
+            worker_id,
+        )
+
+    def recover_stale(self, stale_after: float, max_attempts: int) -> list[Recovered]:
+        now = time.time()
+        out: list[Recovered] = []
+        with self._tx() as cur:
+            stale = cur.execute(
+                "SELECT id, attempts, worker_id, heartbeat_at FROM submissions WHERE state = ? AND heartbeat_at < ?",
+                (RUNNING, now - stale_after),
+            ).fetchall()
+            for row in stale:
+                if row["attempts"] < max_attempts:
+                    cur.execute(
+                        "UPDATE submissions SET state = ?, worker_id = NULL, reason = ? WHERE id = ? AND state = ?",
+                        (PENDING, f"requeued: worker {row['worker_id']} stopped heartbeating", row["id"], RUNNING),
+                    )
+                    out.append(Recovered(row["id"], PENDING, row["attempts"]))
+                else:
+                    reason = (
+                        f"the evaluation killed or outlived its worker {row['attempts']} times "
+                        f"(last worker {row['worker_id']}, silent for {now - row['heartbeat_at']:.0f} s); "
+                        "it was not retried again. Check that the model runs in bounded time and memory."
+                    )
+                    cur.execute(
+                        "UPDATE submissions SET state = ?, finished_at = ?, reason = ? WHERE id = ? AND state = ?",
+                        (FAILED, now, reason, row["id"], RUNNING),
+                    )
+                    out.append(Recovered(row["id"], FAILED, row["attempts"]))
+        return out
+
+    def close(self) -> None:
+        self._conn.close()

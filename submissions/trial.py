@@ -1,0 +1,125 @@
+"""The trial run: load a checked checkpoint in ONNX Runtime and run one small batch.
+
+This module runs *inside* the sandboxed child (:mod:`submissions.run_job`),
+never in the intake process: building a session or running a hostile graph
+may hang or allocate without bound, and the child's time and memory limits
+are what contain it. It returns plain JSON-able facts or raises
+:class:`~submissions.errors.SubmissionRejected`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from submissions.errors import SubmissionRejected
+
+N_CLASSES = 12
+
+
+def _random_onehot(batch: int, length: int, seed: int = 0) -> np.ndarray:
+    """Random one-hot sequences, shape=(batch, 4, length), float32 A,C,G,T."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, 4, size=(batch, length))
+    x = np.zeros((batch, 4, length), dtype=np.float32)
+    np.put_along_axis(x, idx[:, None, :], 1.0, axis=1)
+    return x
+
+
+def _inspect(path: Path, length: int, tap: str | None, output_kind: str) -> dict[str, Any]:
+    """Find the tap the way the evaluator will, mapping its errors to rejection codes."""
+    from evaluator.onnx_model import ModelError, ModelOutputError, TapNotFoundError, inspect_model
+
+    try:
+        info = inspect_model(path, length, tap=tap, output_kind=output_kind)
+    except TapNotFoundError as exc:
+        raise SubmissionRejected("tap_not_found", str(exc)) from None
+    except ModelOutputError as exc:
+        raise SubmissionRejected("output_mismatch", str(exc)) from None
+    except ModelError as exc:
+        _raise_if_memory(exc)
+        raise SubmissionRejected("invalid_model", str(exc)) from None
+    return {"tap": info.tap_name, "tap_source": info.tap_source, "n_filters": info.n_filters,
+            "filter_width": info.filter_width, "output_name": info.output_name}
+
+
+def run_trial(
+    model: str, length: int, output_kind: str, output_name: str, batch: int = 8, tap: str | None = None
+) -> dict[str, Any]:
+    """Check the checkpoint with the ONNX checker, then run ``batch`` random sequences.
+
+    Parameters
+    ----------
+    model : str
+        Path of the staged ``.onnx`` file.
+    length : int
+        Sequence length L of the targeted dataset config; the batch is
+        ``float32 [batch, 4, L]``.
+    output_kind : {"probabilities", "logits"}
+        What the manifest says the prediction output holds; probabilities
+        must lie in [0, 1].
+    output_name : str
+        The prediction output found by the static checks.
+    tap : str, optional
+        The declared first-layer tap.
+
+    Returns
+    -------
+    dict
+        ``{"output_shape", "min", "max", "tap", "tap_source", "n_filters", ...}``.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    path = Path(model)
+    proto = onnx.ModelProto()
+    proto.ParseFromString(path.read_bytes())
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        raise SubmissionRejected("invalid_onnx", f"the ONNX checker rejects the model: {str(exc).splitlines()[0]}") from None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types; the message is what matters
+        _raise_if_memory(exc)
+        raise SubmissionRejected("onnxruntime_load", f"ONNX Runtime cannot load the model: {_first_line(exc)}") from None
+    input_name = session.get_inputs()[0].name
+    fixed = session.get_inputs()[0].shape[0]
+    batch = fixed if isinstance(fixed, int) and fixed > 0 else batch  # a fixed-batch export runs its own size
+    x = _random_onehot(batch, length)
+    try:
+        (y,) = session.run([output_name], {input_name: x})
+    except Exception as exc:
+        _raise_if_memory(exc)
+        raise SubmissionRejected("trial_run_error", f"the model failed on a batch [{batch}, 4, {length}]: {_first_line(exc)}") from None
+    y = np.asarray(y)
+    if y.shape != (batch, N_CLASSES):
+        raise SubmissionRejected(
+            "output_mismatch", f"on a batch of {batch} the output {output_name!r} has shape {list(y.shape)}; expected [{batch}, {N_CLASSES}]"
+        )
+    if not np.all(np.isfinite(y)):
+        raise SubmissionRejected("non_finite_output", f"the model outputs NaN or inf on random one-hot sequences ({output_name!r})")
+    lo, hi = float(y.min()), float(y.max())
+    if output_kind == "probabilities" and (lo < 0.0 or hi > 1.0):
+        raise SubmissionRejected(
+            "probabilities_out_of_range",
+            f"the manifest declares probabilities but outputs range over [{lo:.3g}, {hi:.3g}]; "
+            "declare output_kind 'logits' or add a sigmoid",
+        )
+    facts = _inspect(path, length, tap, output_kind)
+    return {"output_shape": list(y.shape), "min": lo, "max": hi, **facts}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:500]
+
+
+def _raise_if_memory(exc: BaseException) -> None:
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError) or "bad_alloc" in text or "failed to allocate" in text or "out of memory" in text:
+        raise MemoryError(_first_line(exc)) from None
