@@ -24,7 +24,7 @@ import pandas as pd
 from benchmark.errors import MotifbenchError
 from evaluator import tomtom_kernels as K
 from evaluator.meme_io import MemeMotif, read_meme
-from evaluator.tomtom_qvalues import qvalues
+from evaluator.tomtom_qvalues import MemeRandom, qvalues
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ TOMTOM_METHOD: dict = {
     "median_shift": "lower median over all target columns, both strands",
     "bins": K.BINS,
     "evalue_definition": "p-value x number of target motifs",
-    "qvalue": "Storey pi0 (100 bootstraps, fixed seed) over both strands of every target",
+    "qvalue": "Storey pi0 (100 bootstraps, MEME's default-seeded mtwist stream) over both strands of every target",
 }
 
 
@@ -208,13 +208,14 @@ def tomtom(
     limit = np.inf if thresh is None else float(thresh)
     frames = []
     ts = target_set
+    rng = MemeRandom()  # one stream for the whole run, as in MEME
     for i, (motif, mat) in enumerate(prepared):
         p32, off, ov = results[i]
         order = np.lexsort((ts.tie_rank, -ov, p32))
         p_sorted = p32[order].astype(np.float64)
-        q_sorted = qvalues(p_sorted).astype(np.float32)
+        q_sorted = qvalues(p_sorted, rng)
         e_sorted = (p32[order] * np.float32(2 * n_targets)) / np.float32(2)
-        passing = (e_sorted if evalue else q_sorted).astype(np.float64) <= limit
+        passing = (e_sorted.astype(np.float64) if evalue else q_sorted) <= limit
         owner = ts.owner[order]
         first = np.zeros(order.size, dtype=bool)
         first[np.unique(owner, return_index=True)[1]] = True
@@ -227,7 +228,7 @@ def tomtom(
             "Optimal_offset": off[keep].astype(np.int64),
             "p-value": p_sorted[sel],
             "E-value": e_sorted[sel].astype(np.float64),
-            "q-value": q_sorted[sel].astype(np.float64),
+            "q-value": q_sorted[sel].astype(np.float32).astype(np.float64),
             "Overlap": ov[keep].astype(np.int64),
             "Query_consensus": query_cons,
             "Target_consensus": [ts.consensus[j] for j in keep],

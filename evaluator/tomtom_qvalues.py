@@ -7,11 +7,12 @@ the one whose pi0 has the least mean squared error to it over 100 bootstrap
 resamples of 1000 p-values. The q-value of the i-th smallest p is then
 ``min_{j >= i} min(1, pi0 * p_j * m / j)``.
 
-MEME draws its bootstraps from an unseeded Mersenne Twister whose state runs
-on from query to query, so its q-values depend on query order and cannot be
-reproduced from one query alone; here each query gets a fixed-seed generator
-(deterministic, order independent). The bootstraps only pick which lambda's
-pi0 is used, so q-values agree with MEME's whenever that choice agrees.
+MEME draws its bootstraps from the ``mtwist`` Mersenne Twister, never
+seeded, so it starts from mtwist's default state (the 1998 ``sgenrand``
+seeding with 4357) and runs on from query to query: a query's q-values depend
+on how many queries came before it. :class:`MemeRandom` replays that stream
+(``mt_ldrand``: two tempered 32-bit outputs per double), so q-values match
+MEME's when the queries are given in the same order as MEME read them.
 """
 from __future__ import annotations
 
@@ -22,10 +23,32 @@ NUM_BOOTSTRAP_SAMPLES = 1000
 NUM_LAMBDA = 100
 MAX_LAMBDA = 0.5
 MIN_SAMPLES = 100
-SEED = 5489
+#: mtwist's DEFAULT_SEED32_OLD, used when the generator was never seeded.
+MTWIST_DEFAULT_SEED = 4357
 
 
-def estimate_pi_zero(sorted_p: np.ndarray, rng: np.random.Generator) -> float:
+class MemeRandom:
+    """MEME's ``my_drand`` stream: mtwist's default-seeded MT19937, 64-bit doubles in [0, 1)."""
+
+    def __init__(self, seed: int = MTWIST_DEFAULT_SEED):
+        key = np.empty(624, dtype=np.uint64)
+        key[0] = seed & 0xFFFFFFFF
+        for i in range(1, 624):  # sgenrand: Knuth's multiplier 69069
+            key[i] = (69069 * int(key[i - 1])) & 0xFFFFFFFF
+        self._bits = np.random.MT19937(0)
+        state = self._bits.state
+        state["state"]["key"] = key.astype(np.uint32)
+        state["state"]["pos"] = 624  # twist before the first output, as after seeding
+        self._bits.state = state
+
+    def random(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Doubles ``(hi * 2**32 + lo) * 2**-64`` from consecutive 32-bit outputs, shape=shape."""
+        n = int(np.prod(shape))
+        raw = self._bits.random_raw(2 * n).reshape(n, 2).astype(np.float64)
+        return ((raw[:, 0] * 4294967296.0 + raw[:, 1]) * 2.0**-64).reshape(shape)
+
+
+def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     """Storey's bootstrap pi0 (MEME ``estimate_pi_zero``) for ascending p-values, shape=(m,)."""
     m = sorted_p.size
     lambdas = (np.arange(1, NUM_LAMBDA + 1) / NUM_LAMBDA) * MAX_LAMBDA
@@ -33,7 +56,8 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: np.random.Generator) -> float:
     pi0 = (m - starts) / ((1.0 - lambdas) * m)
     pi0 = np.where(pi0 == 0.0, np.inf, pi0)
     min_pi0 = pi0.min()
-    idx = (rng.random((NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)) * m).astype(np.int64)
+    draws = rng.random((NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES))
+    idx = np.minimum((draws * float(m)).astype(np.int64), m - 1)
     # number of resampled p-values >= lambda = number of resampled indices >= start(lambda)
     counts = np.zeros((NUM_BOOTSTRAPS, m + 1), dtype=np.int64)
     np.add.at(counts, (np.arange(NUM_BOOTSTRAPS)[:, None], idx), 1)
@@ -41,20 +65,24 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: np.random.Generator) -> float:
     boot = at_least[:, starts] / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
     boot = np.where(boot == 0.0, np.inf, boot)
     with np.errstate(invalid="ignore"):
-        mse = ((boot - min_pi0) ** 2).sum(axis=0)
+        mse = np.add.reduce((boot - min_pi0) ** 2, axis=0)  # bootstrap by bootstrap, as MEME adds
     mse = np.where(np.isnan(mse), np.inf, mse)
     best = int(np.argmin(mse))  # first minimum, like MEME's strict '<' scan
     return float(min(max(pi0[best], 0.0), 1.0))
 
 
-def qvalues(sorted_p: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-    """q-values for ascending p-values (float64, shape=(m,)), same order."""
+def qvalues(sorted_p: np.ndarray, rng: MemeRandom | None = None) -> np.ndarray:
+    """q-values for ascending p-values (float64, shape=(m,)), same order.
+
+    ``rng`` is the stream shared by all queries of one run (a fresh
+    :class:`MemeRandom` if None, i.e. as for MEME's first query).
+    """
     m = sorted_p.size
     if m == 0:
         return sorted_p.copy()
     pi0 = 1.0
     if m > MIN_SAMPLES:
-        pi0 = estimate_pi_zero(sorted_p, rng if rng is not None else np.random.default_rng(SEED))
+        pi0 = estimate_pi_zero(sorted_p, rng if rng is not None else MemeRandom())
     ranks = np.arange(1, m + 1, dtype=np.float32).astype(np.float64)
     fdr = np.minimum(1.0, (pi0 * sorted_p * float(np.float32(m))) / ranks)
     if m == 1:
