@@ -1,0 +1,72 @@
+"""Device choice and the mixed-precision settings that go with it.
+
+Selection is a pure function of what is available, so it is testable without
+a GPU; CUDA gets autocast (bfloat16 where the card supports it, else float16
+with a GradScaler), every other device runs float32.
+"""
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import torch
+
+from baselines.errors import BaselineError
+
+DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def select_device(
+    requested: str = "auto", *, cuda_available: bool | None = None, mps_available: bool | None = None
+) -> torch.device:
+    """The device to train on.
+
+    Parameters
+    ----------
+    requested : {"auto", "cpu", "cuda", "mps"}
+        ``auto`` prefers CUDA, then Apple MPS, then CPU; an explicit choice that
+        is not available is an error rather than a silent fallback.
+    cuda_available, mps_available : bool, optional
+        Override detection (tests).
+    """
+    if requested not in DEVICE_CHOICES and not requested.startswith("cuda:"):
+        raise BaselineError(f"unknown device {requested!r}; expected one of {', '.join(DEVICE_CHOICES)}")
+    cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
+    mps = _mps_available() if mps_available is None else mps_available
+    if requested == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if requested.startswith("cuda") and not cuda:
+        raise BaselineError("--device cuda was requested but CUDA is not available (torch.cuda.is_available() is False)")
+    if requested == "mps" and not mps:
+        raise BaselineError("--device mps was requested but the MPS backend is not available")
+    return torch.device(requested)
+
+
+class AmpSettings(NamedTuple):
+    """Autocast settings for one device: enabled, compute dtype, and whether a GradScaler is needed."""
+
+    enabled: bool
+    dtype: torch.dtype
+    use_scaler: bool
+
+
+def amp_settings(device: torch.device, *, enabled: bool = True, bf16_supported: bool | None = None) -> AmpSettings:
+    """AMP on CUDA only: bfloat16 when supported (no loss scaling needed, no fp16
+    overflow of the exp activation), else float16 with a GradScaler."""
+    if not enabled or device.type != "cuda":
+        return AmpSettings(False, torch.float32, False)
+    bf16 = torch.cuda.is_bf16_supported() if bf16_supported is None else bf16_supported
+    return AmpSettings(True, torch.bfloat16, False) if bf16 else AmpSettings(True, torch.float16, True)
+
+
+def default_threads() -> int:
+    """Intra-op threads for CPU training: the CPUs this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,147 @@
+"""One builder for every zoo spec: `build_model(spec, activation, length) -> ZooModel`.
+
+The network is split where the benchmark needs to look inside it: ``stem`` is
+the first conv layer up to its activation (the "first layer" whose filters the
+evaluator turns into PPMs), ``body`` is everything after it up to the logits.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from baselines.zoo import ConvBlock, ModelSpec, check_activation, pool_output_length, same_pool_padding
+
+
+class Exp(nn.Module):
+    """exp(x): the exponential first-layer activation of Koo & Ploenzke 2021."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(x)
+
+
+class TFMaxPool1d(nn.Module):
+    """Max-pool with TensorFlow's padding rule for a fixed input length.
+
+    SAME gives ``ceil(L / stride)`` outputs; TF pads ``max((out-1)*stride + pool - L, 0)``
+    positions split with the extra one on the right. Padding with -inf means
+    padded positions never win the max, exactly as in TF. VALID drops the tail.
+    """
+
+    def __init__(self, pool: int, stride: int, length: int, padding: str) -> None:
+        super().__init__()
+        self.pool, self.stride = pool, stride
+        self.pad = same_pool_padding(length, pool, stride) if padding == "same" else (0, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad != (0, 0):
+            x = F.pad(x, self.pad, value=float("-inf"))
+        return F.max_pool1d(x, self.pool, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"pool={self.pool}, stride={self.stride}, pad={self.pad}"
+
+
+def _conv_block(block: ConvBlock, in_channels: int, length: int, activation: nn.Module, spec: ModelSpec) -> tuple[nn.Sequential, nn.Sequential, int]:
+    """(conv -> BN -> activation) and (pool/dropout tail) for one block, and its output length."""
+    conv = nn.Conv1d(in_channels, block.filters, block.width, padding=block.padding, bias=False)
+    head = nn.Sequential(conv, nn.BatchNorm1d(block.filters, eps=spec.bn_eps, momentum=spec.bn_momentum), activation)
+    after_conv = length if block.padding == "same" else length - block.width + 1
+    pool = None
+    if block.pool > 1 or block.stride > 1:
+        pool = TFMaxPool1d(block.pool, block.stride, after_conv, block.pool_padding)
+    drop = nn.Dropout(block.dropout) if block.dropout > 0 else None
+    order = (drop, pool) if spec.dropout_before_pool else (pool, drop)
+    tail = [m for m in order if m is not None]
+    return head, nn.Sequential(*tail), after_conv
+
+
+class ZooModel(nn.Module):
+    """A built zoo network. ``forward`` returns logits, shape (batch, n_classes).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The architecture (already resolved for ``length``).
+    activation : {"relu", "exp"}
+        First-layer activation; deeper layers are ReLU.
+    length : int
+        Input length; fixed because the flatten feeds a dense layer.
+    """
+
+    def __init__(self, spec: ModelSpec, activation: str, length: int) -> None:
+        super().__init__()
+        check_activation(activation)
+        spec.lengths(length)  # raises a clear error when the input is too short
+        self.spec, self.activation, self.length = spec, activation, length
+        resolved = spec.for_length(length)
+        first_act: nn.Module = Exp() if activation == "exp" else nn.ReLU()
+        stem, first_tail, current = _conv_block(resolved.convs[0], 4, length, first_act, resolved)
+        self.stem = stem
+        layers: list[nn.Module] = [first_tail]
+        current = _pooled(resolved.convs[0], current)
+        channels = resolved.convs[0].filters
+        for block in resolved.convs[1:]:
+            head, tail, current = _conv_block(block, channels, current, nn.ReLU(), resolved)
+            layers += [head, tail]
+            current = _pooled(block, current)
+            channels = block.filters
+        layers.append(nn.Flatten())
+        features = channels * current
+        for dense in resolved.dense:
+            layers += [
+                nn.Linear(features, dense.units, bias=False),
+                nn.BatchNorm1d(dense.units, eps=resolved.bn_eps, momentum=resolved.bn_momentum),
+                nn.ReLU(),
+            ]
+            if dense.dropout > 0:
+                layers.append(nn.Dropout(dense.dropout))
+            features = dense.units
+        layers.append(nn.Linear(features, resolved.n_classes))
+        self.body = nn.Sequential(*[m for m in layers if not (isinstance(m, nn.Sequential) and len(m) == 0)])
+        self.reset_parameters()
+
+    @property
+    def first_conv(self) -> nn.Conv1d:
+        return self.stem[0]
+
+    @property
+    def first_bn(self) -> nn.BatchNorm1d:
+        return self.stem[1]
+
+    def reset_parameters(self) -> None:
+        """Glorot-uniform kernels (as both original codes), zero output bias, BN gamma 1 / beta 0."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv1d, nn.Linear)):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm1d):
+                module.reset_parameters()
+
+    def first_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """First-layer activations after BN and activation, before pooling: (batch, filters, L)."""
+        return self.stem(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, 4, L) one-hot A,C,G,T -> logits (batch, n_classes)."""
+        return self.body(self.stem(x))
+
+    def l2_weights(self, include_output: bool = True) -> list[torch.Tensor]:
+        """Conv and dense kernels the L2 penalty applies to (never BN, never biases)."""
+        kernels = [m.weight for m in self.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+        return kernels if include_output else kernels[:-1]
+
+
+def _pooled(block: ConvBlock, length: int) -> int:
+    return pool_output_length(length, block.pool, block.stride, block.pool_padding)
+
+
+def build_model(spec: ModelSpec, activation: str = "relu", length: int = 200) -> ZooModel:
+    """Build any zoo spec for an input length; weights are Glorot-uniform from torch's global RNG."""
+    return ZooModel(spec, activation, length)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters of a built module (what PyTorch holds, BN buffers excluded)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,157 @@
+"""One training run end to end: a run folder with weights, ONNX, log, curves and spec.json.
+
+A run folder is complete only when its ``COMPLETE`` marker exists; it is
+written last, so a folder without it is an interrupted run that a sweep
+discards and redoes from scratch.
+
+Run folder::
+
+    model.safetensors   weights + BN buffers
+    model.onnx          submission-contract export (see baselines.export)
+    spec.json           everything needed to rebuild and to trust the numbers
+    train_log.jsonl     one JSON record per epoch
+    curves.png          loss and validation auPR per epoch
+    COMPLETE            marker, written last
+"""
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from baselines.data import DataBundle, load_data
+from baselines.device import amp_settings, default_threads, select_device
+from baselines.errors import BaselineError
+from baselines.export import ONNX_FILE, SPEC_FILE, WEIGHTS_FILE, export_onnx, onnx_metadata, save_weights
+from baselines.metrics import macro_scores
+from baselines.model import build_model
+from baselines.protocols import Protocol
+from baselines.train import fit, predict, reproducible, write_curves
+from baselines.zoo import ModelSpec, check_activation, get_spec
+from benchmark.versions import motifbench_version
+
+MARKER_FILE = "COMPLETE"
+LOG_FILE = "train_log.jsonl"
+CURVES_FILE = "curves.png"
+SPEC_SCHEMA = "motifbench.baseline-run/1"
+
+
+def is_complete(run_dir: Path | str) -> bool:
+    """True when the run folder holds a finished run (its marker exists)."""
+    return (Path(run_dir) / MARKER_FILE).is_file()
+
+
+def prepare_run_dir(run_dir: Path | str, *, overwrite: bool = False) -> Path:
+    """Create an empty run folder; an interrupted one (no marker) is cleared, a complete one
+    is an error unless ``overwrite``."""
+    run_dir = Path(run_dir)
+    if run_dir.exists():
+        if is_complete(run_dir) and not overwrite:
+            raise BaselineError(f"{run_dir} already holds a finished run; pass --overwrite or choose another --out")
+        if not run_dir.is_dir():
+            raise BaselineError(f"{run_dir} exists and is not a folder")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def train_run(
+    model: str | ModelSpec,
+    *,
+    activation: str,
+    seed: int,
+    protocol: Protocol,
+    out_dir: Path | str,
+    data: DataBundle | None = None,
+    data_source: str | Path | None = None,
+    config: str = "synthetic",
+    revision: str | None = None,
+    limit: int | None = None,
+    device: str = "auto",
+    amp: bool = True,
+    threads: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Train one zoo model and write a complete run folder; returns the spec.json record.
+
+    Parameters
+    ----------
+    model : str or ModelSpec
+        A zoo name (``"cnn-25"``) or a spec.
+    activation : {"relu", "exp"}
+        First-layer activation.
+    seed : int
+        Seeds initialisation, dropout and shuffling.
+    protocol : Protocol
+        Optimiser, loss and stopping settings (see `baselines.protocols`).
+    out_dir : path
+        The run folder (created; an unfinished one is cleared).
+    data : DataBundle, optional
+        In-memory splits; when omitted they are loaded from ``data_source`` /
+        ``config`` with the benchmark loader.
+    limit : int, optional
+        Keep the first ``limit`` rows of each split (smoke runs).
+    device : {"auto", "cpu", "cuda", "mps"}
+        Training device.
+    """
+    spec = get_spec(model) if isinstance(model, str) else model
+    check_activation(activation)
+    torch_device = select_device(device)
+    if data is None:
+        data = load_data(data_source, config=config, revision=revision, limit=limit)
+    length = data.length
+    spec.lengths(length)  # fail before creating anything if the input is too short
+    run_dir = prepare_run_dir(out_dir, overwrite=overwrite)
+    started = time.perf_counter()
+    n_threads = threads or default_threads()
+    with reproducible(torch_device, seed, n_threads):
+        net = build_model(spec, activation, length)
+        with (run_dir / LOG_FILE).open("w") as log:
+            result = fit(net, data, protocol, device=torch_device, seed=seed, amp=amp, progress=progress, log_file=log)
+        amp_cfg = amp_settings(torch_device, enabled=amp)
+        valid = macro_scores(data.valid.y.numpy(), predict(net, data.valid.x, batch_size=protocol.eval_batch_size, amp=amp_cfg))
+        test = macro_scores(data.test.y.numpy(), predict(net, data.test.x, batch_size=protocol.eval_batch_size, amp=amp_cfg))
+    net = net.cpu().eval()
+    counts = spec.parameter_counts(length)
+    record: dict[str, Any] = {
+        "schema": SPEC_SCHEMA,
+        "zoo_name": spec.name,
+        "spec": spec.to_dict(),
+        "activation": activation,
+        "input_length": length,
+        "parameters": {"trainable": counts.trainable, "keras_total": counts.keras_total},
+        "protocol": protocol.to_dict(),
+        "seed": seed,
+        "dataset": data.source,
+        "motifbench_version": motifbench_version(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "device": str(torch_device),
+        "amp": {"enabled": amp_cfg.enabled, "dtype": str(amp_cfg.dtype).removeprefix("torch.")},
+        "threads": n_threads if torch_device.type == "cpu" else None,
+        "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "diverged": result.diverged,
+        "train_seconds": result.wall_time,
+        "valid": valid._asdict(),
+        "test": test._asdict(),
+        "files": {"weights": WEIGHTS_FILE, "onnx": ONNX_FILE, "log": LOG_FILE, "curves": CURVES_FILE},
+        "onnx": {"input": "x", "outputs": ["probabilities", "first_layer"], "tap": "first_layer",
+                 "output_kind": "probabilities", "first_layer_bn_folded": True},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    save_weights(net, run_dir / WEIGHTS_FILE)
+    export_onnx(net, run_dir / ONNX_FILE, metadata=onnx_metadata(record))
+    write_curves(result.history, run_dir / CURVES_FILE, title=f"{spec.name} ({activation}, seed {seed})")
+    record["wall_time_seconds"] = time.perf_counter() - started
+    (run_dir / SPEC_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    (run_dir / MARKER_FILE).write_text(record["created"] + "\n")
+    return record
