@@ -1,0 +1,251 @@
+"""Submitting a model: validate everything, then store it and queue it, or store nothing.
+
+Order of checks (cheapest first, and nothing executes the model until the
+last one): manifest -> dataset version -> size cap while staging -> duplicate
+-> file format -> static graph checks -> sandboxed trial run. Only a
+submission that passes all of them is moved into the content-addressed
+checkpoint store and inserted as PENDING; on any rejection the staged file is
+deleted and the database is untouched.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from benchmark.errors import MotifbenchError
+from submissions.errors import SubmissionRejected
+from submissions.manifest import Manifest, load_manifest, parse_manifest
+from submissions.sandbox import OK, OUT_OF_MEMORY, REJECTED, TIMEOUT, SandboxLimits, run_in_sandbox
+from submissions.store import Store, Submission, open_store, submissions_home
+from submissions.validate import (
+    CONFIG_LENGTHS,
+    StagedFile,
+    ValidationLimits,
+    check_static,
+    discard,
+    parse_onnx,
+    stage_checkpoint,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What intake needs to know about the targeted dataset."""
+
+    version: str
+    length: int
+    source: str | None
+
+
+def _bare(version: str) -> str:
+    return version[1:] if version.startswith("v") else version
+
+
+def dataset_facts(data: str | Path | None, config: str) -> DatasetFacts:
+    """Version and sequence length of ``config`` in the dataset at ``data`` (None = the data home's)."""
+    try:
+        from benchmark.loader import dataset_info
+
+        info = dataset_info(data, config)
+    except MotifbenchError as exc:
+        raise SubmissionRejected(
+            "dataset_unavailable", f"the targeted dataset config {config!r} is not available here: {exc}"
+        ) from None
+    source = None if data is None else str(Path(data).resolve()) if Path(str(data)).exists() else str(data)
+    return DatasetFacts(info.version, int(info.sequence_length or CONFIG_LENGTHS[config]), source)
+
+
+def _check_version(manifest: Manifest, facts: DatasetFacts) -> None:
+    if _bare(manifest.dataset_version) != _bare(facts.version):
+        raise SubmissionRejected(
+            "dataset_version_mismatch",
+            f"the manifest targets {manifest.dataset_config} version {manifest.dataset_version}, "
+            f"but this service scores against version {facts.version}",
+        )
+
+
+def _trial(staged: StagedFile, manifest: Manifest, length: int, output_name: str, limits: ValidationLimits,
+           workdir: Path) -> dict[str, Any]:
+    kwargs = {
+        "model": str(staged.path),
+        "length": length,
+        "output_kind": manifest.output_kind,
+        "output_name": output_name,
+        "batch": limits.trial_batch,
+        "tap": manifest.first_layer_tap,
+    }
+    sandbox = SandboxLimits(wall_seconds=limits.trial_seconds, memory_bytes=limits.trial_memory_bytes,
+                            heartbeat_seconds=min(1.0, limits.trial_seconds))
+    outcome = run_in_sandbox("trial", kwargs, sandbox, workdir)
+    if outcome.status == OK:
+        return outcome.result
+    if outcome.status == REJECTED:
+        raise SubmissionRejected(outcome.code or "trial_rejected", outcome.message)
+    if outcome.status == TIMEOUT:
+        raise SubmissionRejected(
+            "trial_timeout",
+            f"a trial batch of {limits.trial_batch} sequences did not finish within {limits.trial_seconds:g} s; "
+            "the model must run in bounded time",
+        )
+    if outcome.status == OUT_OF_MEMORY:
+        raise SubmissionRejected("trial_out_of_memory", f"the trial batch ran {outcome.message}")
+    raise SubmissionRejected("trial_failed", f"the trial run failed: {outcome.message}")
+
+
+def submit(
+    model: str | Path | BinaryIO,
+    manifest: Manifest | dict[str, Any] | str | Path,
+    *,
+    data: str | Path | None = None,
+    store: Store | None = None,
+    limits: ValidationLimits | None = None,
+    baseline: bool = False,
+) -> Submission:
+    """Validate a checkpoint + manifest and queue it as PENDING.
+
+    Parameters
+    ----------
+    model : path or binary stream
+        The ``.onnx`` file (a stream is copied in chunks and cut off at the size cap).
+    manifest : Manifest, dict or path
+        The manifest, parsed or as a JSON/YAML file.
+    data : path or Hub id, optional
+        The dataset the submission is scored against (default: the data home's);
+        its version must match the manifest's.
+    store : Store, optional
+        Default: :func:`submissions.store.open_store` in the data home.
+    limits : ValidationLimits, optional
+        Size cap, op-set range and trial limits.
+    baseline : bool
+        Mark the row as a motifbench baseline (the leaderboard shows it apart).
+
+    Returns
+    -------
+    Submission
+        The new PENDING submission.
+
+    Raises
+    ------
+    SubmissionRejected
+        With a ``code`` naming the failed check; ``code == "duplicate"`` carries
+        ``existing_id``. Nothing is stored.
+    """
+    limits = limits or ValidationLimits()
+    if not isinstance(manifest, Manifest):
+        manifest = parse_manifest(manifest) if isinstance(manifest, dict) else load_manifest(manifest)
+    facts = dataset_facts(data, manifest.dataset_config)
+    _check_version(manifest, facts)
+    manifest_dict = manifest.to_dict()
+    manifest_dict["dataset"]["version"] = facts.version  # one spelling, so duplicates are found
+    own_store = store is None
+    store = store or open_store()
+    incoming = submissions_home() / "incoming"
+    staged: StagedFile | None = None
+    workdir: Path | None = None
+    try:
+        staged = stage_checkpoint(model, incoming, limits.max_bytes)
+        existing = store.find(staged.sha256, manifest.dataset_config, facts.version)
+        if existing is not None:
+            raise _duplicate(existing)
+        static = check_static(parse_onnx(staged.path), manifest, facts.length, limits)
+        workdir = Path(tempfile.mkdtemp(prefix="trial-", dir=incoming))
+        trial = _trial(staged, manifest, facts.length, static.output_name, limits, workdir)
+        trial["opset"] = static.opset
+        store.checkpoints.put(staged.path, staged.sha256)
+        submission, created = store.add(
+            manifest=manifest_dict, sha256=staged.sha256, size_bytes=staged.size, baseline=baseline,
+            data_source=facts.source, trial=trial,
+        )
+        if not created:  # a concurrent submit of the same file won the race
+            raise _duplicate(submission)
+        log.info("queued %s (%s, sha256 %s)", submission.id, submission.model_name, staged.sha256[:12])
+        return submission
+    finally:
+        discard(staged)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if own_store:
+            store.close()
+
+
+def _duplicate(existing: Submission) -> SubmissionRejected:
+    return SubmissionRejected(
+        "duplicate",
+        f"this checkpoint (sha256 {existing.sha256[:12]}...) was already submitted for "
+        f"{existing.dataset_config} {existing.dataset_version} as {existing.id} ({existing.state}); "
+        "it is not evaluated again",
+        existing_id=existing.id,
+    )
+
+
+def baseline_manifest(spec: dict[str, Any], dataset_version: str, submitter: str = "motifbench baselines") -> dict[str, Any]:
+    """A manifest for a baselines run folder, from its spec.json record."""
+    length = int(spec.get("input_length", 200))
+    config = next((c for c, n in CONFIG_LENGTHS.items() if n == length), "synthetic")
+    zoo, activation = spec.get("zoo_name", "baseline"), spec.get("activation")
+    convs = (spec.get("spec") or {}).get("convs") or [{}]
+    architecture = {"framework": "pytorch", "zoo_name": str(zoo)}
+    if activation:
+        architecture["activation"] = str(activation)
+    if isinstance(convs[0].get("pool"), int):
+        architecture["first_layer_pool"] = convs[0]["pool"]
+    trainable = (spec.get("parameters") or {}).get("trainable")
+    if isinstance(trainable, int):
+        architecture["params"] = trainable
+    name = f"{zoo}-{activation}" if activation else str(zoo)
+    if "seed" in spec:
+        name += f"-seed{spec['seed']}"
+    return {
+        "model_name": name[:100],
+        "submitter": submitter,
+        "dataset": {"config": config, "version": dataset_version},
+        "output_kind": "probabilities",
+        "first_layer_tap": "first_layer",
+        "description": f"motifbench baseline {zoo} ({activation}), trained by `motifbench train`",
+        "license": "MIT",
+        "architecture": architecture,
+    }
+
+
+def submit_baseline_run(
+    run_dir: str | Path,
+    manifest: Manifest | dict[str, Any] | str | Path | None = None,
+    *,
+    data: str | Path | None = None,
+    store: Store | None = None,
+    limits: ValidationLimits | None = None,
+) -> Submission:
+    """Submit a baselines run folder (``model.safetensors`` + ``spec.json``) as a baseline.
+
+    The weights are exported to ONNX with ``baselines.export.export_checkpoint``
+    (safetensors only: nothing pickled is read) and the ONNX file then goes
+    through :func:`submit` like any other submission, flagged ``baseline``.
+    Without a manifest one is derived from spec.json.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "spec.json").is_file():
+        raise SubmissionRejected("baseline_unreadable", f"{run_dir} is not a baselines run folder (no spec.json)")
+    try:
+        from baselines.export import export_checkpoint
+    except ImportError as exc:
+        raise SubmissionRejected("baseline_unreadable", f"converting a baseline run needs the baselines part: {exc}") from None
+    try:
+        spec = json.loads((run_dir / "spec.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise SubmissionRejected("baseline_unreadable", f"{run_dir / 'spec.json'} is not readable JSON: {exc}") from None
+    if manifest is None:
+        config = baseline_manifest(spec, "0.0.0")["dataset"]["config"]
+        manifest = baseline_manifest(spec, dataset_facts(data, config).version)
+    with tempfile.TemporaryDirectory(prefix="baseline-export-") as tmp:
+        try:
+            onnx_path = export_checkpoint(run_dir, out_onnx=Path(tmp) / "model.onnx")
+        except MotifbenchError as exc:
+            raise SubmissionRejected("baseline_unreadable", f"cannot export {run_dir} to ONNX: {exc}") from None
+        return submit(onnx_path, manifest, data=data, store=store, limits=limits, baseline=True)

@@ -1,0 +1,198 @@
+"""The evaluation worker: claim a job, score it in a limited child, record the outcome, repeat.
+
+Guarantees (each backed by a test):
+
+- two workers never run the same job: claiming is one atomic store transaction;
+- a job is never lost: a worker that dies stops heartbeating, and the next
+  worker to look puts its job back to PENDING (``recover_stale``);
+- a job is never recorded twice: ``finish``/``fail`` only apply while the job
+  is still RUNNING under this worker's id, and a worker whose heartbeat is
+  refused (the job was handed on) kills its child and records nothing;
+- a job that keeps killing workers ends FAILED after ``max_attempts`` tries;
+- whatever one job does (hang, eat memory, crash, raise), the worker records
+  a reason and moves on to the next.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from submissions import export
+from submissions.sandbox import ABANDONED, OK, SandboxLimits, SandboxOutcome, run_in_sandbox
+from submissions.store import FAILED, FINISHED, Store, Submission, submissions_home
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How a worker evaluates.
+
+    Parameters
+    ----------
+    data : str, optional
+        Dataset folder or Hub id to score against; default: the one recorded
+        at submission (or the data home's).
+    split : str
+        Split scored (``"test"``).
+    eval_params : dict
+        ``evaluator.params.EvalParams`` fields to override (e.g. ``{"limit": 200}``).
+    time_limit : float
+        Wall-clock seconds one evaluation may take.
+    memory_limit : int or None
+        Address-space bytes of the evaluation child.
+    heartbeat_seconds : float
+        How often the running job's heartbeat is written.
+    stale_after : float
+        A RUNNING job whose heartbeat is older than this was orphaned by a dead
+        worker and is requeued. Must comfortably exceed ``heartbeat_seconds``.
+    max_attempts : int
+        Claims allowed per job before a job that keeps killing workers is FAILED.
+    poll_seconds : float
+        Sleep between looks at an empty queue.
+    """
+
+    data: str | None = None
+    split: str = "test"
+    eval_params: dict[str, Any] = field(default_factory=dict)
+    time_limit: float = 1800.0
+    memory_limit: int | None = 6 * 1024**3
+    heartbeat_seconds: float = 5.0
+    stale_after: float = 60.0
+    max_attempts: int = 3
+    poll_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What one worker did with one claimed job."""
+
+    id: str
+    state: str  # FINISHED, FAILED, or "ABANDONED" (handed to another worker; nothing recorded)
+    reason: str | None
+    seconds: float
+
+
+def new_worker_id() -> str:
+    """``host:pid:random``: unique per worker process, readable in ``motifbench queue``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """One worker process's loop over the store.
+
+    Parameters
+    ----------
+    store : Store
+    config : WorkerConfig
+    worker_id : str, optional
+        Default :func:`new_worker_id`.
+    home : Path, optional
+        Data home for run folders and exports (default: the current one).
+    """
+
+    def __init__(self, store: Store, config: WorkerConfig | None = None, worker_id: str | None = None,
+                 home: Path | None = None) -> None:
+        self.store = store
+        self.config = config or WorkerConfig()
+        self.worker_id = worker_id or new_worker_id()
+        self.root = submissions_home(home)
+
+    def run(self, once: bool = False, max_jobs: int | None = None, should_stop: Callable[[], bool] | None = None) -> list[JobResult]:
+        """Serve jobs until told to stop.
+
+        Parameters
+        ----------
+        once : bool
+            Return as soon as the queue has no PENDING job (instead of polling).
+        max_jobs : int, optional
+            Return after this many jobs.
+        should_stop : callable, optional
+            Checked between jobs; True ends the loop.
+        """
+        done: list[JobResult] = []
+        log.info("worker %s serving %s", self.worker_id, self.root)
+        while not (should_stop and should_stop()):
+            if max_jobs is not None and len(done) >= max_jobs:
+                break
+            self.recover()
+            job = self.store.claim(self.worker_id)
+            if job is None:
+                if once:
+                    break
+                time.sleep(self.config.poll_seconds)
+                continue
+            done.append(self.process(job))
+        return done
+
+    def recover(self) -> None:
+        """Requeue (or fail) jobs whose workers died."""
+        for item in self.store.recover_stale(self.config.stale_after, self.config.max_attempts):
+            log.warning("job %s had a silent worker: now %s (attempt %d)", item.id, item.new_state, item.attempts)
+            if item.new_state == FAILED:
+                self._export(item.id)
+
+    def process(self, job: Submission) -> JobResult:
+        """Evaluate one claimed job and record FINISHED or FAILED; never raises for the job's faults."""
+        start = time.monotonic()
+        log.info("job %s (%s) attempt %d: evaluating", job.id, job.model_name, job.attempts)
+        try:
+            outcome = self._evaluate(job)
+        except (KeyboardInterrupt, SystemExit):
+            self.store.release(job.id, self.worker_id)  # stopping cleanly: someone else takes it
+            raise
+        except Exception as exc:  # our own fault (store, disk): record it rather than die
+            log.exception("job %s: worker error", job.id)
+            outcome = SandboxOutcome("error", message=f"worker error: {type(exc).__name__}: {exc}")
+        seconds = time.monotonic() - start
+        if outcome.status == ABANDONED:
+            log.warning("job %s was handed to another worker while running; nothing recorded", job.id)
+            return JobResult(job.id, "ABANDONED", outcome.message, seconds)
+        if outcome.status == OK:
+            record = outcome.result if isinstance(outcome.result, dict) else {"result": outcome.result}
+            if self.store.finish(job.id, self.worker_id, record):
+                self._export(job.id)
+                log.info("job %s FINISHED in %.1f s", job.id, seconds)
+                return JobResult(job.id, FINISHED, None, seconds)
+            return JobResult(job.id, "ABANDONED", "job no longer ours at finish", seconds)
+        reason = outcome.message or outcome.status
+        if self.store.fail(job.id, self.worker_id, reason):
+            self._export(job.id)
+            log.warning("job %s FAILED: %s", job.id, reason)
+            return JobResult(job.id, FAILED, reason, seconds)
+        return JobResult(job.id, "ABANDONED", "job no longer ours at fail", seconds)
+
+    def _evaluate(self, job: Submission) -> SandboxOutcome:
+        checkpoint = self.store.checkpoints.path(job.sha256)
+        if not checkpoint.is_file():
+            return SandboxOutcome("error", message=f"the stored checkpoint {checkpoint.name} is missing; resubmit")
+        run_dir = self.root / "runs" / job.id / f"attempt-{job.attempts}"
+        kwargs = {
+            "model": str(checkpoint),
+            "data": self.config.data or job.data_source,
+            "config": job.dataset_config,
+            "split": self.config.split,
+            "out_dir": str(run_dir / "out"),
+            "params": dict(self.config.eval_params),
+            "tap": job.manifest.get("first_layer_tap"),
+            "output_kind": job.manifest.get("output_kind"),
+        }
+        limits = SandboxLimits(
+            wall_seconds=self.config.time_limit,
+            memory_bytes=self.config.memory_limit,
+            heartbeat_seconds=self.config.heartbeat_seconds,
+        )
+        return run_in_sandbox("evaluate", kwargs, limits, run_dir, heartbeat=lambda: self.store.heartbeat(job.id, self.worker_id))
+
+    def _export(self, submission_id: str) -> None:
+        try:
+            export.export_submission(self.store, submission_id, self.root)
+        except Exception:  # an export problem must not stop the queue; `queue --export` rebuilds
+            log.exception("exporting %s failed", submission_id)
