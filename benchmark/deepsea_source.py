@@ -1,0 +1,388 @@
+"""Reading the DeepSEA training bundle (``deepsea_train/``) in bounded chunks.
+
+The bundle (Zhou & Troyanskaya 2015) holds three MATLAB files, each with a
+one-hot sequence array and a 919-column label matrix (REFERENCE.md section 3):
+
+================  ======================  =====================  ==================
+file              format                  sequences (as read)    labels (as read)
+================  ======================  =====================  ==================
+``train.mat``     MATLAB v7.3 = HDF5      ``trainxdata``         ``traindata``
+                  (512-byte MATLAB         (1000, 4, N) via h5py  (919, N) via h5py
+                  header userblock)
+``valid.mat``     classic MATLAB v5       ``validxdata``         ``validdata``
+                                          (N, 4, 1000)           (N, 919)
+``test.mat``      classic MATLAB v5       ``testxdata``          ``testdata``
+                                          (N, 4, 1000)           (N, 919)
+================  ======================  =====================  ==================
+
+Channels are A,G,C,T (DeepSEA's order); an all-zero column is an N.
+``train.mat`` (4.4 M rows, several GB) is read with h5py one slice of
+``chunk_rows`` source rows at a time, labels first, so the sequences of a
+slice with no kept row are never read. ``valid.mat`` / ``test.mat`` are read
+with ``scipy.io.loadmat`` one variable at a time (labels, then sequences), as
+the classic format has no partial reads.
+
+Everything is validated before the first row is written (:func:`inspect_bundle`),
+and any read error later on is re-raised as a :class:`DatasetError` naming the
+file, so a bad bundle never leaves a half-written dataset behind.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from benchmark.errors import DatasetError
+
+#: DeepSEA label columns (0-based) of the 12 classes, in the class order of REFERENCE.md section 1.
+LABEL_COLUMNS: tuple[int, ...] = (592, 602, 344, 345, 635, 636, 349, 642, 359, 361, 661, 369)
+#: DeepSEA's name of each of those columns (all K562), and its treatment.
+DEEPSEA_NAMES: tuple[str, ...] = (
+    "ARID3A", "CEBPB", "FOSL1", "GABP", "MafK", "Max", "MEF2A", "NF-YB", "SP1", "SRF", "STAT1", "YY1",
+)
+TREATMENTS: tuple[str | None, ...] = (None,) * 10 + ("IFNa30", None)
+CELL_TYPE = "K562"
+N_TASKS = 919
+SEQUENCE_LENGTH = 1000
+#: DeepSEA's A,G,C,T channels -> motifbench's A,C,G,T.
+AGCT_TO_ACGT: tuple[int, ...] = (0, 2, 1, 3)
+#: The byte MATLAB v7.3 files reserve before the HDF5 superblock (the "userblock").
+MATLAB_USERBLOCK = 512
+
+
+@dataclass(frozen=True)
+class SplitFile:
+    """One file of the bundle: which split it feeds, its variable names and its layout."""
+
+    split: str
+    name: str
+    x_key: str
+    y_key: str
+    hdf5: bool
+
+    @property
+    def stem(self) -> str:
+        return self.name.removesuffix(".mat")
+
+
+#: The bundle's files, in the dataset's split order (DeepSEA's own split is kept).
+SPLIT_FILES: tuple[SplitFile, ...] = (
+    SplitFile("train", "train.mat", "trainxdata", "traindata", hdf5=True),
+    SplitFile("validation", "valid.mat", "validxdata", "validdata", hdf5=False),
+    SplitFile("test", "test.mat", "testxdata", "testdata", hdf5=False),
+)
+
+
+@dataclass(frozen=True)
+class SourceSplit:
+    """A validated bundle file: its path and its number of source rows."""
+
+    file: SplitFile
+    path: Path
+    n_rows: int
+
+    @property
+    def split(self) -> str:
+        return self.file.split
+
+
+class SourceChunk(NamedTuple):
+    """The kept rows of one slice of a bundle file.
+
+    Attributes
+    ----------
+    source_index: int64, shape=(k,): row of each kept sequence in its .mat file.
+    onehot: uint8, shape=(k, 4, 1000): A,C,G,T channel-first, N all zeros (what FIMO scans).
+    codes: uint8, shape=(k, 1000): 0..3 = A,C,G,T, 4 = N (what the sequence strings are made of).
+    labels: int8, shape=(k, 12): the 12 DeepSEA columns in class order.
+    """
+
+    source_index: np.ndarray
+    onehot: np.ndarray
+    codes: np.ndarray
+    labels: np.ndarray
+
+
+# ----------------------------------------------------------------------------------------------
+# validation before anything is read
+
+
+def _h5_datasets(path: Path, keys: tuple[str, str]) -> dict[str, tuple[tuple[int, ...], str]]:
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise DatasetError(
+            f"{path}: not a MATLAB v7.3 (HDF5) file; expected train.mat as saved by MATLAB -v7.3 "
+            "(HDF5 with a 512-byte MATLAB header), holding trainxdata and traindata"
+        )
+    try:
+        with h5py.File(path, "r") as fh:
+            found = {}
+            for key in keys:
+                if key not in fh or not isinstance(fh[key], h5py.Dataset):
+                    raise DatasetError(f"{path}: no dataset {key!r}; expected {list(keys)}, found {sorted(fh.keys())}")
+                found[key] = (tuple(fh[key].shape), str(fh[key].dtype))
+            return found
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot open as HDF5 ({exc}); the file looks truncated or corrupt") from exc
+
+
+def _mat5_variables(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    import scipy.io
+
+    try:
+        return {name: (tuple(shape), cls) for name, shape, cls in scipy.io.whosmat(path)}
+    except (ValueError, OSError, TypeError, NotImplementedError) as exc:
+        raise DatasetError(f"{path}: not a readable classic MATLAB (v5) .mat file ({exc})") from exc
+
+
+def _check_shapes(path: Path, sf: SplitFile, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> int:
+    if sf.hdf5:
+        x_expected, y_expected = "(1000, 4, N)", "(919, N)"
+        ok_x = len(x_shape) == 3 and x_shape[:2] == (SEQUENCE_LENGTH, 4)
+        ok_y = len(y_shape) == 2 and y_shape[0] == N_TASKS
+        n_x, n_y = (x_shape[2] if ok_x else None), (y_shape[1] if ok_y else None)
+        how = "as h5py shows MATLAB v7.3 arrays"
+    else:
+        x_expected, y_expected = "(N, 4, 1000)", "(N, 919)"
+        ok_x = len(x_shape) == 3 and x_shape[1:] == (4, SEQUENCE_LENGTH)
+        ok_y = len(y_shape) == 2 and y_shape[1] == N_TASKS
+        n_x, n_y = (x_shape[0] if ok_x else None), (y_shape[0] if ok_y else None)
+        how = "as scipy.io.loadmat reads it"
+    if not ok_x:
+        raise DatasetError(f"{path}: {sf.x_key} has shape {x_shape}, expected {x_expected} {how} "
+                           "(one-hot A,G,C,T, 1000 nt)")
+    if not ok_y:
+        width = y_shape[0] if sf.hdf5 and len(y_shape) == 2 else (y_shape[-1] if y_shape else None)
+        raise DatasetError(f"{path}: {sf.y_key} has shape {y_shape}, expected {y_expected} {how}: "
+                           f"DeepSEA's {N_TASKS} label columns (found {width})")
+    if n_x != n_y:
+        raise DatasetError(f"{path}: {sf.x_key} has {n_x:,} sequences but {sf.y_key} has {n_y:,} label rows; "
+                           "expected the same N")
+    return int(n_x)
+
+
+def inspect_bundle(folder: str | Path) -> dict[str, SourceSplit]:
+    """Check the bundle's files, keys, shapes and row counts without reading any data.
+
+    Returns split name -> :class:`SourceSplit`. Raises :class:`DatasetError`
+    naming the file and what was expected for a missing file, a missing key,
+    a wrong shape or label width, mismatched N, or a file that cannot be opened.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: not a folder; expected the unpacked deepsea_train/ folder "
+                           "(train.mat, valid.mat, test.mat) or its .tar.gz")
+    sources = {}
+    for sf in SPLIT_FILES:
+        path = folder / sf.name
+        if not path.is_file():
+            raise DatasetError(f"{path}: missing; the DeepSEA bundle folder must hold "
+                               f"{', '.join(s.name for s in SPLIT_FILES)}")
+        found = _h5_datasets(path, (sf.x_key, sf.y_key)) if sf.hdf5 else _mat5_variables(path)
+        for key in (sf.x_key, sf.y_key):
+            if key not in found:
+                raise DatasetError(f"{path}: no variable {key!r}; expected {sf.x_key} and {sf.y_key}, "
+                                   f"found {sorted(found)}")
+        n = _check_shapes(path, sf, found[sf.x_key][0], found[sf.y_key][0])
+        sources[sf.split] = SourceSplit(sf, path, n)
+    return sources
+
+
+# ----------------------------------------------------------------------------------------------
+# turning raw slices into kept rows
+
+
+def _binary(values: np.ndarray, path: Path, what: str) -> np.ndarray:
+    """``values`` as uint8 after checking it holds only 0 and 1 (MATLAB logical, uint8 or double)."""
+    if values.dtype == np.bool_:
+        return values.view(np.uint8)
+    if values.size and not np.isin(values, (0, 1)).all():
+        bad = values[~np.isin(values, (0, 1))][0]
+        raise DatasetError(f"{path}: {what} holds the value {bad!r}; expected only 0 and 1")
+    return values.astype(np.uint8, copy=False)
+
+
+def select_labels(y12: np.ndarray, path: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The keep rule: a row is kept iff at least one of the 12 columns is 1.
+
+    Parameters
+    ----------
+    y12: shape=(n, 12): the 12 DeepSEA columns of n source rows, in class order.
+
+    Returns
+    -------
+    keep: bool, shape=(n,); labels: int8, shape=(k, 12) of the kept rows.
+    """
+    y12 = _binary(y12, path, f"{key} (the 12 label columns used)")
+    keep = y12.any(axis=1)
+    return keep, y12[keep].astype(np.int8)
+
+
+def agct_to_acgt(x: np.ndarray, path: Path, key: str, first_row: int) -> tuple[np.ndarray, np.ndarray]:
+    """DeepSEA one-hot (A,G,C,T) -> motifbench one-hot (A,C,G,T) and letter codes.
+
+    Parameters
+    ----------
+    x: shape=(k, 4, 1000), channels A,G,C,T; a column is one-hot or all zero (N).
+
+    Returns
+    -------
+    onehot: uint8, shape=(k, 4, 1000), channels A,C,G,T; codes: uint8, shape=(k, 1000), 4 = N.
+    """
+    x = _binary(x, path, key)
+    onehot = np.ascontiguousarray(x[:, AGCT_TO_ACGT, :])
+    per_column = onehot.sum(axis=1, dtype=np.uint8)
+    if np.any(per_column > 1):
+        row, col = (int(v[0]) for v in np.nonzero(per_column > 1))
+        raise DatasetError(f"{path}: {key} row {first_row + row} position {col} sets more than one channel; "
+                           "expected one-hot columns (or all zeros for N)")
+    codes = onehot.argmax(axis=1).astype(np.uint8)
+    codes[per_column == 0] = 4
+    return onehot, codes
+
+
+# ----------------------------------------------------------------------------------------------
+# chunked readers
+
+
+def _iter_hdf5(src: SourceSplit, chunk_rows: int) -> Iterator[tuple[int, SourceChunk]]:
+    import h5py
+
+    sf, path = src.file, src.path
+    cols = np.asarray(LABEL_COLUMNS)
+    # a larger chunk cache than h5py's 1 MB default, so a slice never decompresses an HDF5 chunk twice
+    with h5py.File(path, "r", rdcc_nbytes=64 << 20) as fh:
+        xds, yds = fh[sf.x_key], fh[sf.y_key]
+        for lo in range(0, src.n_rows, chunk_rows):
+            hi = min(lo + chunk_rows, src.n_rows)
+            try:
+                y12 = yds[:, lo:hi][cols].T  # (919, n) -> the 12 columns, (n, 12)
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise DatasetError(f"{path}: cannot read {sf.y_key}[:, {lo}:{hi}] ({exc}); "
+                                   "the file looks truncated or corrupt") from exc
+            keep, labels = select_labels(y12, path, sf.y_key)
+            kept = np.flatnonzero(keep)
+            if kept.size == 0:
+                yield hi - lo, _empty_chunk()
+                continue
+            a, b = lo + int(kept[0]), lo + int(kept[-1]) + 1  # read only the span holding kept rows
+            try:
+                x = xds[:, :, a:b]  # (1000, 4, b - a)
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise DatasetError(f"{path}: cannot read {sf.x_key}[:, :, {a}:{b}] ({exc}); "
+                                   "the file looks truncated or corrupt") from exc
+            x = x[:, :, kept - (a - lo)].transpose(2, 1, 0)  # -> (k, 4, 1000)
+            onehot, codes = agct_to_acgt(x, path, sf.x_key, a)
+            yield hi - lo, SourceChunk(lo + kept.astype(np.int64), onehot, codes, labels)
+
+
+def _loadmat_variable(path: Path, key: str) -> np.ndarray:
+    import scipy.io
+
+    try:
+        return scipy.io.loadmat(path, variable_names=[key])[key]
+    except (ValueError, OSError, TypeError, KeyError, NotImplementedError) as exc:
+        raise DatasetError(f"{path}: cannot read {key} ({exc}); the file looks truncated or corrupt") from exc
+
+
+def _iter_mat5(src: SourceSplit, chunk_rows: int) -> Iterator[tuple[int, SourceChunk]]:
+    sf, path = src.file, src.path
+    y = _loadmat_variable(path, sf.y_key)
+    keep, labels = select_labels(y[:, list(LABEL_COLUMNS)], path, sf.y_key)
+    del y
+    kept = np.flatnonzero(keep)
+    x = _loadmat_variable(path, sf.x_key)
+    if x.shape[0] != src.n_rows:
+        raise DatasetError(f"{path}: {sf.x_key} has {x.shape[0]:,} rows, expected {src.n_rows:,}")
+    x = x[kept]  # (k, 4, 1000): only the kept rows stay in memory
+    for lo in range(0, src.n_rows, chunk_rows):
+        hi = min(lo + chunk_rows, src.n_rows)
+        i, j = np.searchsorted(kept, [lo, hi])
+        if i == j:
+            yield hi - lo, _empty_chunk()
+            continue
+        onehot, codes = agct_to_acgt(x[i:j], path, sf.x_key, lo)
+        yield hi - lo, SourceChunk(kept[i:j].astype(np.int64), onehot, codes, labels[i:j])
+
+
+def _empty_chunk() -> SourceChunk:
+    return SourceChunk(np.zeros(0, np.int64), np.zeros((0, 4, SEQUENCE_LENGTH), np.uint8),
+                       np.zeros((0, SEQUENCE_LENGTH), np.uint8), np.zeros((0, 12), np.int8))
+
+
+def iter_chunks(src: SourceSplit, chunk_rows: int = 20_000) -> Iterator[tuple[int, SourceChunk]]:
+    """Yield ``(source rows scanned, kept rows)`` for consecutive slices of ``chunk_rows`` source rows.
+
+    Rows come out in source order. A slice with no kept row yields an empty
+    chunk, so a progress bar can still advance.
+    """
+    if chunk_rows < 1:
+        raise DatasetError(f"--chunk-rows must be at least 1 (got {chunk_rows})")
+    reader = _iter_hdf5 if src.file.hdf5 else _iter_mat5
+    yield from reader(src, chunk_rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# writing files in the bundle's exact layout (tests, perf, hand-made small bundles)
+
+
+def _matlab_header(text: str = "MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 2015 "
+                                "HDF5 schema 1.00 .") -> bytes:
+    head = text.encode("ascii")[:116].ljust(116, b" ")
+    return (head + b" " * 8 + (0x0200).to_bytes(2, "little") + b"IM").ljust(MATLAB_USERBLOCK, b"\0")
+
+
+def write_train_mat(path: str | Path, x: np.ndarray | None = None, y: np.ndarray | None = None,
+                    n: int | None = None, chunk_rows: int = 10_000,
+                    batches: Iterator[tuple[np.ndarray, np.ndarray]] | None = None) -> Path:
+    """Write ``train.mat`` as MATLAB -v7.3 does: HDF5 behind a 512-byte MATLAB header.
+
+    Parameters
+    ----------
+    x: shape=(N, 4, 1000), one-hot A,G,C,T (DeepSEA order); stored as h5py shape (1000, 4, N).
+    y: shape=(N, 919), 0/1 labels; stored as h5py shape (919, N).
+    n, batches: instead of ``x``/``y``, the total N and an iterator of ``(x, y)``
+        slices in the same layout, for files larger than memory.
+    """
+    import h5py
+
+    path = Path(path)
+    if batches is None:
+        if x is None or y is None:
+            raise ValueError("pass x and y, or n and batches")
+        n = x.shape[0]
+        batches = ((x[i : i + chunk_rows], y[i : i + chunk_rows]) for i in range(0, n, chunk_rows))
+    with h5py.File(path, "w", userblock_size=MATLAB_USERBLOCK, libver="earliest") as fh:
+        xds = fh.create_dataset("trainxdata", shape=(SEQUENCE_LENGTH, 4, n), dtype=np.uint8,
+                                chunks=(SEQUENCE_LENGTH, 4, min(n, 64)) if n else None, compression="gzip",
+                                compression_opts=3)
+        yds = fh.create_dataset("traindata", shape=(N_TASKS, n), dtype=np.uint8,
+                                chunks=(N_TASKS, min(n, 1024)) if n else None, compression="gzip",
+                                compression_opts=3)
+        for ds in (xds, yds):
+            ds.attrs["MATLAB_class"] = np.bytes_(b"uint8")
+        at = 0
+        for bx, by in batches:
+            k = bx.shape[0]
+            xds[:, :, at : at + k] = np.asarray(bx, np.uint8).transpose(2, 1, 0)
+            yds[:, at : at + k] = np.asarray(by, np.uint8).T
+            at += k
+        if at != n:
+            raise ValueError(f"batches held {at} rows, expected {n}")
+    with open(path, "r+b") as fh:
+        fh.write(_matlab_header())
+    return path
+
+
+def write_classic_mat(path: str | Path, stem: str, x: np.ndarray, y: np.ndarray, compress: bool = False) -> Path:
+    """Write ``valid.mat`` / ``test.mat`` as classic MATLAB v5: ``{stem}xdata`` (N, 4, 1000), ``{stem}data`` (N, 919)."""
+    import scipy.io
+
+    path = Path(path)
+    scipy.io.savemat(path, {f"{stem}xdata": np.asarray(x, np.uint8), f"{stem}data": np.asarray(y, np.uint8)},
+                     do_compression=compress)
+    return path
