@@ -1,0 +1,185 @@
+"""Baseline commands: ``zoo``, ``train``, ``sweep`` and ``export-onnx``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from baselines.device import DEVICE_CHOICES
+from baselines.errors import BaselineError
+from baselines.protocols import PROTOCOLS, get_protocol
+from baselines.zoo import ACTIVATIONS, LENGTHS, get_spec, model_names
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    zoo = subparsers.add_parser("zoo", help="list the baseline CNNs with their parameter counts",
+                                description="List every registered zoo model and its parameter counts.")
+    zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    zoo.add_argument("--keras-total", action="store_true",
+                     help="count BN moving mean/var too, as Keras count_params() does")
+    zoo.set_defaults(func=_cmd_zoo)
+
+    train = subparsers.add_parser("train", help="train one zoo model and write a run folder",
+                                  description="Train NAME and write model.safetensors, model.onnx, spec.json, "
+                                  "train_log.jsonl and curves.png into a run folder.")
+    train.add_argument("name", help=f"zoo model ({', '.join(model_names())})")
+    train.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="first-layer activation (default relu)")
+    train.add_argument("--seed", type=int, default=0, help="seed for init, dropout and shuffling (default 0)")
+    train.add_argument("--out", type=Path, help="run folder (default: DATA_HOME/runs/NAME/ACTIVATION/seedK)")
+    train.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    _add_common(train)
+    train.set_defaults(func=_cmd_train)
+
+    sweep = subparsers.add_parser("sweep", help="train a grid of models x activations x seeds, resumably",
+                                  description="Run a grid resumably (finished runs are skipped, interrupted ones "
+                                  "redone) and write runs.csv, summary.csv and summary.md.")
+    sweep.add_argument("--preset", choices=("paper", "koo2019"),
+                       help="a named grid; paper = all pool sizes + cnn-deep x relu/exp x 5 seeds")
+    sweep.add_argument("--models", help="comma-separated zoo names")
+    sweep.add_argument("--activations", help="comma-separated, default relu,exp")
+    sweep.add_argument("--seeds", help="comma-separated ints or a range like 0-4 (default 0)")
+    sweep.add_argument("--out", type=Path, required=True, help="sweep folder")
+    sweep.add_argument("--evaluate", action="store_true",
+                       help="also score every run's model.onnx with the evaluator (motif recovery)")
+    sweep.add_argument("--runner", choices=("local", "ray"), default="local",
+                       help="local = sequential in this process (default); ray = one Ray task per run")
+    sweep.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
+    sweep.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task reserves")
+    sweep.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs each Ray task reserves")
+    _add_common(sweep)
+    sweep.set_defaults(func=_cmd_sweep)
+
+    export = subparsers.add_parser("export-onnx", help="turn a safetensors + spec.json checkpoint into model.onnx",
+                                   description="Export a baseline checkpoint to the submission ONNX contract.")
+    export.add_argument("checkpoint", type=Path, help="run folder or .safetensors file")
+    export.add_argument("--spec", type=Path, help="spec.json (default: beside the weights)")
+    export.add_argument("--out", type=Path, help="ONNX path (default: model.onnx beside the weights)")
+    export.set_defaults(func=_cmd_export)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", help="dataset repo folder or Hub id (default: the data home's dataset)")
+    g.add_argument("--config", default="synthetic", help="dataset config: synthetic or deepsea (default synthetic)")
+    g.add_argument("--revision", help="Hub revision (tag vX.Y.Z) when --data is a Hub id")
+    g.add_argument("--limit", type=int, help="use only the first N rows of each split (smoke runs)")
+    g = p.add_argument_group("protocol (flags override the preset)")
+    g.add_argument("--protocol", choices=tuple(PROTOCOLS), default="koo2019", help="preset (default koo2019)")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float)
+    g.add_argument("--patience", type=int)
+    g.add_argument("--l2", type=float)
+    g.add_argument("--monitor", choices=("val_loss", "val_aupr"))
+    g = p.add_argument_group("hardware")
+    g.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="default auto: cuda, then mps, then cpu")
+    g.add_argument("--threads", type=int, help="CPU threads (default: CPUs available to this process)")
+    g.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _protocol(args: argparse.Namespace):
+    return get_protocol(args.protocol, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                        patience=args.patience, l2=args.l2, monitor=args.monitor)
+
+
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    rows: list[dict[str, Any]] = []
+    for name in model_names():
+        spec = get_spec(name)
+        row: dict[str, Any] = {"name": name, "description": spec.description}
+        for length in LENGTHS:
+            counts = spec.parameter_counts(length)
+            row[f"params_{length}"] = counts.keras_total if args.keras_total else counts.trainable
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'model':<{width}}  {'params@200':>11}  {'params@1000':>11}  architecture")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['params_200']:>11,}  {r['params_1000']:>11,}  {r['description']}")
+    kind = "Keras count_params (incl. BN moving stats)" if args.keras_total else "trainable parameters"
+    print(f"\n{kind}; first-layer activation relu|exp does not change the count.")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from baselines.run import train_run
+    from benchmark.paths import data_home
+
+    spec = get_spec(args.name)
+    out = args.out or data_home() / "runs" / spec.name / args.activation / f"seed{args.seed}"
+    record = train_run(
+        spec, activation=args.activation, seed=args.seed, protocol=_protocol(args), out_dir=out,
+        data_source=args.data, config=args.config, revision=args.revision, limit=args.limit,
+        device=args.device, amp=not args.no_amp, threads=args.threads, progress=not args.no_progress,
+        overwrite=args.overwrite,
+    )
+    test = record["test"]
+    print(f"{spec.name} ({args.activation}, seed {args.seed}): best epoch {record['best_epoch']}/"
+          f"{record['epochs_run']}, test AUROC {test['auroc']:.4f}, auPR {test['aupr']:.4f}, "
+          f"{record['wall_time_seconds']:.1f} s on {record['device']}")
+    print(f"run folder: {out}")
+    return 0
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _seeds(value: str | None) -> list[int]:
+    seeds: list[int] = []
+    for part in _split(value):
+        try:
+            if "-" in part:
+                lo, hi = part.split("-", 1)
+                seeds.extend(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise BaselineError(f"--seeds expects integers or ranges like 0-4, got {part!r}") from None
+    return seeds
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from baselines import sweep as sw
+    from baselines.runners import get_runner
+
+    preset = sw.PRESETS[args.preset] if args.preset else {}
+    models = _split(args.models) or preset.get("models", [])
+    activations = _split(args.activations) or preset.get("activations", ["relu", "exp"])
+    seeds = _seeds(args.seeds) or preset.get("seeds", [0])
+    if not models:
+        raise BaselineError("give --models NAME[,NAME...] or --preset")
+    if args.evaluate and sw.evaluator_function() is None:
+        print("note: --evaluate skipped: the evaluator (evaluator.evaluate) is not importable yet; "
+              "classification metrics only", file=sys.stderr)
+        evaluate = False
+    else:
+        evaluate = args.evaluate
+    tasks = sw.plan(models, activations, seeds, args.out, _protocol(args), data_source=args.data,
+                    config=args.config, revision=args.revision, limit=args.limit, device=args.device,
+                    amp=not args.no_amp, threads=args.threads, evaluate=evaluate, progress=not args.no_progress)
+    runner_options = {}
+    if args.runner == "ray":
+        runner_options = {"address": args.ray_address, "num_cpus": args.cpus_per_run, "num_gpus": args.gpus_per_run}
+    runner = get_runner(args.runner, **runner_options)
+    print(f"sweep: {len(models)} model(s) x {len(activations)} activation(s) x {len(seeds)} seed(s) "
+          f"= {len(tasks)} run(s) -> {args.out}")
+    result = sw.sweep(tasks, args.out, runner=runner)
+    counts = result.counts
+    print(f"trained {counts['trained']}, skipped {counts['skipped']} (already complete)")
+    print(result.tables["markdown"].read_text(), end="")
+    print(f"tables: {result.tables['summary']}, {result.tables['markdown']}, {result.tables['runs']}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from baselines.export import export_checkpoint
+
+    path = export_checkpoint(args.checkpoint, args.spec, args.out)
+    print(f"wrote {path}")
+    return 0

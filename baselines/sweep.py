@@ -1,0 +1,267 @@
+"""Resumable grids of runs (models x activations x seeds) and their summary tables.
+
+Each grid cell is a run folder ``OUT/<model>/<activation>/seed<k>``. A folder
+with the ``COMPLETE`` marker is never retrained; one without it (an
+interrupted run) is cleared and retrained from scratch. Cells are executed by a
+runner (`baselines.runners`): sequential in this process by default, or Ray.
+After the grid, every complete run is collected into ``runs.csv`` (one row per
+run), ``summary.csv`` and ``summary.md`` (mean +/- sd per model x activation).
+With ``evaluate=True`` every run's model.onnx also goes through
+``evaluator.evaluate.evaluate``, the same door as any outside submission.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from baselines.errors import BaselineError
+from baselines.export import ONNX_FILE, SPEC_FILE, read_spec_json
+from baselines.protocols import Protocol
+from baselines.run import is_complete, train_run
+from baselines.zoo import ACTIVATIONS, POOL_FAMILY, check_activation, get_spec, model_names
+
+log = logging.getLogger(__name__)
+
+EVAL_FILE = "evaluation.json"
+
+#: Named grids. ``paper`` is the exp-activation paper's main grid: every
+#: first-layer pool size and CNN-deep, relu and exp, 5 seeds.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"models": [*POOL_FAMILY, "cnn-deep"], "activations": ["relu", "exp"], "seeds": [0, 1, 2, 3, 4]},
+    "koo2019": {
+        "models": [*POOL_FAMILY, "cnn-50-2", "cnn9-4", "cnn9-25", "cnn3-2", "cnn3-50", "cnn19-1-2",
+                   "cnn-1-1-100", "cnn-25-f60", "cnn-25-f90", "cnn-25-f120"],
+        "activations": ["relu"],
+        "seeds": [0, 1, 2, 3, 4],
+    },
+}
+
+#: Motif-recovery numbers copied from an evaluator record into the sweep tables.
+RECOVERY_KEYS: tuple[str, ...] = ("match_jaspar_fraction", "match_ground_truth_fraction", "coverage_count")
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One grid cell: everything a worker needs to train it (plain data, picklable for Ray)."""
+
+    model: str
+    activation: str
+    seed: int
+    run_dir: str
+    protocol: dict[str, Any]
+    data_source: str | None = None
+    config: str = "synthetic"
+    revision: str | None = None
+    limit: int | None = None
+    device: str = "auto"
+    amp: bool = True
+    threads: int | None = None
+    evaluate: bool = False
+    progress: bool = True
+
+
+def run_dir_for(out_dir: Path | str, model: str, activation: str, seed: int) -> Path:
+    """Where a grid cell lives inside a sweep folder."""
+    return Path(out_dir) / model / activation / f"seed{seed}"
+
+
+def plan(
+    models: Sequence[str],
+    activations: Sequence[str],
+    seeds: Sequence[int],
+    out_dir: Path | str,
+    protocol: Protocol,
+    **task_options: Any,
+) -> list[RunTask]:
+    """The grid as tasks, validated up front so a typo fails before hours of training."""
+    if not models or not activations or not seeds:
+        raise BaselineError("a sweep needs at least one model, one activation and one seed")
+    names = [get_spec(m).name for m in models]
+    for a in activations:
+        check_activation(a)
+    return [
+        RunTask(model=m, activation=a, seed=int(s), run_dir=str(run_dir_for(out_dir, m, a, int(s))),
+                protocol=protocol.to_dict(), **task_options)
+        for m in names for a in activations for s in seeds
+    ]
+
+
+_DATA_CACHE: dict[tuple, Any] = {}
+
+
+def _data_for(task: RunTask):
+    """Load a dataset once per process (a local sweep reuses it for every cell)."""
+    from baselines.data import load_data
+
+    key = (task.data_source, task.config, task.revision, task.limit)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()  # keep at most one dataset in memory
+        _DATA_CACHE[key] = load_data(task.data_source, config=task.config, revision=task.revision, limit=task.limit)
+    return _DATA_CACHE[key]
+
+
+def execute(task: RunTask) -> dict[str, Any]:
+    """Run one cell (a no-op for a complete folder) and, if asked, evaluate it. Returns a table row."""
+    run_dir = Path(task.run_dir)
+    if is_complete(run_dir):
+        log.info("skip %s (complete)", run_dir)
+        status = "skipped"
+    else:
+        train_run(
+            task.model, activation=task.activation, seed=task.seed, protocol=Protocol.from_dict(task.protocol),
+            out_dir=run_dir, data=_data_for(task), device=task.device, amp=task.amp, threads=task.threads,
+            progress=task.progress, overwrite=False,
+        )
+        status = "trained"
+    if task.evaluate:
+        evaluate_run(run_dir, data_source=task.data_source, config=task.config)
+    row = run_row(run_dir)
+    row["status"] = status
+    return row
+
+
+def evaluator_function() -> Callable[..., dict] | None:
+    """``evaluator.evaluate.evaluate`` if that module can be imported, else None."""
+    try:
+        from evaluator.evaluate import evaluate
+    except ImportError:
+        return None
+    return evaluate
+
+
+def evaluate_run(run_dir: Path, *, data_source: str | None, config: str) -> dict[str, Any] | None:
+    """Score a run's ONNX through the evaluator once (cached in ``evaluation.json``)."""
+    cached = run_dir / EVAL_FILE
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    evaluate = evaluator_function()
+    if evaluate is None:
+        return None
+    record = evaluate(run_dir / ONNX_FILE, data=data_source, config=config, split="test",
+                      out_dir=run_dir / "evaluation", progress=False)
+    cached.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return record
+
+
+def _find_key(obj: Any, key: str) -> Any:
+    """First value stored under ``key`` anywhere in a nested dict/list (record layouts may nest)."""
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        children = obj.values()
+    elif isinstance(obj, list):
+        children = obj
+    else:
+        return None
+    for child in children:
+        found = _find_key(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def run_row(run_dir: Path | str) -> dict[str, Any]:
+    """One table row from a complete run folder (spec.json, plus evaluation.json when present)."""
+    run_dir = Path(run_dir)
+    record = read_spec_json(run_dir / SPEC_FILE)
+    row: dict[str, Any] = {
+        "model": record["zoo_name"],
+        "activation": record["activation"],
+        "seed": record["seed"],
+        "test_auroc": record["test"]["auroc"],
+        "test_aupr": record["test"]["aupr"],
+        "best_epoch": record["best_epoch"],
+        "epochs_run": record["epochs_run"],
+        "train_seconds": record["train_seconds"],
+        "parameters": record["parameters"]["trainable"],
+        "run_dir": str(run_dir),
+    }
+    evaluation = run_dir / EVAL_FILE
+    if evaluation.is_file():
+        ev = json.loads(evaluation.read_text())
+        for key in RECOVERY_KEYS:
+            value = _find_key(ev, key)
+            if isinstance(value, (int, float)):
+                row[key] = value
+    return row
+
+
+def collect(out_dir: Path | str) -> pd.DataFrame:
+    """Rows for every complete run under a sweep folder (unfinished ones are ignored)."""
+    rows = [run_row(marker.parent) for marker in sorted(Path(out_dir).glob(f"**/{SPEC_FILE}")) if is_complete(marker.parent)]
+    return pd.DataFrame(rows)
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sd (ddof=1) and n per model x activation for every metric column."""
+    if runs.empty:
+        return pd.DataFrame()
+    metrics = ["test_auroc", "test_aupr", *[k for k in RECOVERY_KEYS if k in runs]]
+    names, acts = model_names(), list(ACTIVATIONS)
+    runs = runs.assign(_m=runs["model"].map(lambda m: names.index(m) if m in names else len(names)),
+                       _a=runs["activation"].map(lambda a: acts.index(a) if a in acts else len(acts)))
+    runs = runs.sort_values(["_m", "_a", "seed"], kind="stable")
+    grouped = runs.groupby(["model", "activation"], sort=False)
+    table = grouped[metrics].agg(["mean", "std"])
+    table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
+    table.insert(0, "n_runs", grouped.size())
+    return table.reset_index()
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    """The summary as a Markdown table of ``mean +/- sd`` cells."""
+    if summary.empty:
+        return "_no complete runs yet_\n"
+    metrics = [c.removesuffix("_mean") for c in summary.columns if c.endswith("_mean")]
+    header = ["model", "activation", "n", *metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in summary.iterrows():
+        cells = [str(r["model"]), str(r["activation"]), str(int(r["n_runs"]))]
+        for m in metrics:
+            mean, sd = r[f"{m}_mean"], r[f"{m}_std"]
+            cells.append("n/a" if pd.isna(mean) else f"{mean:.3f}" if pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(out_dir: Path | str) -> dict[str, Path]:
+    """(Re)write runs.csv, summary.csv and summary.md from the complete runs in ``out_dir``."""
+    out_dir = Path(out_dir)
+    runs = collect(out_dir)
+    summary = summarize(runs)
+    paths = {"runs": out_dir / "runs.csv", "summary": out_dir / "summary.csv", "markdown": out_dir / "summary.md"}
+    runs.to_csv(paths["runs"], index=False)
+    summary.to_csv(paths["summary"], index=False, float_format="%.6g")
+    paths["markdown"].write_text(to_markdown(summary))
+    return paths
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    rows: list[dict[str, Any]]
+    tables: dict[str, Path]
+    evaluated: bool
+
+    @property
+    def counts(self) -> dict[str, int]:
+        statuses = [r.get("status") for r in self.rows]
+        return {s: statuses.count(s) for s in ("trained", "skipped")}
+
+
+def sweep(tasks: list[RunTask], out_dir: Path | str, runner: Any | None = None) -> SweepResult:
+    """Run every task through ``runner`` (default: local, sequential) and write the tables."""
+    from baselines.runners import LocalRunner
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "sweep.json").write_text(json.dumps([asdict(t) for t in tasks], indent=2) + "\n")
+    runner = runner or LocalRunner()
+    rows = list(runner.map(execute, tasks))
+    return SweepResult(rows=rows, tables=write_tables(out_dir), evaluated=any(t.evaluate for t in tasks))
+
