@@ -246,3 +246,44 @@ def zip_bytes() -> bytes:
 def pickle_bytes() -> bytes:
     """A pickle (never loaded by motifbench: only its first bytes are looked at)."""
     return pickle.dumps({"state_dict": [1, 2, 3]}, protocol=4)
+
+
+def dense_only_model(length: int = 200) -> onnx.ModelProto:
+    """Right shapes but no convolution at all: there is no first layer to tap."""
+    rng = np.random.default_rng(0)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["x"], ["flat"], axis=1),
+            helper.make_node("Gemm", ["flat", "w"], ["dense"]),
+            helper.make_node("Sigmoid", ["dense"], ["probabilities"]),
+        ],
+        "dense",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, length])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", N_CLASSES])],
+        initializer=[_tensor("w", rng.normal(0, 0.05, (4 * length, N_CLASSES)).astype(np.float32))],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+
+
+def with_input_type(model: onnx.ModelProto, elem_type: int) -> onnx.ModelProto:
+    """The same model declaring another input dtype (e.g. TensorProto.DOUBLE)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.graph.input[0].type.tensor_type.elem_type = elem_type
+    return m
+
+
+def with_ir_version(model: onnx.ModelProto, ir_version: int) -> onnx.ModelProto:
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.ir_version = ir_version
+    return m
+
+
+def dangling_input_model(length: int = 200) -> onnx.ModelProto:
+    """Passes the static checks but the ONNX checker fails: a node reads a tensor nobody makes."""
+    m = cnn_model(0, length)
+    for node in m.graph.node:
+        if node.op_type == "Gemm":
+            node.input[2] = "no_such_tensor"
+    return m
