@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 N_CLASSES = 12
 FIRST_LAYER_OUTPUT = "first_layer"
+#: ONNX metadata_props key that declares the output kind (``baselines.export`` writes it).
+METADATA_OUTPUT_KIND = "motifbench.output_kind"
 
 #: Ops that may sit between the graph input and the first Conv (layout / dtype plumbing).
 PRE_CONV_OPS = frozenset({"Transpose", "Cast", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Pad"})
@@ -468,9 +470,9 @@ class OnnxModel:
         self.path = Path(path)
         model = load_onnx(self.path)
         g = _Graph(model)
-        self.tap = find_tap(model, tap)
+        if len(g.inputs) != 1:
+            raise ModelError(f"the model must have exactly one input tensor, it has {len(g.inputs)}: {g.inputs}")
         self.input_name = g.inputs[0]
-        self.output_name = _main_output(g, self.tap.name)
         dims = _input_dims(model, self.input_name)
         if len(dims) != 3:
             raise ModelError(f"model input {self.input_name!r} has rank {len(dims)} {dims}; expected [batch, 4, L]")
@@ -479,10 +481,18 @@ class OnnxModel:
         if isinstance(dims[2], int) and dims[2] not in (0, length):
             raise ModelError(f"model input length is fixed to {dims[2]} but the dataset's sequences have length {length}")
         self.fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
+        self.tap = find_tap(model, tap)
+        self.output_name = _main_output(g, self.tap.name)
         if output_kind is not None and output_kind not in ("probabilities", "logits"):
             raise ModelError(f"output kind must be 'probabilities' or 'logits', got {output_kind!r}")
-        self.output_kind = output_kind or _guess_output_kind(g, self.output_name)
-        self.output_kind_source = "declared" if output_kind else "graph"
+        meta = {p.key: p.value for p in model.metadata_props}
+        meta_kind = meta.get(METADATA_OUTPUT_KIND)
+        if output_kind:
+            self.output_kind, self.output_kind_source = output_kind, "declared"
+        elif meta_kind in ("probabilities", "logits"):
+            self.output_kind, self.output_kind_source = meta_kind, "metadata"
+        else:
+            self.output_kind, self.output_kind_source = _guess_output_kind(g, self.output_name), "graph"
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
@@ -655,7 +665,7 @@ def resolve_model(path: str | Path, work_dir: str | Path) -> ModelSource:
     work_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = work_dir / f"{path.name}.onnx"
     try:
-        produced = export_checkpoint(path, onnx_path)
+        produced = export_checkpoint(path, out_onnx=onnx_path)
     except MotifbenchError:
         raise
     except Exception as exc:
@@ -668,7 +678,9 @@ def resolve_model(path: str | Path, work_dir: str | Path) -> ModelSource:
         spec = json.loads((path / "spec.json").read_text())
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path / 'spec.json'} is not readable JSON: {exc}") from exc
-    name = spec.get("name") if isinstance(spec, dict) else None
+    name = None
+    if isinstance(spec, dict):
+        name = spec.get("name") or "-".join(str(spec[k]) for k in ("zoo_name", "activation") if spec.get(k)) or None
     return ModelSource(name=str(name or path.name), given_path=str(path), onnx_path=str(onnx_path),
                        kind="baseline-checkpoint", checkpoint_sha256=file_sha256(weights), framework="pytorch",
                        spec=spec if isinstance(spec, dict) else None)

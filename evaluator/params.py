@@ -46,6 +46,8 @@ class EvalParams:
     ism_output: which output ISM differentiates: ``"logit"`` (the pre-sigmoid
         score; probabilities are converted with a clipped logit).
     ism_logit_eps: clip for converting probabilities to logits.
+    ism_batch_mutants: mutants per ONNX Runtime call (kept in the record: batch
+        shape can move the last float bits of some kernels).
     limit: only the first ``limit`` split rows are used (``None`` = all).
     """
 
@@ -68,6 +70,7 @@ class EvalParams:
     ism_sequences: int = 200
     ism_output: str = "logit"
     ism_logit_eps: float = 1e-6
+    ism_batch_mutants: int = 4800
     limit: int | None = None
 
     def __post_init__(self) -> None:
@@ -89,6 +92,8 @@ class EvalParams:
             raise MotifbenchError(f"ism_sequences must be >= 0, got {self.ism_sequences}")
         if self.ism_output != "logit":
             raise MotifbenchError(f"ism_output must be 'logit', got {self.ism_output!r}")
+        if self.ism_batch_mutants < 1:
+            raise MotifbenchError(f"ism_batch_mutants must be >= 1, got {self.ism_batch_mutants}")
         if self.filter_nsites != "width":
             raise MotifbenchError(f"filter_nsites must be 'width', got {self.filter_nsites!r}")
         if self.limit is not None and self.limit < 1:

@@ -120,13 +120,11 @@ def _score_batch(queries: np.ndarray, targets: _Targets, dist: str, min_overlap:
     s_int, offset, scale = K.shift_and_scale(raw)
     del raw
     k0 = np.rint(-offset * scale).astype(np.int64)
-    tables = K.max_alignment_pvalues(s_int, offset, scale, targets.unique_lengths)
     score, best_offset, overlap = K.best_alignments(
         s_int, k0, targets.col_index, targets.lengths, min_overlap=min_overlap, internal=internal
     )
-    q = queries.shape[1]
-    lookup = score + q * k0[:, None]
-    p = tables[np.arange(len(queries))[:, None], targets.length_slot[None, :], lookup]
+    lookup = score + queries.shape[1] * k0[:, None]
+    p = K.max_alignment_pvalues(s_int, k0, targets.unique_lengths, targets.length_slot, lookup)
     return p.astype(np.float32), best_offset, overlap
 
 

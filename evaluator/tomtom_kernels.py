@@ -17,6 +17,8 @@ import numpy as np
 BINS = 100
 #: MEME's DEFAULT_SITE_COUNT, used for the pseudocount when nsites is absent.
 DEFAULT_SITE_COUNT = 20
+#: Elements per temporary in chunked loops (about 1 MB of float64: stays in cache).
+_CACHE_ELEMENTS = 100_000
 #: MEME rounds Pearson partial sums to this many significant digits (macros.h RNDDIG).
 RND_DIGITS = 14
 
@@ -75,15 +77,30 @@ def consensus(ppm: np.ndarray) -> str:
     return "".join("ACGT"[k] for k in letter)
 
 
+#: 10**k for the decimal scalings RND can need (k = 13 - floor(log10|x|)), as C's pow gives them.
+_POW10_MIN = -300
+_POW10 = np.power(10.0, np.arange(_POW10_MIN, 300, dtype=np.float64))
+
+
 def _rnd(x: np.ndarray) -> np.ndarray:
-    """MEME's ``RND(x, 14, y)``: round to 14 significant digits via ``rint(z*x)/z``."""
-    ax = np.abs(x)
-    out = np.zeros_like(x)
-    nz = ax > 0
-    a = ax[nz]
-    z = np.power(10.0, np.ceil((RND_DIGITS - 1) - np.log(a) / 2.30258509299405))
-    out[nz] = np.copysign(np.rint(z * a) / z, x[nz])
-    return out
+    """MEME's ``RND(x, 14, y)``: round to 14 significant digits via ``rint(z*x)/z``, in place.
+
+    ``z = pow(10, ceil(13 - log(|x|)/2.30258509299405))``, the power looked up
+    (the exponent is an integer). ``rint`` is symmetric, so ``rint(z*x)``
+    equals MEME's ``-rint(z*(-x))`` for negative x; x = 0 stays 0.
+    """
+    buf = np.abs(x)
+    np.maximum(buf, 1e-300, out=buf)
+    np.log(buf, out=buf)
+    np.divide(buf, 2.30258509299405, out=buf)  # MEME's mylog10: a division, not a multiplication
+    np.subtract(RND_DIGITS - 1, buf, out=buf)
+    np.ceil(buf, out=buf)
+    np.clip(buf, _POW10_MIN, -_POW10_MIN - 1, out=buf)
+    z = _POW10.take(buf.astype(np.int64) - _POW10_MIN)
+    np.multiply(z, x, out=x)
+    np.rint(x, out=x)
+    np.divide(x, z, out=x)
+    return x
 
 
 def ed_scores(query: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -98,18 +115,29 @@ def ed_scores(query: np.ndarray, targets: np.ndarray) -> np.ndarray:
     -------
     float64, shape=(B, Q, C).
     """
-    total = None
-    for letter in range(4):
-        diff = query[:, :, None, letter] - targets[None, None, :, letter]
-        sq = diff * diff
-        total = sq if total is None else total + sq
-    return -np.sqrt(total)
+    rows = query.reshape(-1, 4)
+    out = np.empty((rows.shape[0], targets.shape[0]))
+    step = max(1, _CACHE_ELEMENTS // targets.shape[0])
+    for start in range(0, rows.shape[0], step):
+        total = out[start:start + step]
+        for letter in range(4):  # MEME's order: ((d_A^2 + d_C^2) + d_G^2) + d_T^2
+            diff = rows[start:start + step, None, letter] - targets[None, :, letter]
+            diff *= diff
+            if letter == 0:
+                total[...] = diff
+            else:
+                total += diff
+        np.sqrt(total, out=total)
+        np.negative(total, out=total)
+    return out.reshape(query.shape[0], query.shape[1], targets.shape[0])
 
 
 def pearson_scores(query: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """MEME's ``pearson_scores``: correlation around 1/4, partial sums rounded to 14 digits.
 
     A column with zero variance (uniform) scores exactly 0 against everything.
+    Computed a few query columns at a time so the temporaries stay in cache
+    (the rounding makes this the costliest step).
 
     Parameters
     ----------
@@ -120,19 +148,29 @@ def pearson_scores(query: np.ndarray, targets: np.ndarray) -> np.ndarray:
     -------
     float64, shape=(B, Q, C).
     """
-    qc = query - 0.25
+    rows = query.reshape(-1, 4) - 0.25
     tc = targets - 0.25
-    num = None
-    d1 = np.zeros(query.shape[:2])
     d2 = np.zeros(targets.shape[0])
     for letter in range(4):
-        term = qc[:, :, None, letter] * tc[None, None, :, letter]
-        num = _rnd(term if num is None else num + term)
-        d1 = _rnd(d1 + qc[:, :, letter] ** 2)
         d2 = _rnd(d2 + tc[:, letter] ** 2)
-    den = np.sqrt(d1[:, :, None] * d2[None, None, :])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
+    out = np.empty((rows.shape[0], targets.shape[0]))
+    step = max(1, _CACHE_ELEMENTS // targets.shape[0])
+    for start in range(0, rows.shape[0], step):
+        qc = rows[start:start + step]
+        num = out[start:start + step]
+        d1 = np.zeros(qc.shape[0])
+        for letter in range(4):
+            if letter == 0:
+                np.multiply(qc[:, None, 0], tc[None, :, 0], out=num)
+            else:
+                num += qc[:, None, letter] * tc[None, :, letter]
+            _rnd(num)
+            d1 = _rnd(d1 + qc[:, letter] ** 2)
+        den = np.sqrt(d1[:, None] * d2[None, :])
+        zero = den == 0
+        np.divide(num, np.where(zero, 1.0, den), out=num)
+        num[zero] = 0.0
+    return out.reshape(query.shape[0], query.shape[1], targets.shape[0])
 
 
 def shift_and_scale(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,56 +240,66 @@ def alignment_ranges(query_len: int, target_len: int) -> list[tuple[int, int]]:
 
 
 def max_alignment_pvalues(
-    s_int: np.ndarray, offset: np.ndarray, scale: np.ndarray, target_lengths: np.ndarray, n_orient: int = 2
+    s_int: np.ndarray,
+    k0: np.ndarray,
+    target_lengths: np.ndarray,
+    length_slot: np.ndarray,
+    lookup: np.ndarray,
+    n_orient: int = 2,
 ) -> np.ndarray:
-    """p-value tables of the best complete score over all alignments and strands, per target length.
+    """p-values of observed best complete scores: the null of the best alignment over all offsets and strands.
 
     MEME (``calc_shifted_scores_pvalues_per_query``) builds, for each target
     length L, the distribution of the maximum of 2*(Q+L-1) independent
-    alignment scores, each the sum of its aligned columns' nulls plus
-    ``-offset*scale`` per unaligned query column, by a pmf recursion. The
-    maximum of independent variables has CDF = product of CDFs, so here
+    alignment scores, each the sum of its aligned columns' nulls plus ``k0``
+    per unaligned query column, by a pmf recursion. The maximum of
+    independent variables has CDF = product of CDFs, so here
     ``P(max >= k) = -expm1(sum_j log1p(-S_j(k)))`` with ``S_j`` each
-    alignment's survival function: the same number, with full relative
-    precision in the far tail (p down to 1e-300).
+    alignment's survival function: the same number with full relative
+    precision in the far tail, evaluated only where a target needs it.
 
     Parameters
     ----------
-    s_int: int16, shape=(B, Q, C).
-    offset, scale: float64, shape=(B,).
+    s_int: int16, shape=(B, Q, C), scaled column scores.
+    k0: int, shape=(B,): ``-offset*scale``, the scaled score of an unaligned column.
     target_lengths: int, shape=(nL,), the distinct target widths.
+    length_slot: int, shape=(T,): each target's index into ``target_lengths``.
+    lookup: int, shape=(B, T): observed best complete score + Q*k0 (MEME's lookup index).
 
     Returns
     -------
-    float64, shape=(B, nL, Q*BINS + 1 + (Q-1)*max_k0): ``table[b, l, x]`` is the
-    p-value of complete score ``x - Q*k0`` (``k0 = -offset*scale``).
+    float64, shape=(B, T).
     """
     b_count, q, n_cols = s_int.shape
-    k0 = np.rint(-offset * scale).astype(np.int64)
-    ext_len = q * BINS + 1 + (q - 1) * int(k0.max())
     ranges = [(a, e) for a in range(q) for e in range(a, q)]
     index = {r: i for i, r in enumerate(ranges)}
-    # how many times each length's alignments use each range (times strands)
+    span = np.array([e - a + 1 for a, e in ranges])
+    # how many times each target length's alignments use each column range (times strands)
     uses = np.zeros((len(target_lengths), len(ranges)))
     for li, length in enumerate(target_lengths):
         for r in alignment_ranges(q, int(length)):
             uses[li, index[r]] += n_orient
     inv_c = 1.0 / n_cols
-    tables = np.empty((b_count, len(target_lengths), ext_len))
+    width = q * BINS + 1
+    out = np.empty(lookup.shape)
     for b in range(b_count):
         counts = np.stack([np.bincount(s_int[b, j], minlength=BINS + 1) for j in range(q)])
-        hist = counts * inv_c
-        pmfs = _range_pmfs(hist)
-        ext = np.zeros((len(ranges), ext_len))
-        for i, (a, e) in enumerate(ranges):
-            shift = (q - (e - a + 1)) * int(k0[b])  # unaligned query columns add -offset*scale each
-            pmf = pmfs[(a, e)]
-            ext[i, shift:shift + pmf.size] = pmf
-        survival = np.cumsum(ext[:, ::-1], axis=1)[:, ::-1]
-        log_cdf = np.log1p(-np.minimum(survival, 1.0))  # log P(X < k)
-        log_cdf = np.maximum(log_cdf, -1e300)  # -inf would turn 0 uses into NaN below
-        tables[b] = -np.expm1(uses @ log_cdf)
-    return tables
+        pmfs = _range_pmfs(counts * inv_c)
+        padded = np.zeros((len(ranges), width + 1))  # last column: survival beyond the support = 0
+        for i, r in enumerate(ranges):
+            pmf = pmfs[r]
+            padded[i, :pmf.size] = pmf
+        survival = np.cumsum(padded[:, ::-1], axis=1)[:, ::-1]
+        needed, where = np.unique(lookup[b], return_inverse=True)
+        # alignment scores are shifted up by k0 per unaligned query column
+        j = needed[None, :] - ((q - span) * int(k0[b]))[:, None]
+        s_at = survival[np.arange(len(ranges))[:, None], np.clip(j, 0, width)]
+        with np.errstate(divide="ignore"):
+            log_cdf = np.log1p(-np.minimum(s_at, 1.0))  # log P(X < k); -inf where X < k is impossible
+        log_cdf = np.maximum(log_cdf, -1e300)  # keep -inf out of the product below (0 * -inf)
+        table = -np.expm1(uses @ log_cdf)  # (nL, n_needed)
+        out[b] = table[length_slot, where]
+    return out
 
 
 def best_alignments(
