@@ -200,8 +200,9 @@ def _binary(values: np.ndarray, path: Path, what: str) -> np.ndarray:
     """``values`` as uint8 after checking it holds only 0 and 1 (MATLAB logical, uint8 or double)."""
     if values.dtype == np.bool_:
         return values.view(np.uint8)
-    if values.size and not np.isin(values, (0, 1)).all():
-        bad = values[~np.isin(values, (0, 1))][0]
+    ok = np.isin(values, (0, 1))
+    if not ok.all():
+        bad = values[~ok][0].item()
         raise DatasetError(f"{path}: {what} holds the value {bad!r}; expected only 0 and 1")
     return values.astype(np.uint8, copy=False)
 
@@ -222,12 +223,13 @@ def select_labels(y12: np.ndarray, path: Path, key: str) -> tuple[np.ndarray, np
     return keep, y12[keep].astype(np.int8)
 
 
-def agct_to_acgt(x: np.ndarray, path: Path, key: str, first_row: int) -> tuple[np.ndarray, np.ndarray]:
+def agct_to_acgt(x: np.ndarray, path: Path, key: str, source_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """DeepSEA one-hot (A,G,C,T) -> motifbench one-hot (A,C,G,T) and letter codes.
 
     Parameters
     ----------
     x: shape=(k, 4, 1000), channels A,G,C,T; a column is one-hot or all zero (N).
+    source_rows: shape=(k,): the rows' indices in the file (for error messages).
 
     Returns
     -------
@@ -238,7 +240,7 @@ def agct_to_acgt(x: np.ndarray, path: Path, key: str, first_row: int) -> tuple[n
     per_column = onehot.sum(axis=1, dtype=np.uint8)
     if np.any(per_column > 1):
         row, col = (int(v[0]) for v in np.nonzero(per_column > 1))
-        raise DatasetError(f"{path}: {key} row {first_row + row} position {col} sets more than one channel; "
+        raise DatasetError(f"{path}: {key} row {int(source_rows[row])} position {col} sets more than one channel; "
                            "expected one-hot columns (or all zeros for N)")
     codes = onehot.argmax(axis=1).astype(np.uint8)
     codes[per_column == 0] = 4
@@ -276,8 +278,9 @@ def _iter_hdf5(src: SourceSplit, chunk_rows: int) -> Iterator[tuple[int, SourceC
                 raise DatasetError(f"{path}: cannot read {sf.x_key}[:, :, {a}:{b}] ({exc}); "
                                    "the file looks truncated or corrupt") from exc
             x = x[:, :, kept - (a - lo)].transpose(2, 1, 0)  # -> (k, 4, 1000)
-            onehot, codes = agct_to_acgt(x, path, sf.x_key, a)
-            yield hi - lo, SourceChunk(lo + kept.astype(np.int64), onehot, codes, labels)
+            rows = lo + kept.astype(np.int64)
+            onehot, codes = agct_to_acgt(x, path, sf.x_key, rows)
+            yield hi - lo, SourceChunk(rows, onehot, codes, labels)
 
 
 def _loadmat_variable(path: Path, key: str) -> np.ndarray:
@@ -305,8 +308,9 @@ def _iter_mat5(src: SourceSplit, chunk_rows: int) -> Iterator[tuple[int, SourceC
         if i == j:
             yield hi - lo, _empty_chunk()
             continue
-        onehot, codes = agct_to_acgt(x[i:j], path, sf.x_key, lo)
-        yield hi - lo, SourceChunk(kept[i:j].astype(np.int64), onehot, codes, labels[i:j])
+        rows = kept[i:j].astype(np.int64)
+        onehot, codes = agct_to_acgt(x[i:j], path, sf.x_key, rows)
+        yield hi - lo, SourceChunk(rows, onehot, codes, labels[i:j])
 
 
 def _empty_chunk() -> SourceChunk:
@@ -386,3 +390,24 @@ def write_classic_mat(path: str | Path, stem: str, x: np.ndarray, y: np.ndarray,
     scipy.io.savemat(path, {f"{stem}xdata": np.asarray(x, np.uint8), f"{stem}data": np.asarray(y, np.uint8)},
                      do_compression=compress)
     return path
+
+
+def deepsea_one_hot(codes: np.ndarray) -> np.ndarray:
+    """Letter codes (0..3 = A,C,G,T, 4 = N), shape=(n, L) -> DeepSEA one-hot, uint8 shape=(n, 4, L), A,G,C,T."""
+    codes = np.asarray(codes)
+    n, length = codes.shape
+    x = np.zeros((n, 4, length), dtype=np.uint8)
+    rows, cols = np.nonzero(codes < 4)
+    x[rows, np.asarray(AGCT_TO_ACGT)[codes[rows, cols]], cols] = 1  # the permutation is its own inverse
+    return x
+
+
+def write_bundle(folder: str | Path, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
+                 test: tuple[np.ndarray, np.ndarray], compress_classic: bool = False) -> Path:
+    """Write ``train.mat``, ``valid.mat`` and ``test.mat`` in the bundle's layout from ``(x (N, 4, 1000) A,G,C,T, y (N, 919))``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_train_mat(folder / "train.mat", *train)
+    write_classic_mat(folder / "valid.mat", "valid", *validation, compress=compress_classic)
+    write_classic_mat(folder / "test.mat", "test", *test, compress=compress_classic)
+    return folder
