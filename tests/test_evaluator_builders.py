@@ -106,7 +106,8 @@ def _init(name: str, arr: np.ndarray):
 
 def build_cnn(filters: np.ndarray, bias: np.ndarray, dense_w: np.ndarray, dense_b: np.ndarray, *,
               activation: str = "relu", layout: str = "ncl", bn: bool = False, output: str = "sigmoid",
-              first_layer_output: bool = False, length: int | None = None) -> onnx.ModelProto:
+              first_layer_output: bool = False, length: int | None = None,
+              batch: int | str = "batch") -> onnx.ModelProto:
     """A one-conv CNN: conv -> [BN] -> activation -> global max -> dense 12 -> [sigmoid].
 
     layout: ``"ncl"`` plain Conv1d; ``"transpose"`` input goes NCL->NLC->NCL
@@ -169,8 +170,8 @@ def build_cnn(filters: np.ndarray, bias: np.ndarray, dense_w: np.ndarray, dense_
         final = "probs"
     graph = helper.make_graph(
         nodes, "cnn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, length or "length"])],
-        [helper.make_tensor_value_info(final, TensorProto.FLOAT, ["batch", 12])] + outputs,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4, length or "length"])],
+        [helper.make_tensor_value_info(final, TensorProto.FLOAT, [batch, dense_w.shape[1]])] + outputs,
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="motifbench-tests")

@@ -1,0 +1,158 @@
+"""Sequence-logo grids (matplotlib Agg): first-layer filters and the ground truth.
+
+Letter heights are information-scaled: ``p x (2 + sum_b p_b log2 p_b)`` per
+position, y axis 0..2 bits, biggest letter on top, logomaker's "classic"
+colours. Two engines draw the same picture:
+
+- ``"logomaker"``: ``logomaker.Logo`` per panel. Measured here: about 5 ms per
+  letter (it builds two TextPaths and updates the axes limits for every
+  glyph), so a 30-filter x 20-position grid takes ~14 s on one core.
+- ``"fast"`` (default): the same glyph construction (a TextPath per letter,
+  stretched into its box) but each letter's path is built once and reused
+  through an affine transform, and each panel is one PatchCollection: well
+  under a second for the same grid.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from evaluator.ppm import information_per_position
+
+TRUTH_COLOUR = "#1a7f37"
+OTHER_COLOUR = "#444444"
+ENGINES = ("fast", "logomaker")
+#: logomaker's "classic" colour scheme.
+CLASSIC_COLOURS = {"A": (0.0, 0.5, 0.0), "C": (0.0, 0.0, 1.0), "G": (1.0, 0.65, 0.0), "T": (1.0, 0.0, 0.0)}
+_LETTER_PATHS: dict = {}
+
+
+def _letter_path(letter: str):
+    """The letter's outline scaled into the unit square (cached)."""
+    if letter not in _LETTER_PATHS:
+        from matplotlib.font_manager import FontProperties
+        from matplotlib.textpath import TextPath
+        from matplotlib.transforms import Affine2D
+
+        raw = TextPath((0, 0), letter, size=1, prop=FontProperties(family="sans-serif", weight="bold"))
+        box = raw.get_extents()
+        unit = Affine2D().translate(-box.x0, -box.y0).scale(1.0 / box.width, 1.0 / box.height)
+        _LETTER_PATHS[letter] = unit.transform_path(raw)
+    return _LETTER_PATHS[letter]
+
+
+def _draw_fast(ax, heights: np.ndarray, width: float = 0.9) -> None:
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import PathPatch
+    from matplotlib.transforms import Affine2D
+
+    patches, colours = [], []
+    for pos, row in enumerate(heights):
+        floor = 0.0
+        for b in np.argsort(row, kind="stable"):
+            h = float(row[b])
+            if h <= 1e-4:
+                continue
+            letter = "ACGT"[b]
+            path = Affine2D().scale(width, h).translate(pos - width / 2, floor).transform_path(_letter_path(letter))
+            patches.append(PathPatch(path))
+            colours.append(CLASSIC_COLOURS[letter])
+            floor += h
+    if patches:
+        ax.add_collection(PatchCollection(patches, facecolors=colours, edgecolors="none", linewidths=0))
+    ax.set_xlim(-0.5, len(heights) - 0.5)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def information_heights(ppm: np.ndarray) -> np.ndarray:
+    """Information-scaled letter heights, shape=(w, 4) -> (w, 4), never negative."""
+    ppm = np.asarray(ppm, dtype=np.float64)
+    return np.clip(ppm * information_per_position(ppm, 1e-10)[:, None], 0.0, None)
+
+
+def logo_grid(ppms: Sequence[np.ndarray], titles: Sequence[str], path: str | Path, *,
+              highlight: Sequence[bool] | None = None, ncols: int = 6, dpi: int = 72,
+              panel_size: tuple[float, float] = (2.4, 1.1), engine: str = "fast") -> Path:
+    """Draw one logo per PPM in a grid and save a PNG.
+
+    Parameters
+    ----------
+    ppms: each shape=(w, 4), rows A,C,G,T probabilities.
+    titles: one per panel.
+    path: PNG destination.
+    highlight: panels whose title is drawn in green bold (ground-truth matches).
+    engine: ``"fast"`` or ``"logomaker"`` (same picture; see the module docstring).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    n = len(ppms)
+    highlight = list(highlight) if highlight is not None else [False] * n
+    ncols = max(1, min(ncols, n)) if n else 1
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, ppm, title, hi in zip(axes.flat, ppms, titles, highlight):
+        heights = information_heights(ppm)
+        if engine == "logomaker":
+            import logomaker
+            import pandas as pd
+
+            logomaker.Logo(pd.DataFrame(heights, columns=list("ACGT")), ax=ax, show_spines=False, color_scheme="classic")
+        else:
+            _draw_fast(ax, heights)
+        ax.set_ylim(0, 2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=7, color=TRUTH_COLOUR if hi else OTHER_COLOUR,
+                     fontweight="bold" if hi else "normal")
+    fig.tight_layout(pad=0.4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def filter_title(filter_id: str, best_hit: dict | None, tested: bool, truth_tfs: Sequence[str] = ()) -> str:
+    """``filter3: MAX (MA0058.3) E=1.2e-05 *`` (star: the best hit is ground truth), or why there is no match.
+
+    When the best hit is not ground truth but another hit is, the TFs are appended: ``[CEBPB]``.
+    """
+    if not tested:
+        return f"{filter_id}: uninformative"
+    if best_hit is None:
+        return f"{filter_id}: no match"
+    name = best_hit.get("target_name") or best_hit["target_id"]
+    star = " *" if best_hit.get("is_ground_truth") else ""
+    also = f" [{', '.join(truth_tfs)}]" if truth_tfs and not best_hit.get("is_ground_truth") else ""
+    evalue = best_hit.get("e_value")
+    e_text = f" E={evalue:.1e}" if evalue is not None else ""
+    return f"{filter_id}: {name} ({best_hit['target_id']}){e_text}{star}{also}"
+
+
+def filter_logos(ppms: Sequence[np.ndarray], recovery: dict, path: str | Path, **kwargs) -> Path:
+    """Grid of filter logos, each titled with its best Tomtom match; ground-truth matches in green.
+
+    ppms: one per filter, in the order of ``recovery["filters"]`` (clipped when
+    tested, the full window otherwise).
+    """
+    entries = recovery["filters"]
+    titles = [filter_title(e["filter"], e["best_hit"], e["tested"], e["ground_truth_tfs"]) for e in entries]
+    highlight = [bool(e["ground_truth_tfs"]) for e in entries]
+    return logo_grid(ppms, titles, path, highlight=highlight, **kwargs)
+
+
+def ground_truth_logos(motif_set, path: str | Path, **kwargs) -> Path:
+    """Grid of the 12 ground-truth motifs, titled ``TF (JASPAR ID)``."""
+    ppms = [pwm.T for pwm in motif_set.pwms]
+    titles = [f"{name} ({jid})" for name, jid in zip(motif_set.names, motif_set.jaspar_ids)]
+    return logo_grid(ppms, titles, path, highlight=[True] * len(ppms), **kwargs)
