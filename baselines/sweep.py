@@ -237,7 +237,7 @@ def write_tables(out_dir: Path | str) -> dict[str, Path]:
     summary = summarize(runs)
     paths = {"runs": out_dir / "runs.csv", "summary": out_dir / "summary.csv", "markdown": out_dir / "summary.md"}
     runs.to_csv(paths["runs"], index=False)
-    summary.to_csv(paths["summary"], index=False, float_format="%.6g")
+    summary.to_csv(paths["summary"], index=False)
     paths["markdown"].write_text(to_markdown(summary))
     return paths
 

@@ -1,0 +1,177 @@
+"""Training: a short real run writes a complete run folder; CPU runs are deterministic; protocols and devices."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from baselines.data import load_data
+from baselines.device import amp_settings, select_device
+from baselines.errors import BaselineError
+from baselines.metrics import macro_scores
+from baselines.model import build_model
+from baselines.protocols import PROTOCOLS, get_protocol
+from baselines.run import MARKER_FILE, is_complete, train_run
+from baselines.train import BatchFeeder, predict
+from baselines.zoo import get_spec
+from motifbench.cli import main
+
+LIMIT = 300
+
+
+@pytest.fixture(scope="module")
+def small_data(synthetic_repo):
+    return load_data(synthetic_repo, limit=LIMIT)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, small_data):
+    out = tmp_path_factory.mktemp("runs") / "cnn25-exp"
+    record = train_run("cnn-25", activation="exp", seed=0, protocol=get_protocol("koo2019", epochs=2),
+                       out_dir=out, data=small_data, device="cpu", threads=1, progress=False)
+    return out, record
+
+
+def test_two_epoch_run_writes_every_output(finished_run, small_data):
+    out, record = finished_run
+    for name in ("model.safetensors", "model.onnx", "spec.json", "train_log.jsonl", "curves.png", MARKER_FILE):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert is_complete(out)
+    spec = json.loads((out / "spec.json").read_text())
+    assert spec == json.loads(json.dumps(record))
+    assert spec["zoo_name"] == "cnn-25" and spec["activation"] == "exp" and spec["seed"] == 0
+    assert spec["protocol"] == {**PROTOCOLS["koo2019"].to_dict(), "epochs": 2}
+    assert spec["dataset"]["version"] and spec["dataset"]["limit"] == LIMIT
+    assert spec["dataset"]["config"] == "synthetic"
+    assert spec["motifbench_version"] and spec["torch_version"] == torch.__version__
+    assert spec["device"] == "cpu" and spec["epochs_run"] == 2 and spec["best_epoch"] in (1, 2)
+    assert spec["wall_time_seconds"] > 0 and spec["parameters"]["trainable"] == 160_048
+    assert 0.0 <= spec["test"]["auroc"] <= 1.0 and 0.0 <= spec["test"]["aupr"] <= 1.0
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2]
+    assert {"loss", "val_loss", "val_aupr", "val_auroc", "lr"} <= set(log[0])
+    assert log[-1]["best_epoch"] == spec["best_epoch"]
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the ONNX in the run folder reproduces the restored best weights, and the test metrics
+    weights = load_file(str(out / "model.safetensors"))
+    model = build_model(get_spec("cnn-25"), "exp", 200)
+    model.load_state_dict(weights)
+    probs = predict(model, small_data.test.x)
+    onnx_probs, _ = ort.InferenceSession(str(out / "model.onnx")).run(None, {"x": small_data.test.x.numpy()})
+    np.testing.assert_allclose(onnx_probs, probs, atol=1e-5)
+    assert macro_scores(small_data.test.y.numpy(), probs).aupr == pytest.approx(spec["test"]["aupr"], abs=1e-6)
+
+
+def test_cpu_training_is_deterministic_for_a_seed(tmp_path, small_data):
+    protocol = get_protocol("nmi2021", epochs=1)
+    a = train_run("cnn-2", activation="relu", seed=5, protocol=protocol, out_dir=tmp_path / "a", data=small_data,
+                  device="cpu", threads=1, progress=False)
+    b = train_run("cnn-2", activation="relu", seed=5, protocol=protocol, out_dir=tmp_path / "b", data=small_data,
+                  device="cpu", threads=1, progress=False)
+    wa, wb = load_file(str(tmp_path / "a/model.safetensors")), load_file(str(tmp_path / "b/model.safetensors"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a["test"] == b["test"]
+    c = train_run("cnn-2", activation="relu", seed=6, protocol=protocol, out_dir=tmp_path / "c", data=small_data,
+                  device="cpu", threads=1, progress=False)
+    assert c["test"] != a["test"]
+    assert not torch.are_deterministic_algorithms_enabled()  # global state restored
+
+
+def test_finished_run_is_not_overwritten_silently(finished_run, small_data):
+    out, _ = finished_run
+    with pytest.raises(BaselineError, match="already holds a finished run"):
+        train_run("cnn-25", activation="exp", seed=0, protocol=get_protocol("koo2019", epochs=1), out_dir=out,
+                  data=small_data, device="cpu", progress=False)
+
+
+def test_train_command_end_to_end(tmp_path, synthetic_repo, capsys):
+    out = tmp_path / "cli-run"
+    code = main(["train", "cnn-4", "--activation", "exp", "--seed", "1", "--data", str(synthetic_repo),
+                 "--limit", "200", "--epochs", "1", "--batch-size", "50", "--lr", "0.002", "--patience", "3",
+                 "--protocol", "nmi2021", "--device", "cpu", "--threads", "1", "--no-progress", "--out", str(out)])
+    assert code == 0
+    spec = json.loads((out / "spec.json").read_text())
+    assert spec["protocol"]["batch_size"] == 50 and spec["protocol"]["lr"] == 0.002
+    assert spec["protocol"]["patience"] == 3 and spec["protocol"]["monitor"] == "val_aupr"
+    assert "test AUROC" in capsys.readouterr().out
+
+
+def test_protocol_presets_and_overrides():
+    koo = PROTOCOLS["koo2019"]
+    assert (koo.lr, koo.beta1, koo.beta2, koo.adam_eps, koo.l2, koo.batch_size, koo.epochs, koo.patience) == \
+        (1e-3, 0.95, 0.999, 1e-8, 1e-6, 100, 100, 20)
+    assert koo.monitor == "val_loss" and koo.plateau_factor is None
+    nmi = PROTOCOLS["nmi2021"]
+    assert nmi.monitor == "val_aupr" and (nmi.plateau_factor, nmi.plateau_patience, nmi.plateau_min_lr) == (0.2, 5, 1e-7)
+    assert get_protocol("koo2019", epochs=3, lr=None).epochs == 3
+    with pytest.raises(BaselineError, match="unknown protocol"):
+        get_protocol("adam")
+    with pytest.raises(BaselineError, match="batch_size must be > 0"):
+        get_protocol("koo2019", batch_size=0)
+
+
+def test_l2_penalty_is_adam_weight_decay_on_kernels_only():
+    from baselines.train import _optimizer
+
+    model = build_model(get_spec("cnn-25"), "relu", 200)
+    opt = _optimizer(model, PROTOCOLS["koo2019"])
+    decayed, plain = opt.param_groups
+    assert decayed["weight_decay"] == pytest.approx(2e-6) and plain["weight_decay"] == 0.0
+    assert len(decayed["params"]) == 4  # conv1, conv2, dense, output kernels; no BN, no bias
+    assert len(_optimizer(model, PROTOCOLS["nmi2021"]).param_groups[0]["params"]) == 3
+    # d/dw of l2 * sum(w^2) is 2 * l2 * w: what Adam's coupled weight decay adds to the gradient
+    w = torch.randn(5, requires_grad=True)
+    (1e-6 * w.pow(2).sum()).backward()
+    assert torch.allclose(w.grad, 2e-6 * w.detach())
+
+
+def test_device_selection_with_mocked_availability():
+    assert select_device("auto", cuda_available=True, mps_available=True).type == "cuda"
+    assert select_device("auto", cuda_available=False, mps_available=True).type == "mps"
+    assert select_device("auto", cuda_available=False, mps_available=False).type == "cpu"
+    with pytest.raises(BaselineError, match="CUDA is not available"):
+        select_device("cuda", cuda_available=False)
+    with pytest.raises(BaselineError, match="unknown device"):
+        select_device("tpu")
+
+
+def test_amp_settings_per_device():
+    assert amp_settings(torch.device("cpu")) == (False, torch.float32, False)
+    cuda = torch.device("cuda")
+    assert amp_settings(cuda, bf16_supported=True) == (True, torch.bfloat16, False)
+    assert amp_settings(cuda, bf16_supported=False) == (True, torch.float16, True)
+    assert amp_settings(cuda, enabled=False).enabled is False
+
+
+def test_autocast_step_runs_and_stays_close_to_float32():
+    """The CUDA path's autocast + GradScaler step, exercised with CPU autocast (bfloat16)."""
+    torch.manual_seed(0)
+    model = build_model(get_spec("cnn-25"), "exp", 200)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (8, 200)), 4).permute(0, 2, 1).float()
+    y = torch.randint(0, 2, (8, 12)).float()
+    model.eval()
+    with torch.no_grad():
+        ref = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x)
+    assert low.dtype == torch.bfloat16
+    assert torch.allclose(low.float(), ref, atol=0.1, rtol=0.05)
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(x)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y)
+    scaler.scale(loss).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_batch_feeder_serves_each_row_once_per_epoch(small_data):
+    feeder = BatchFeeder(small_data.train, torch.device("cpu"), batch_size=64)
+    rows = torch.cat([xb for xb, _ in feeder.epoch(torch.Generator().manual_seed(0))])
+    assert len(feeder) == 5 and rows.shape == small_data.train.x.shape
+    key = lambda t: sorted(map(tuple, t.flatten(1).argmax(1, keepdim=True).tolist()))  # noqa: E731
+    assert torch.equal(rows.sum(0), small_data.train.x.sum(0)) and key(rows) == key(small_data.train.x)
