@@ -33,6 +33,7 @@ from benchmark.errors import DatasetError, MotifbenchError
 from evaluator import EVALUATOR_VERSION
 from evaluator.onnx_model import ModelError, ModelSource, OnnxModel, resolve_model
 from evaluator.params import EvalParams
+from evaluator.ppm import single_threaded_blas
 from evaluator.record import SCHEMA_VERSION, to_jsonable, utc_now, validate_record, write_record
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def evaluate_arrays(model: str | Path, arrays, out_dir: str | Path | None = None
         with timer.stage("classification"):
             classification = _classification_section(y, probabilities)
 
-        with timer.stage("ppm"):
+        with timer.stage("ppm"), single_threaded_blas():
             ppms, clipped, window, offset = _ppm_stage(onnx_model, x, maxima, cached, params, progress)
         del cached
 
