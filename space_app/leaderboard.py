@@ -1,0 +1,207 @@
+"""The leaderboard table: the exported parquet -> one comparable view at a time.
+
+The Space never recomputes a score: it reads ``leaderboard.parquet`` written by
+:mod:`submissions.export` (one row per FINISHED submission, flat typed
+columns) and only selects, filters, renames and rounds. Rows are grouped into
+*views* by (dataset config, dataset version, evaluator major): numbers from
+different dataset versions or evaluator majors are not comparable, so one
+table never shows two views.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from submissions.export import LEADERBOARD_SCHEMA, leaderboard_path
+
+ALL = "all"
+BASELINE, COMMUNITY = "baseline", "community"
+N_TFS = 12
+
+#: Display name of every table column, in table order, with the parquet column it comes from.
+COLUMNS: dict[str, str] = {
+    "Model": "model_name",
+    "Type": "baseline",
+    "AUROC": "auroc",
+    "auPR": "aupr",
+    "GT match": "match_ground_truth",
+    f"Coverage (/{N_TFS})": "coverage_count",
+    "JASPAR match": "match_jaspar",
+    "Attribution": "attribution_score",
+    "Activation": "activation",
+    "Pool": "first_layer_pool",
+    "Params": "params",
+    "Framework": "framework",
+    "Filters": "n_filters",
+    "Submitter": "submitter",
+    "Date": "finished_at",
+    "Dataset": "dataset_config",
+    "Version": "dataset_version",
+    "Split": "split",
+    "Evaluator": "evaluator_version",
+    "SHA256": "sha256",
+    "ID": "id",
+}
+#: Columns shown until the user picks others. ``ID`` is always shown: the detail view needs it.
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "Model", "Type", "AUROC", "auPR", "GT match", f"Coverage (/{N_TFS})", "JASPAR match", "Attribution",
+    "Activation", "Pool", "Params", "Framework", "Submitter", "Date",
+)
+ALWAYS_SHOWN = ("ID",)
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ALWAYS_SHOWN)
+SCORE_COLUMNS = ("AUROC", "auPR", "GT match", "JASPAR match", "Attribution")
+#: Default order: how many filters learnt true motifs first (the benchmark's point), then AUROC.
+DEFAULT_SORT = (("match_ground_truth", False), ("auroc", False), ("model_name", True))
+
+
+@dataclass(frozen=True)
+class ViewKey:
+    """One comparable set of rows: same dataset config and version, same evaluator major."""
+
+    config: str
+    version: str
+    evaluator_major: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.config} · data v{self.version.lstrip('v')} · evaluator {self.evaluator_major}.x"
+
+
+def evaluator_major(version: object) -> str:
+    """``"1.2.0"`` -> ``"1"``; missing or malformed -> ``"?"`` (kept apart from every real major)."""
+    match = re.match(r"^\s*v?(\d+)", str(version)) if isinstance(version, str) else None
+    return match.group(1) if match else "?"
+
+
+def _version_key(version: str) -> tuple:
+    """Sort key that orders ``1.10.0`` after ``1.9.0`` (numbers compared as numbers)."""
+    return tuple(int(p) if p.isdigit() else -1 for p in re.split(r"[.+-]", str(version).lstrip("v")))
+
+
+class LeaderboardSource:
+    """The exported table, re-read only when the file changes.
+
+    Parameters
+    ----------
+    path : Path, optional
+        The parquet file; default :func:`submissions.export.leaderboard_path` in the data home.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else leaderboard_path()
+        self._stamp: tuple[int, int] | None = None
+        self._frame: pd.DataFrame | None = None
+
+    def frame(self) -> pd.DataFrame:
+        """Every exported row (empty frame with the export's columns when nothing has finished)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._stamp, self._frame = None, None
+            return LEADERBOARD_SCHEMA.empty_table().to_pandas()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._frame is None or stamp != self._stamp:
+            self._frame = prepare(pq.read_table(self.path).to_pandas())
+            self._stamp = stamp
+        return self._frame
+
+
+def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the derived view columns (``evaluator_major``) to a raw exported frame."""
+    frame = frame.copy()
+    for name in LEADERBOARD_SCHEMA.names:  # an older export may lack a column: show it empty
+        if name not in frame.columns:
+            frame[name] = None
+    missing = frame["coverage_count"].isna() & frame["coverage"].notna()  # exports before coverage_count
+    frame.loc[missing, "coverage_count"] = (frame.loc[missing, "coverage"].astype("float64") * N_TFS).round()
+    frame["evaluator_major"] = [evaluator_major(v) for v in frame["evaluator_version"]]
+    frame["dataset_version"] = frame["dataset_version"].fillna("?").astype(str)
+    frame["dataset_config"] = frame["dataset_config"].fillna("?").astype(str)
+    return frame
+
+
+def configs(frame: pd.DataFrame) -> list[str]:
+    """Dataset configs that have rows, ``synthetic`` first."""
+    return sorted(frame["dataset_config"].dropna().unique(), key=lambda c: (c != "synthetic", c))
+
+
+def views(frame: pd.DataFrame, config: str | None = None) -> list[ViewKey]:
+    """Comparable views present in ``frame`` (of one config if given), newest data and evaluator first."""
+    if frame.empty:
+        return []
+    keys = frame[["dataset_config", "dataset_version", "evaluator_major"]].drop_duplicates()
+    if config:
+        keys = keys[keys["dataset_config"] == config]
+    out = [ViewKey(*row) for row in keys.itertuples(index=False)]
+    return sorted(out, key=lambda k: (k.config != "synthetic", k.config, _neg(_version_key(k.version)),
+                                      _neg(_version_key(k.evaluator_major))))
+
+
+def _neg(key: tuple) -> tuple:
+    return tuple(-x for x in key)
+
+
+def view_from_label(frame: pd.DataFrame, label: str | None) -> ViewKey | None:
+    """The view whose :attr:`ViewKey.label` is ``label`` (None if it no longer exists)."""
+    return next((k for k in views(frame) if k.label == label), None)
+
+
+def select_rows(frame: pd.DataFrame, view: ViewKey | None, activation: str = ALL, kind: str = ALL) -> pd.DataFrame:
+    """The rows of one view, optionally of one first-layer activation and one kind (baseline/community).
+
+    No view -> no rows: the table never falls back to mixing views.
+    """
+    if view is None or frame.empty:
+        return frame.iloc[0:0]
+    mask = (
+        (frame["dataset_config"] == view.config)
+        & (frame["dataset_version"] == view.version)
+        & (frame["evaluator_major"] == view.evaluator_major)
+    )
+    if activation and activation != ALL:
+        mask &= frame["activation"].fillna("").str.lower() == activation.lower()
+    if kind == BASELINE:
+        mask &= frame["baseline"].fillna(False).astype(bool)
+    elif kind == COMMUNITY:
+        mask &= ~frame["baseline"].fillna(False).astype(bool)
+    rows = frame[mask]
+    by = [c for c, _ in DEFAULT_SORT]
+    return rows.sort_values(by, ascending=[a for _, a in DEFAULT_SORT], na_position="last", kind="stable")
+
+
+def activations(frame: pd.DataFrame, view: ViewKey | None) -> list[str]:
+    """Activation choices for the filter: ``all`` + those present in the view."""
+    rows = select_rows(frame, view)
+    return [ALL, *sorted({str(a) for a in rows["activation"].dropna() if str(a)})]
+
+
+def display_table(rows: pd.DataFrame, columns: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Selected rows as the user sees them: chosen columns (plus ``ID``) renamed, scores rounded.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Output of :func:`select_rows`.
+    columns : list of display names, optional
+        Default :data:`DEFAULT_COLUMNS`; unknown names are ignored.
+    """
+    chosen = [c for c in COLUMNS if c in set(columns or DEFAULT_COLUMNS) or c in ALWAYS_SHOWN]
+    out = pd.DataFrame(index=rows.index)
+    for name in chosen:
+        source = rows[COLUMNS[name]]
+        if name == "Type":
+            source = source.map(lambda b: BASELINE if bool(b) else COMMUNITY)
+        elif name in SCORE_COLUMNS:
+            source = source.astype("float64").round(3)
+        elif name in ("Pool", "Params", "Filters") or name.startswith("Coverage"):
+            source = source.astype("Int64")
+        elif name == "Date":
+            source = pd.to_datetime(source, utc=True).dt.strftime("%Y-%m-%d")
+        elif name == "SHA256":
+            source = source.str.slice(0, 12)
+        out[name] = source
+    return out.reset_index(drop=True).astype(object).where(out.reset_index(drop=True).notna(), None)

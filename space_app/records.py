@@ -1,0 +1,121 @@
+"""Finding a finished submission's result record and the pictures the evaluator drew for it.
+
+The record is the JSON :mod:`submissions.export` wrote (``results/<id>.json``),
+or, if that file is missing, the copy in the store. Its ``artifacts`` names
+files (the filter-logo and ground-truth-logo PNGs) relative to the folder the
+evaluator wrote into; for a queued submission that is the worker's run folder
+``runs/<id>/attempt-<n>/out``. When a picture cannot be found (a record
+imported from elsewhere), the logos are drawn again from the record's own
+per-filter PPMs into a cache folder, with the evaluator's own drawing code.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from submissions.export import results_dir
+from submissions.store import Store, submissions_home
+
+log = logging.getLogger(__name__)
+
+FILTER_LOGOS, GROUND_TRUTH_LOGOS = "filter_logos", "ground_truth_logos"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def safe_id(submission_id: str | None) -> str | None:
+    """The id if it can be used in a file name (ids come from the browser), else None."""
+    return submission_id if submission_id and _SAFE_ID.match(submission_id) and ".." not in submission_id else None
+
+
+def record_path(submission_id: str, root: Path | None = None) -> Path | None:
+    """``results/<id>.json`` if it exists."""
+    sid = safe_id(submission_id)
+    path = results_dir(root) / f"{sid}.json" if sid else None
+    return path if path is not None and path.is_file() else None
+
+
+def load_record(submission_id: str, root: Path | None = None, store: Store | None = None) -> dict[str, Any] | None:
+    """The result record of a FINISHED submission, or None."""
+    path = record_path(submission_id, root)
+    if path is not None:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read %s: %s", path, exc)
+    if store is not None and safe_id(submission_id):
+        sub = store.get(submission_id)
+        if sub is not None and sub.record:
+            return sub.record
+    return None
+
+
+def _run_out_dirs(submission_id: str, root: Path) -> list[Path]:
+    """The worker's output folders of this submission, latest attempt first."""
+    runs = root / "runs" / submission_id
+    attempts = sorted(runs.glob("attempt-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
+    return [a / "out" for a in reversed(attempts)]
+
+
+def artifact_path(record: dict[str, Any], name: str, submission_id: str, root: Path | None = None) -> Path | None:
+    """Where an artifact named in ``record["artifacts"]`` lives on this machine, or None."""
+    sid = safe_id(submission_id)
+    rel = (record.get("artifacts") or {}).get(name)
+    if not sid or not rel:
+        return None
+    root = root or submissions_home()
+    rel_path = Path(rel)
+    if rel_path.is_absolute():
+        candidates = [rel_path]
+    elif ".." in rel_path.parts:
+        return None
+    else:
+        candidates = [results_dir(root) / sid / rel_path, *(d / rel_path for d in _run_out_dirs(sid, root))]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def logo_images(record: dict[str, Any], submission_id: str, root: Path | None = None,
+                cache: Path | None = None) -> tuple[Path | None, Path | None]:
+    """(filter logos PNG, ground-truth logos PNG) for a record: the evaluator's files, else redrawn."""
+    filters = artifact_path(record, FILTER_LOGOS, submission_id, root)
+    truth = artifact_path(record, GROUND_TRUTH_LOGOS, submission_id, root)
+    if filters is not None and truth is not None:
+        return filters, truth
+    sid = safe_id(submission_id)
+    if sid is None:
+        return filters, truth
+    cache = cache or (root or submissions_home()) / "space_cache" / sid
+    try:
+        if filters is None:
+            filters = _redraw_filters(record, cache / "filters.png")
+        if truth is None:
+            truth = _redraw_truth(cache / "ground_truth.png")
+    except Exception:  # a broken record must not break the page: show what exists
+        log.exception("cannot draw logos for %s", submission_id)
+    return filters, truth
+
+
+def _redraw_filters(record: dict[str, Any], path: Path) -> Path | None:
+    if path.is_file():
+        return path
+    recovery = ((record.get("results") or {}).get("motif_recovery")) or {}
+    entries = recovery.get("filters") or []
+    ppms = [np.asarray(e.get("ppm") or [[0.25] * 4], dtype=np.float64) for e in entries]
+    if not entries:
+        return None
+    from evaluator.logos import filter_logos
+
+    return filter_logos(ppms, recovery, path)
+
+
+def _redraw_truth(path: Path) -> Path:
+    if path.is_file():
+        return path
+    from benchmark.motifs import load_motif_set
+    from evaluator.logos import ground_truth_logos
+
+    return ground_truth_logos(load_motif_set(), path)

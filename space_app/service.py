@@ -1,0 +1,120 @@
+"""Running the Space: offline settings, first-start dataset, the evaluation worker, and launch.
+
+``motifbench serve`` and the Space's ``python app.py`` both come through
+:func:`serve`. The worker is the submissions part's own ``motifbench worker``
+in a child process: a model that crashes the evaluation (or the worker) never
+takes the web server down, and SIGTERM on shutdown hands a running job back
+to the queue.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Environment that keeps Gradio and the Hugging Face libraries from calling home.
+QUIET_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def quiet_env() -> None:
+    """Turn off Gradio analytics and telemetry (call before ``import gradio``)."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def ensure_dataset(progress: bool = True) -> Path:
+    """The data home's dataset folder, building the synthetic config there on first start.
+
+    Returns the folder. A folder whose synthetic config already exists is left as it is.
+    """
+    from benchmark.errors import MotifbenchError
+    from benchmark.loader import dataset_info
+    from benchmark.paths import default_dataset_dir
+
+    folder = default_dataset_dir()
+    try:
+        dataset_info(None, "synthetic")
+        return folder
+    except MotifbenchError:
+        pass
+    from benchmark.synthetic import build_synthetic
+
+    log.info("no synthetic dataset in %s: building it (koo2019 preset) on first start", folder)
+    build_synthetic(folder, progress=progress)
+    return folder
+
+
+class WorkerProcess:
+    """``motifbench worker`` as a child process with the same data home.
+
+    Parameters
+    ----------
+    args : extra ``motifbench worker`` options, e.g. ``["--limit", "200"]``.
+    poll : seconds between looks at an empty queue.
+    """
+
+    def __init__(self, args: Sequence[str] = (), poll: float = 2.0) -> None:
+        self.args = list(args)
+        self.poll = poll
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        cmd = [sys.executable, "-m", "motifbench", "worker", "--poll", str(self.poll), *self.args]
+        self.proc = subprocess.Popen(cmd, env=dict(os.environ))
+        log.info("worker started (pid %d): %s", self.proc.pid, " ".join(cmd[2:]))
+        atexit.register(self.stop)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (the worker hands its running job back), then SIGKILL if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def allowed_paths() -> list[str]:
+    """Folders whose files the page may serve: result JSONs, logo PNGs, the Space's cache."""
+    from submissions.store import submissions_home
+
+    root = submissions_home()
+    return [str(root / "results"), str(root / "runs"), str(root / "space_cache")]
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, worker: bool = True, worker_args: Sequence[str] = (),
+          build_dataset: bool = True, block: bool = True, demo=None):
+    """Start the worker (unless ``worker=False``) and the Gradio app; blocks until stopped.
+
+    Returns the Blocks app when ``block`` is False (tests and embedding).
+    """
+    quiet_env()
+    if build_dataset:
+        ensure_dataset()
+    from space_app import app
+
+    demo = demo or app.demo
+    proc = WorkerProcess(worker_args).start() if worker else None
+    try:
+        demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, **app.launch_kwargs())
+    finally:
+        if block and proc is not None:
+            proc.stop()
+    return demo
