@@ -36,6 +36,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 METHODS = ("nmi", "ke")
+#: Below 1/SPARSE_FACTOR of window starts hit, windows are gathered instead of multiplied densely.
+SPARSE_FACTOR = 8
 
 
 class FilterPPMs(NamedTuple):
@@ -103,12 +105,30 @@ class PPMAccumulator:
             self._update_ke(x, acts)
 
     def _accumulate(self, weights: np.ndarray, windows: np.ndarray) -> None:
-        """weights (B, F, S) x windows (B, 4, S, W) -> sums (F, 4, W), coverage (F, W)."""
+        """weights (B, F, S) x windows (B, 4, S, W) -> sums (F, 4, W), coverage (F, W).
+
+        Dense hits: one matmul over every window start. Sparse hits (the usual
+        case for trained filters, < 1/8 of starts): gather only the windows
+        that count and sum them per filter with a sparse matrix.
+        """
         b, f, s = weights.shape
+        w = self.window
+        n_hits = int(np.count_nonzero(weights))
+        if n_hits == 0:
+            return
+        if n_hits * SPARSE_FACTOR < weights.size:
+            from scipy.sparse import csr_matrix
+
+            bi, fi, si = np.nonzero(weights)
+            gathered = windows[bi, :, si, :].reshape(n_hits, 4 * w).astype(np.float64)  # (H, 4w)
+            select = csr_matrix((weights[bi, fi, si], (fi, np.arange(n_hits))), shape=(f, n_hits))
+            self.sums += np.asarray(select @ gathered).reshape(f, 4, w)
+            self.coverage += np.asarray(select @ gathered.reshape(n_hits, 4, w).sum(axis=1))
+            return
         w_mat = np.ascontiguousarray(weights.transpose(1, 0, 2)).reshape(f, b * s)
-        win = np.ascontiguousarray(windows.transpose(0, 2, 1, 3), dtype=np.float64).reshape(b * s, 4 * self.window)
-        self.sums += (w_mat @ win).reshape(f, 4, self.window)
-        self.coverage += w_mat @ win.reshape(b * s, 4, self.window).sum(axis=1)
+        win = np.ascontiguousarray(windows.transpose(0, 2, 1, 3), dtype=np.float64).reshape(b * s, 4 * w)
+        self.sums += (w_mat @ win).reshape(f, 4, w)
+        self.coverage += w_mat @ win.reshape(b * s, 4, w).sum(axis=1)
 
     def _update_nmi(self, x: np.ndarray, acts: np.ndarray) -> None:
         w, length, half = self.window, self.length, self.window // 2

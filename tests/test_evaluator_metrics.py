@@ -229,3 +229,18 @@ def test_params_reject_typos_and_bad_values():
         EvalParams.from_dict({"ppm_methd": "nmi"})
     with pytest.raises(MotifbenchError, match="ppm_method"):
         EvalParams(ppm_method="max")
+
+
+@pytest.mark.parametrize("method, window", [("nmi", None), ("ke", 9)])
+def test_sparse_gather_and_dense_matmul_paths_agree(monkeypatch, method, window):
+    import evaluator.ppm as ppm_module
+
+    rng = np.random.default_rng(4)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (40, 50))].transpose(0, 2, 1).copy()
+    acts = (rng.random((40, 3, 50)) ** 30).astype(np.float32)  # few strong hits: the sparse path
+    sparse = activation_ppms(x, acts, method, window=window)
+    monkeypatch.setattr(ppm_module, "SPARSE_FACTOR", 0)  # force the dense path
+    dense = activation_ppms(x, acts, method, window=window)
+    assert sparse.n_windows.sum() > 0
+    np.testing.assert_array_equal(sparse.n_windows, dense.n_windows)
+    np.testing.assert_allclose(sparse.ppms, dense.ppms, rtol=1e-12, atol=1e-12)
