@@ -120,18 +120,27 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         stale_after=args.stale_after,
         max_attempts=args.max_attempts,
         poll_seconds=args.poll,
+        threads=args.threads,
+        launcher="spawn" if args.no_warm else "forkserver",
+        artifacts=not args.no_artifacts,
     )
 
-    def _terminate(signum, frame):  # SIGTERM behaves like Ctrl-C: the running job is handed back
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
     with open_store() as store:
         worker = Worker(store, config)
+        stop = []
+
+        def _terminate(signum, frame):
+            # SIGTERM: a running evaluation is killed and its job handed back at once;
+            # bookkeeping (recording, exporting) is never cut short, the loop just ends after it.
+            stop.append(signum)
+            if worker.interruptible:
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _terminate)
         try:
-            results = worker.run(once=args.once, max_jobs=args.max_jobs)
+            results = worker.run(once=args.once, max_jobs=args.max_jobs, should_stop=lambda: bool(stop))
         except KeyboardInterrupt:
-            print(f"worker {worker.worker_id} stopped; its running job (if any) is PENDING again", file=sys.stderr)
+            print(f"worker {worker.worker_id} stopped; its running job is PENDING again", file=sys.stderr)
             return 130
     for r in results:
         print(f"{r.id}  {r.state}  {r.seconds:.1f}s" + (f"  {r.reason}" if r.reason else ""))
@@ -184,5 +193,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w.add_argument("--params", help="JSON file of evaluator.params.EvalParams overrides")
     w.add_argument("--limit", type=int, help="score only the first N rows of the split (quick runs)")
     w.add_argument("--no-attribution", action="store_true", help="skip in silico mutagenesis")
+    w.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per evaluation (default 1)")
+    w.add_argument("--no-artifacts", action="store_true", help="do not write filter logos / Tomtom tables per job")
+    w.add_argument("--no-warm", action="store_true",
+                   help="start a fresh interpreter per job instead of forking a warm one (slower, simpler)")
     w.add_argument("--json-out", help="write what this worker did (ids, states) to this JSON file")
     w.set_defaults(func=_cmd_worker)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m submissions.cli COMMAND``: the three commands without the umbrella's imports (fast start)."""
+    import logging
+
+    parser = argparse.ArgumentParser(prog="python -m submissions.cli")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from benchmark.errors import MotifbenchError
+
+    try:
+        return int(args.func(args) or 0)
+    except MotifbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,15 +15,18 @@ def evaluate_submission(
     data: str | None,
     config: str,
     split: str,
-    out_dir: str,
+    out_dir: str | None,
     params: dict[str, Any] | None,
     tap: str | None,
     output_kind: str | None,
+    model_name: str | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Score one stored checkpoint with ``evaluator.evaluate.evaluate`` and return its result record.
 
     Parameters mirror the evaluator's; ``params`` is ``EvalParams.as_dict()``
-    (possibly partial: missing keys keep their defaults).
+    (possibly partial: missing keys keep their defaults); ``threads`` caps
+    ONNX Runtime so parallel workers do not oversubscribe the CPUs.
     """
     from evaluator.evaluate import evaluate
     from evaluator.params import EvalParams
@@ -33,10 +36,12 @@ def evaluate_submission(
         data=data,
         config=config,
         split=split,
-        out_dir=Path(out_dir),
+        out_dir=Path(out_dir) if out_dir else None,
         params=EvalParams.from_dict(params or {}),
         tap=tap,
         output_kind=output_kind,
         progress=False,
+        model_name=model_name,
+        threads=threads,
     )
     return record

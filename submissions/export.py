@@ -49,6 +49,7 @@ LEADERBOARD_SCHEMA = pa.schema(
         ("aupr", pa.float64()),
         ("match_ground_truth", pa.float64()),
         ("coverage", pa.float64()),
+        ("coverage_count", pa.int64()),
         ("match_jaspar", pa.float64()),
         ("attribution_score", pa.float64()),
         ("sha256", pa.string()),
@@ -60,17 +61,12 @@ LEADERBOARD_SCHEMA = pa.schema(
 
 # Where each score sits in the evaluator's record: the first path present wins.
 _SCORE_PATHS: dict[str, tuple[str, ...]] = {
-    "auroc": ("results.classification.macro_auroc", "results.classification.auroc"),
-    "aupr": ("results.classification.macro_aupr", "results.classification.aupr"),
-    "match_ground_truth": ("results.motif_recovery.match_ground_truth",),
+    "auroc": ("results.classification.macro_auroc",),
+    "aupr": ("results.classification.macro_aupr",),
+    "match_ground_truth": ("results.motif_recovery.match_ground_truth_fraction",),
     "coverage": ("results.motif_recovery.coverage",),
-    "match_jaspar": ("results.motif_recovery.match_jaspar",),
-    "attribution_score": (
-        "results.attribution.auroc",
-        "results.attribution.mean_auroc",
-        "results.attribution.macro_auroc",
-        "results.attribution.score",
-    ),
+    "match_jaspar": ("results.motif_recovery.match_jaspar_fraction",),
+    "attribution_score": ("results.attribution.mean_auroc",),
 }
 
 
@@ -94,13 +90,6 @@ def _lookup(record: dict[str, Any], dotted: str) -> Any:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, dict):  # e.g. coverage {"k": 9, "fraction": 0.75}
-        for key in ("fraction", "value", "mean"):
-            if isinstance(value.get(key), (int, float)):
-                return float(value[key])
-        if isinstance(value.get("k"), (int, float)) and isinstance(value.get("n"), (int, float)) and value["n"]:
-            return float(value["k"]) / float(value["n"])
-        return None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -125,16 +114,17 @@ def leaderboard_row(sub: Submission) -> dict[str, Any]:
         "dataset_config": _lookup(record, "dataset.config") or sub.dataset_config,
         "dataset_version": _lookup(record, "dataset.version") or sub.dataset_version,
         "split": _lookup(record, "dataset.split"),
-        "evaluator_version": _lookup(record, "evaluator.version"),
+        "evaluator_version": _lookup(record, "evaluator_version"),
         "framework": arch.get("framework") or model.get("framework"),
-        "activation": arch.get("activation") or model.get("activation"),
-        "first_layer_pool": _int(arch.get("first_layer_pool") or model.get("first_layer_pool")),
-        "params": _int(arch.get("params") or model.get("params") or model.get("parameters")),
+        "activation": arch.get("activation") or (model.get("spec") or {}).get("activation"),
+        "first_layer_pool": _int(arch.get("first_layer_pool")),
+        "params": _int(arch.get("params")),
         "n_filters": _int(model.get("n_filters")),
         "sha256": sub.sha256,
         "submitted_at": _ts(sub.created_at),
         "finished_at": _ts(sub.finished_at),
         "record_file": f"{RESULTS_DIR}/{sub.id}.json",
+        "coverage_count": _int(_lookup(record, "results.motif_recovery.coverage_count")),
     }
     for column, paths in _SCORE_PATHS.items():
         row[column] = next((v for v in (_number(_lookup(record, p)) for p in paths) if v is not None), None)

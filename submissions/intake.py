@@ -83,7 +83,7 @@ def _trial(staged: StagedFile, manifest: Manifest, length: int, output_name: str
     }
     sandbox = SandboxLimits(wall_seconds=limits.trial_seconds, memory_bytes=limits.trial_memory_bytes,
                             heartbeat_seconds=min(1.0, limits.trial_seconds))
-    outcome = run_in_sandbox("trial", kwargs, sandbox, workdir)
+    outcome = run_in_sandbox("trial", kwargs, sandbox, workdir, launcher=limits.trial_launcher)
     if outcome.status == OK:
         return outcome.result
     if outcome.status == REJECTED:

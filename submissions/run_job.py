@@ -1,11 +1,15 @@
-"""Child-process entry point: ``python -m submissions.run_job TASK.json``.
+"""Child-process side of the sandbox: ``python -m submissions.run_job TASK.json``, or :func:`forked_main`.
 
-Started only by :func:`submissions.sandbox.run_in_sandbox`. Before importing
-anything heavy it (1) asks the kernel to SIGKILL it when its parent dies, so a
-killed worker leaves no orphan, and (2) caps its own address space with
+Started only by :func:`submissions.sandbox.run_in_sandbox`, either as a fresh
+interpreter (``launcher="spawn"``) or forked from a warm server that already
+imported the evaluator (``launcher="forkserver"``, :func:`forked_main`). Before
+running anything it (1) makes sure it dies with the worker: the kernel SIGKILLs
+it when its parent dies (``PR_SET_PDEATHSIG``; a forkserver exits when its
+worker does) and a watchdog thread checks the worker's pid, so a killed
+worker leaves no orphan evaluation; (2) caps its own address space with
 ``RLIMIT_AS``, so a graph that asks for a huge tensor gets an allocation error
-instead of the machine. It then runs one task and writes
-``{"kind": ..., ...}`` to the result file (atomically), which the parent reads.
+instead of the machine. It then runs one task and writes ``{"kind": ..., ...}``
+to the result file (atomically), which the parent reads.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import os
 import resource
 import signal
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,31 @@ def _die_with_parent(parent_pid: int) -> None:
         return
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(3)
+
+
+def _watch_worker(worker_pid: int, interval: float = 0.5) -> None:
+    """Exit at once when the worker process is gone or a zombie (belt to PDEATHSIG's braces)."""
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{worker_pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            return state in ("Z", "X")
+        except (OSError, IndexError):
+            try:
+                os.kill(worker_pid, 0)
+                return False
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+
+    def loop() -> None:
+        while True:
+            if gone():
+                os._exit(3)
+            time.sleep(interval)
+
+    threading.Thread(target=loop, name="worker-watchdog", daemon=True).start()
 
 
 def _limit_memory(memory_bytes: int | None) -> None:
@@ -65,9 +96,30 @@ def _is_memory_error(exc: BaseException) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    """Entry of a spawned child: ``argv[0]`` is the task file."""
     spec = json.loads(Path(argv[0]).read_text())
     _die_with_parent(int(spec["parent_pid"]))
     _limit_memory(spec.get("memory_bytes"))
+    return _run(spec)
+
+
+def forked_main(task_file: str, worker_pid: int, log_file: str) -> None:
+    """Entry of a child forked from the warm server (its parent is the server, not the worker)."""
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    spec = json.loads(Path(task_file).read_text())
+    _die_with_parent(os.getppid())
+    _watch_worker(worker_pid)
+    _limit_memory(spec.get("memory_bytes"))
+    code = _run(spec)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run(spec: dict[str, Any]) -> int:
     result_path = Path(spec["result_path"])
     try:
         result = TASKS[spec["task"]](**spec["kwargs"])

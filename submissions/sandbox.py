@@ -8,6 +8,12 @@ so a SIGKILLed worker never leaves an orphan evaluation running. The parent
 waits in short slices, calling ``heartbeat`` between them, and SIGKILLs the
 child's whole process group at the wall-clock deadline.
 
+Two launchers: ``"spawn"`` starts a fresh interpreter per task (simplest, and
+cheapest for one-off CLI submits); ``"forkserver"`` forks each task from a warm
+server process that imported the evaluator once (:mod:`submissions.warm_server`), which
+saves the ~2-3 s of imports per job a long-running worker would otherwise pay.
+Either way the task runs in its own process with its own limits.
+
 The outcome is classified into something a submitter can act on: finished,
 rejected (with the validation code), timeout, out of memory, evaluator error
 (with its message) or crash (with the signal).
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import os
 import signal
 import subprocess
@@ -25,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from submissions.warm_server import WarmServer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,8 @@ CHILD_ENV = {
     "MALLOC_ARENA_MAX": "2",
     "PYTHONUNBUFFERED": "1",
 }
+
+LAUNCHERS = ("spawn", "forkserver")
 
 OK, REJECTED, ERROR, TIMEOUT, OUT_OF_MEMORY, CRASHED, ABANDONED = (
     "ok", "rejected", "error", "timeout", "out_of_memory", "crashed", "abandoned",
@@ -87,6 +98,7 @@ def run_in_sandbox(
     limits: SandboxLimits,
     workdir: Path,
     heartbeat: Callable[[], bool] | None = None,
+    launcher: str = "spawn",
 ) -> SandboxOutcome:
     """Run ``task`` (``"trial"`` or ``"evaluate"``) with ``kwargs`` in a limited child.
 
@@ -103,7 +115,11 @@ def run_in_sandbox(
         Called every ``limits.heartbeat_seconds``; returning False means the job
         is no longer ours (the store gave it to another worker) and the child
         is killed at once with status ``"abandoned"``.
+    launcher : {"spawn", "forkserver"}
+        Fresh interpreter per task, or a fork of the warm server.
     """
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"launcher must be one of {LAUNCHERS}, got {launcher!r}")
     workdir.mkdir(parents=True, exist_ok=True)
     task_file, result_file, log_file = workdir / "task.json", workdir / "result.json", workdir / "child.log"
     result_file.unlink(missing_ok=True)
@@ -118,26 +134,63 @@ def run_in_sandbox(
             }
         )
     )
-    env = {**os.environ, **CHILD_ENV}
     start = time.monotonic()
-    with log_file.open("wb") as log_out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "submissions.run_job", str(task_file)],
-            stdin=subprocess.DEVNULL,
-            stdout=log_out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # its own process group: one kill reaches any grandchild
-        )
-        status = _wait(proc, limits, start, heartbeat)
+    if launcher == "forkserver":
+        server = _warm_server(task)
+        with server.lock:
+            child = _ForkedChild(server, server.start(str(task_file), str(log_file)))
+            status = _wait(child, limits, start, heartbeat)
+            returncode = child.returncode
+    else:
+        with log_file.open("wb") as log_out:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "submissions.run_job", str(task_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=log_out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **CHILD_ENV},
+                start_new_session=True,  # its own process group: one kill reaches any grandchild
+            )
+            status = _wait(child, limits, start, heartbeat)
+            returncode = child.returncode
     seconds = time.monotonic() - start
     tail = _tail(log_file)
-    outcome = _classify(status, proc.returncode, result_file, limits, tail)
-    outcome.seconds, outcome.returncode, outcome.log_tail = seconds, proc.returncode, tail
+    outcome = _classify(status, returncode, result_file, limits, tail)
+    outcome.seconds, outcome.returncode, outcome.log_tail = seconds, returncode, tail
     return outcome
 
 
-def _wait(proc: subprocess.Popen, limits: SandboxLimits, start: float, heartbeat: Callable[[], bool] | None) -> str | None:
+_WARM: dict[str, WarmServer] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def _warm_server(profile: str) -> WarmServer:
+    """This process's fork server for ``profile`` (a task name), started on first use and again if it died."""
+    with _WARM_LOCK:
+        server = _WARM.get(profile)
+        if server is None or not server.alive:
+            server = _WARM[profile] = WarmServer({**os.environ, **CHILD_ENV}, profile)
+        return server
+
+
+class _ForkedChild:
+    """A task forked by the warm server, with the ``wait``/``kill`` calls :func:`_wait` makes."""
+
+    def __init__(self, server: WarmServer, pid: int) -> None:
+        self.server, self.pid = server, pid
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float) -> None:
+        code = self.server.wait(self.pid, timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired("forked task", timeout)
+        self.returncode = code
+
+    def kill(self) -> None:
+        self.returncode = self.server.kill(self.pid)
+
+
+def _wait(proc: subprocess.Popen | _ForkedChild, limits: SandboxLimits, start: float, heartbeat: Callable[[], bool] | None) -> str | None:
     """Wait for the child, heartbeating; return TIMEOUT/ABANDONED if we killed it, else None."""
     deadline = start + limits.wall_seconds
     try:
@@ -159,7 +212,10 @@ def _wait(proc: subprocess.Popen, limits: SandboxLimits, start: float, heartbeat
         raise
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen | _ForkedChild) -> None:
+    if isinstance(proc, _ForkedChild):
+        proc.kill()
+        return
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -59,6 +59,9 @@ class ValidationLimits:
         Address-space limit (RLIMIT_AS) of the trial child.
     trial_batch : int
         Sequences in the trial batch.
+    trial_launcher : {"spawn", "forkserver"}
+        How the trial child starts (see :mod:`submissions.sandbox`):
+        ``"forkserver"`` pays off in long-lived processes submitting many models.
     """
 
     max_bytes: int = 50 * 1024 * 1024
@@ -68,6 +71,7 @@ class ValidationLimits:
     trial_seconds: float = 60.0
     trial_memory_bytes: int = 3 * 1024**3
     trial_batch: int = 8
+    trial_launcher: str = "spawn"
 
 
 @dataclass(frozen=True)

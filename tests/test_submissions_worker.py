@@ -1,0 +1,173 @@
+"""The worker: hostile jobs end FAILED with a reason and the next job still runs;
+a SIGKILLed worker's job is finished by another, once; 50 concurrent submissions
+are each evaluated exactly once. Evaluations are the real evaluator, kept small
+(``limit`` rows, no attribution, no artifacts)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from submissions import corpus
+from submissions.export import read_leaderboard, results_dir
+from submissions.store import FAILED, FINISHED, RUNNING, open_store, submissions_home
+from submissions.worker import Worker, WorkerConfig
+
+SMALL_EVAL = {"limit": 60, "attribution": False}
+MANIFEST = {
+    "model_name": "worker test",
+    "submitter": "tests",
+    "dataset": {"config": "synthetic", "version": "1.0.0"},
+    "output_kind": "probabilities",
+    "license": "MIT",
+}
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _enqueue(store, model, name: str, data, tmp: Path, **manifest_patch) -> str:
+    """Queue a model directly (as if intake had let it through) to test the worker's own defences."""
+    blob = model.SerializeToString()
+    path = tmp / f"{name}.onnx"
+    path.write_bytes(blob)
+    digest = hashlib.sha256(blob).hexdigest()
+    store.checkpoints.put(path, digest)
+    sub, created = store.add(manifest={**MANIFEST, "model_name": name, **manifest_patch}, sha256=digest,
+                             size_bytes=len(blob), data_source=str(data))
+    assert created
+    return sub.id
+
+
+def test_worker_survives_hostile_jobs_and_serves_the_next(home, tmp_path, synthetic_repo):
+    with open_store() as store:
+        ids = {
+            "hang": _enqueue(store, corpus.slow_loop_model(1), "hang", synthetic_repo, tmp_path),
+            "oom": _enqueue(store, corpus.memory_bomb_model(2), "oom", synthetic_repo, tmp_path),
+            "nan": _enqueue(store, corpus.nan_model(3), "nan", synthetic_repo, tmp_path),
+            "bad tap": _enqueue(store, corpus.cnn_model(4), "bad tap", synthetic_repo, tmp_path, first_layer_tap="nope"),
+            "good": _enqueue(store, corpus.cnn_model(5), "good", synthetic_repo, tmp_path),
+        }
+        missing = _enqueue(store, corpus.cnn_model(6), "missing", synthetic_repo, tmp_path)
+        path = store.checkpoints.path(store.get(missing).sha256)
+        path.chmod(0o644)
+        path.unlink()
+        config = WorkerConfig(eval_params=SMALL_EVAL, time_limit=6.0, memory_limit=2 * 1024**3,
+                              heartbeat_seconds=0.5, artifacts=False)
+        done = Worker(store, config).run(once=True)
+        assert [r.id for r in done] == [*ids.values(), missing], "every job was served, in order"
+        subs = {k: store.get(i) for k, i in ids.items()}
+        assert subs["hang"].state == FAILED and "timed out" in subs["hang"].reason and "6 s" in subs["hang"].reason
+        assert subs["oom"].state == FAILED and "out of memory" in subs["oom"].reason
+        assert subs["nan"].state == FAILED and "NaN" in subs["nan"].reason
+        assert subs["bad tap"].state == FAILED and "nope" in subs["bad tap"].reason
+        assert store.get(missing).state == FAILED and "missing" in store.get(missing).reason
+        good = subs["good"]
+        assert good.state == FINISHED and good.reason is None and good.attempts == 1
+        assert good.record["results"]["classification"]["macro_auroc"] is not None
+        assert good.record["dataset"]["n_sequences"] == SMALL_EVAL["limit"]
+    exported = json.loads((results_dir() / f"{good.id}.json").read_text())
+    assert exported == good.record
+    table = read_leaderboard().to_pylist()
+    assert [row["id"] for row in table] == [good.id]
+    assert table[0]["auroc"] == pytest.approx(good.record["results"]["classification"]["macro_auroc"])
+    assert table[0]["evaluator_version"] == good.record["evaluator_version"]
+
+
+def _worker_cmd(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "submissions.cli", "worker", "--heartbeat", "0.3", "--stale-after", "1.5",
+            "--memory-gb", "3", "--no-artifacts", *extra]
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_sigkilled_worker_job_is_finished_once_by_another(home, tmp_path, synthetic_repo):
+    with open_store() as store:
+        # the full evaluation (attribution on) keeps the job RUNNING long enough to kill its worker
+        job = _enqueue(store, corpus.cnn_model(21, filters=16), "long", synthetic_repo, tmp_path)
+    first = subprocess.Popen(_worker_cmd("--max-jobs", "1", "--limit", "150"), env=os.environ.copy(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    attempt1 = submissions_home() / "runs" / job / "attempt-1"
+    with open_store() as store:
+        _wait_for(lambda: (attempt1 / "child.log").exists(), 90, "the first worker to start evaluating")
+        time.sleep(0.3)  # inside the evaluation (it takes seconds with attribution on)
+        assert store.get(job).state == RUNNING and not (attempt1 / "result.json").exists()
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert store.get(job).state == RUNNING, "a dead worker cannot record anything"
+        time.sleep(2.0)  # let the heartbeat go stale
+        out = tmp_path / "second.json"
+        second = subprocess.run(_worker_cmd("--once", "--limit", "150", "--json-out", str(out)),
+                                env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0, second.stderr
+        done = store.get(job)
+        assert done.state == FINISHED and done.attempts == 2, done
+        assert [r["id"] for r in json.loads(out.read_text())] == [job]
+    # the first evaluation died with its worker: it never wrote a result, not even later
+    assert not (attempt1 / "result.json").exists()
+    assert sorted(p.name for p in results_dir().iterdir()) == [f"{job}.json"]
+    assert [r["id"] for r in read_leaderboard().to_pylist()] == [job]
+
+
+_SUBMITTER = """
+import json, sys
+from pathlib import Path
+from submissions import corpus
+from submissions.intake import submit
+from submissions.validate import ValidationLimits
+first, count, data, tmp = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+ids = []
+for seed in range(first, first + count):
+    path = corpus.save(corpus.cnn_model(1000 + seed, filters=4), tmp / f"m{seed}.onnx")
+    manifest = {"model_name": f"concurrent {seed}", "submitter": "tests", "output_kind": "probabilities",
+                "dataset": {"config": "synthetic", "version": "1.0.0"}, "license": "MIT"}
+    ids.append(submit(path, manifest, data=data, limits=ValidationLimits(trial_launcher="forkserver")).id)
+print(json.dumps(ids))
+"""
+
+
+def test_fifty_concurrent_submissions_each_evaluated_once(home, tmp_path, synthetic_repo):
+    env = os.environ.copy()
+    workers = [subprocess.Popen(_worker_cmd("--poll", "0.2", "--limit", "30", "--no-attribution"), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    submitters = [subprocess.Popen([sys.executable, "-c", _SUBMITTER, str(10 * k), "10", str(synthetic_repo),
+                                    str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                  for k in range(5)]
+    submitted = []
+    for p in submitters:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err
+        submitted += json.loads(out)
+    assert len(submitted) == len(set(submitted)) == 50
+    with open_store() as store:
+        _wait_for(lambda: store.counts()[FINISHED] == 50, 240, "50 finished jobs")
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        logs = [w.communicate(timeout=30)[1] for w in workers]
+        assert [w.returncode for w in workers] == [0, 0], "idle workers stop cleanly on SIGTERM"
+        subs = store.list()
+    assert len(subs) == 50 and {s.state for s in subs} == {FINISHED}
+    assert all(s.attempts == 1 for s in subs), "no job was claimed twice"
+    finished = [m for log in logs for m in re.findall(r"job (sub-\w+) FINISHED", log)]
+    assert sorted(finished) == sorted(submitted), "each job evaluated by exactly one worker, once"
+    assert all(log.count("FINISHED") > 0 for log in logs), "both workers took part"
+    assert len(list(results_dir().glob("*.json"))) == 50
+    table = read_leaderboard()
+    assert table.num_rows == 50 and sorted(table.column("id").to_pylist()) == sorted(submitted)
