@@ -249,3 +249,14 @@ def test_without_fimo_motifs_are_empty_and_the_card_says_so(planted, tmp_path):
     assert manifest["configs"]["deepsea"]["fimo"] is None
     assert all(r["motifs"] == [] for r in _rows(tmp_path / "repo", "train"))
     assert "No motif annotation" in (tmp_path / "repo" / "README.md").read_text()
+
+
+def test_reading_train_in_tiny_blocks_gives_the_same_files(repo, planted, tmp_path, monkeypatch):
+    """The sequence reader's block loop (4,096 columns in real runs) stitched over many 3-column blocks."""
+    import benchmark.deepsea_source as source
+
+    monkeypatch.setattr(source, "_X_BLOCK", 3)
+    manifest = build_deepsea(planted["folder"], tmp_path / "repo", chunk_rows=40)
+    ref = repo[1]["configs"]["deepsea"]["splits"]
+    assert {s: f["sha256"] for s, f in manifest["configs"]["deepsea"]["splits"].items()} == \
+        {s: f["sha256"] for s, f in ref.items()}
