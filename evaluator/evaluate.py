@@ -54,7 +54,7 @@ class _Timer:
     @contextmanager
     def stage(self, name: str):
         start = time.perf_counter()
-        log.info("stage %s ...", name)
+        log.debug("stage %s ...", name)
         try:
             yield
         finally:
@@ -148,6 +148,8 @@ def evaluate_arrays(model: str | Path, arrays, out_dir: str | Path | None = None
         if out_dir is not None:
             with timer.stage("logos"):
                 artifacts = _logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine)
+            if source.kind == "baseline-checkpoint":
+                artifacts["onnx"] = Path(source.onnx_path).name
             artifacts["filters_meme"] = f"{stem}.filters.meme"
             artifacts["tomtom_tsv"] = f"{stem}.tomtom.tsv"
             artifacts["record"] = record_name
