@@ -285,7 +285,7 @@ def fit(
             break
         if scheduler is not None and not math.isnan(current):
             scheduler.step(current)
-        if waited > protocol.patience:
+        if waited >= protocol.patience:  # Keras EarlyStopping: stop once `patience` epochs fail to improve
             stopped_early = True
             break
 

@@ -175,3 +175,19 @@ def test_batch_feeder_serves_each_row_once_per_epoch(small_data):
     assert len(feeder) == 5 and rows.shape == small_data.train.x.shape
     key = lambda t: sorted(map(tuple, t.flatten(1).argmax(1, keepdim=True).tolist()))  # noqa: E731
     assert torch.equal(rows.sum(0), small_data.train.x.sum(0)) and key(rows) == key(small_data.train.x)
+
+
+def test_early_stopping_and_plateau_schedule(monkeypatch, small_data):
+    """With a flat validation signal: stop after `patience` epochs, keep epoch 1, decay LR on plateau."""
+    import baselines.train as train_mod
+    from baselines.train import fit
+
+    constant = np.full((small_data.valid.x.shape[0], 12), 0.3, dtype=np.float32)
+    monkeypatch.setattr(train_mod, "predict", lambda *a, **k: constant)
+    protocol = get_protocol("nmi2021", epochs=10, patience=4, plateau_patience=1, batch_size=150)
+    torch.manual_seed(0)
+    model = build_model(get_spec("cnn-2"), "relu", 200)
+    result = fit(model, small_data, protocol, device=torch.device("cpu"), seed=0, progress=False)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4, 5]
+    assert result.stopped_early and result.best_epoch == 1
+    assert [r["lr"] for r in result.history][:4] == pytest.approx([1e-3, 1e-3, 1e-3, 2e-4])
