@@ -103,13 +103,16 @@ def main(argv: list[str]) -> int:
     return _run(spec)
 
 
-def forked_main(task_file: str, worker_pid: int, log_file: str) -> None:
+def forked_main(task_file: str, worker_pid: int, log_file: str, env: dict[str, str] | None = None) -> None:
     """Entry of a child forked from the warm server (its parent is the server, not the worker)."""
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
     spec = json.loads(Path(task_file).read_text())
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
     _die_with_parent(os.getppid())
     _watch_worker(worker_pid)
     _limit_memory(spec.get("memory_bytes"))

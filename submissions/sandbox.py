@@ -138,7 +138,10 @@ def run_in_sandbox(
     if launcher == "forkserver":
         server = _warm_server(task)
         with server.lock:
-            child = _ForkedChild(server, server.start(str(task_file), str(log_file)))
+            # a forked child starts with the server's environment: hand it the caller's of now
+            # (through the pipe, never written to the run folder)
+            pid = server.start(str(task_file), str(log_file), env={**os.environ, **CHILD_ENV})
+            child = _ForkedChild(server, pid)
             status = _wait(child, limits, start, heartbeat)
             returncode = child.returncode
     else:

@@ -4,7 +4,7 @@ A fresh interpreter spends 2-3 s importing ONNX Runtime, scikit-learn, SciPy
 and the evaluator before scoring a small model in about one second, so a
 worker forks each evaluation from this server instead. The server is started
 by :class:`WarmServer` (``python -m submissions.warm_server``) and speaks JSON
-lines: on stdin ``{"task_file", "log_file", "worker_pid"}``; on stdout
+lines: on stdin ``{"task_file", "log_file", "worker_pid", "env"}``; on stdout
 ``{"ready": true}`` once, then ``{"pid": N}`` per fork and
 ``{"exit": N, "returncode": R}`` when child N ends (R < 0: killed by signal -R).
 
@@ -87,7 +87,7 @@ def _fork_task(request: dict[str, Any], wake_fds: tuple[int, int]) -> int:
             signal.set_wakeup_fd(-1)
             from submissions.run_job import forked_main
 
-            forked_main(request["task_file"], int(request["worker_pid"]), request["log_file"])
+            forked_main(request["task_file"], int(request["worker_pid"]), request["log_file"], request.get("env"))
         finally:
             os._exit(70)
     return pid
@@ -164,10 +164,10 @@ class WarmServer:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def start(self, task_file: str, log_file: str) -> int:
-        """Fork a task child; returns its pid."""
+    def start(self, task_file: str, log_file: str, env: dict[str, str] | None = None) -> int:
+        """Fork a task child (with environment ``env``, default the server's); returns its pid."""
         self._proc.stdin.write((json.dumps({"task_file": task_file, "log_file": log_file,
-                                            "worker_pid": os.getpid()}) + "\n").encode())
+                                            "worker_pid": os.getpid(), "env": env}) + "\n").encode())
         while True:
             message = self._read(60.0)
             if message is None:

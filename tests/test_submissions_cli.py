@@ -38,7 +38,7 @@ def test_submit_queue_worker(home, tmp_path, synthetic_repo, capsys):
     assert sub_id.startswith("sub-")
 
     assert main(["submit", str(model), "--manifest", str(manifest), *data]) == 4
-    assert f"rejected [duplicate]" in capsys.readouterr().err
+    assert "rejected [duplicate]" in capsys.readouterr().err
 
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(corpus.pickle_bytes())
