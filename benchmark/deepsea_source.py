@@ -316,9 +316,14 @@ def _loadmat_variable(path: Path, key: str) -> np.ndarray:
 
 
 def _iter_mat5(src: SourceSplit, chunk_rows: int) -> Iterator[tuple[int, SourceChunk]]:
+    import scipy.sparse
+
     sf, path = src.file, src.path
     y = _loadmat_variable(path, sf.y_key)
-    keep, labels = select_labels(y[:, list(LABEL_COLUMNS)], path, sf.y_key)
+    y12 = y[:, list(LABEL_COLUMNS)]
+    if scipy.sparse.issparse(y12):  # MATLAB may save a mostly-zero label matrix as sparse
+        y12 = y12.toarray()
+    keep, labels = select_labels(np.asarray(y12), path, sf.y_key)
     del y
     kept = np.flatnonzero(keep)
     x = _loadmat_variable(path, sf.x_key)

@@ -260,3 +260,16 @@ def test_reading_train_in_tiny_blocks_gives_the_same_files(repo, planted, tmp_pa
     ref = repo[1]["configs"]["deepsea"]["splits"]
     assert {s: f["sha256"] for s, f in manifest["configs"]["deepsea"]["splits"].items()} == \
         {s: f["sha256"] for s, f in ref.items()}
+
+
+def test_a_sparse_label_matrix_reads_like_a_dense_one(repo, planted, tmp_path):
+    import scipy.io
+    import scipy.sparse
+
+    folder = shutil.copytree(planted["folder"], tmp_path / "deepsea_train")
+    valid = scipy.io.loadmat(folder / "valid.mat")
+    scipy.io.savemat(folder / "valid.mat", {"validxdata": valid["validxdata"],
+                                            "validdata": scipy.sparse.csc_matrix(valid["validdata"].astype(float))})
+    manifest = build_deepsea(folder, tmp_path / "repo")
+    assert manifest["configs"]["deepsea"]["splits"]["validation"]["sha256"] == \
+        repo[1]["configs"]["deepsea"]["splits"]["validation"]["sha256"]
