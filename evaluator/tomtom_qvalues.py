@@ -59,8 +59,8 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     draws = rng.random((NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES))
     idx = np.minimum((draws * float(m)).astype(np.int64), m - 1)
     # number of resampled p-values >= lambda = number of resampled indices >= start(lambda)
-    counts = np.zeros((NUM_BOOTSTRAPS, m + 1), dtype=np.int64)
-    np.add.at(counts, (np.arange(NUM_BOOTSTRAPS)[:, None], idx), 1)
+    flat = idx + (m + 1) * np.arange(NUM_BOOTSTRAPS)[:, None]
+    counts = np.bincount(flat.ravel(), minlength=NUM_BOOTSTRAPS * (m + 1)).reshape(NUM_BOOTSTRAPS, m + 1)
     at_least = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # at_least[b, s] = #idx >= s
     boot = at_least[:, starts] / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
     boot = np.where(boot == 0.0, np.inf, boot)
