@@ -118,10 +118,11 @@ def render_card(manifest: dict) -> str:
 # motifbench
 
 Benchmark data for *interpretable* genomics CNNs: do a model's first-layer
-filters learn whole transcription-factor motifs? Sequences come with the exact
-positions of the motifs that determine their labels, so a model can be scored
-on classification **and** on whether its filters recover the ground truth
-(see the motifbench evaluator).
+filters learn whole transcription-factor motifs? Synthetic sequences come with
+the exact positions of the motifs that determine their labels, so a model can
+be scored on classification **and** on whether its filters recover the ground
+truth (see the motifbench evaluator); in vivo (DeepSEA) sequences come with
+putative motif sites from a FIMO scan, flagged as such.
 
 Dataset version **{manifest['dataset_version']}**, built by motifbench {manifest['motifbench_version']}.
 `manifest.json` lists every generator parameter and the sha256 of every data file.
@@ -133,7 +134,9 @@ ds = load_dataset("<org>/motifbench", "synthetic", revision="v{manifest['dataset
 ```
 
 Columns: `id` (string), `sequence` (string over ACGTN), `labels` (12 x int8,
-class order below), `motifs` (list of {{tf, jaspar_id, start, end, strand}}).
+class order below), `motifs` (list of {{tf, jaspar_id, start, end, strand}};
+the `deepsea` config adds `putative` and the FIMO `p_value` to each, and a
+`source_index` column).
 One-hot convention for models: A,C,G,T channel-first `[N, 4, L]`, N all zeros.
 
 ## Classes (label order)
@@ -147,7 +150,11 @@ matrices, under STAT1; motifbench files them under MEF2A).
 {chr(10).join(sections)}
 ## License
 
-The data: CC BY 4.0. The JASPAR matrices it is generated from are distributed by JASPAR under CC BY 4.0.
+The synthetic data: CC BY 4.0. The JASPAR matrices it is generated from are
+distributed by JASPAR under CC BY 4.0. The `deepsea` config is derived from the
+DeepSEA training bundle (Zhou & Troyanskaya 2015), whose labels come from
+ENCODE and Roadmap Epigenomics ChIP-seq and DNase-seq peaks; cite DeepSEA and
+respect its terms when using it.
 
 ## Citation
 
