@@ -261,8 +261,8 @@ def build_demo() -> gr.Blocks:
                             framework = gr.Textbox(label="Framework", placeholder="pytorch", elem_id="submit-framework")
                             act = gr.Textbox(label="First-layer activation", placeholder="relu / exp",
                                              elem_id="submit-activation")
-                            pool = gr.Number(None, label="First-layer pool", precision=0, elem_id="submit-pool")
-                            params = gr.Number(None, label="Parameters", precision=0, elem_id="submit-params")
+                            pool = gr.Textbox(label="First-layer pool", placeholder="e.g. 4", elem_id="submit-pool")
+                            params = gr.Textbox(label="Parameters", placeholder="e.g. 103448", elem_id="submit-params")
                         description = gr.Textbox(label="Description", lines=2, elem_id="submit-description")
                         links = gr.Textbox(label="Links (space separated URLs)", elem_id="submit-links")
                 submit_btn = gr.Button("Submit", variant="primary", elem_id="submit-button")

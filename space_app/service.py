@@ -91,6 +91,18 @@ class WorkerProcess:
             self.proc.wait()
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so a terminated server still stops its worker (main thread only)."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
 def allowed_paths() -> list[str]:
     """Folders whose files the page may serve: result JSONs, logo PNGs, the Space's cache."""
     from submissions.store import submissions_home
@@ -111,6 +123,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, worker: bool = True, worker
     from space_app import app
 
     demo = demo or app.demo
+    if block:
+        stop_on_sigterm()
     proc = WorkerProcess(worker_args).start() if worker else None
     try:
         demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, **app.launch_kwargs())

@@ -198,7 +198,7 @@ def status_text(sub: Submission | None) -> str:
         return ""
     line = f"`{sub.id}` {sub.model_name}: **{sub.state}**"
     if sub.state == FINISHED:
-        line += " · its row is on the leaderboard (press Refresh there)"
+        line += " · its row is on the Leaderboard tab"
     elif sub.state == FAILED:
         line += f" · reason: {sub.reason}"
     return line
