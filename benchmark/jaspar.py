@@ -67,6 +67,16 @@ def _db(release: int):
     return jaspardb(release=f"JASPAR{_check_release(release)}")
 
 
+def close_connections() -> None:
+    """Drop pyjaspar's cached SQLite handles (matrices already fetched stay cached).
+
+    SQLite connections must not cross a ``fork``; a process that forks
+    workers after warming the matrix caches calls this first, and each child
+    opens its own connection on demand.
+    """
+    _db.cache_clear()
+
+
 def _to_matrix(motif) -> JasparMatrix:
     counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T
     return JasparMatrix(matrix_id=str(motif.matrix_id), name=str(motif.name), counts=counts)

@@ -63,7 +63,7 @@ def _warm_reference_data() -> None:
 
         jaspar.core_vertebrates(jaspar.DEFAULT_RELEASE)
         load_motif_set()
-        jaspar._db.cache_clear()
+        jaspar.close_connections()
     except Exception:  # warming is an optimisation only
         pass
 
