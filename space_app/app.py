@@ -326,5 +326,8 @@ if __name__ == "__main__":  # a Hugging Face Space runs `python app.py`
 
     from space_app.service import serve
 
+    if on_space() and "MOTIFBENCH_HOME" not in os.environ and Path("/data").is_dir():
+        os.environ["MOTIFBENCH_HOME"] = "/data/motifbench"  # the Space's persistent storage, when enabled
+
     serve(host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
           demo=demo)

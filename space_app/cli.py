@@ -13,6 +13,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from space_app.bundle import bundle
+
+    out = bundle(args.out, dataset_repo=args.dataset_repo)
+    print(f"Space written to {out}: push it to a Hugging Face Space repository (sdk: gradio)")
+    return 0
+
+
 class _RefuseShare(argparse.Action):
     """``--share`` is refused by name: a public Gradio tunnel would expose the queue to the internet."""
 
@@ -36,3 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="extra `motifbench worker` options, quoted, e.g. \"--limit 400 --no-attribution\"")
     p.add_argument("--share", nargs=0, action=_RefuseShare, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_serve)
+
+    b = subparsers.add_parser(
+        "space-bundle", help="write a ready-to-push Hugging Face Space folder",
+        description="Copy space_app's app.py, README.md (Space YAML) and requirements.txt, plus the motifbench "
+        "packages the service imports (no baselines, so no torch), into OUT.",
+    )
+    b.add_argument("out", help="new or empty destination folder")
+    b.add_argument("--dataset-repo", help="Hub dataset id for the README's datasets: tag (ORG/motifbench)")
+    b.set_defaults(func=_cmd_bundle)

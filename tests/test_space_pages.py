@@ -183,3 +183,29 @@ def test_app_builds_and_serves_views_with_empty_and_full_stores(home):
     csv_path = full[4].value["path"] if isinstance(full[4].value, dict) else full[4].value
     assert csv_path and open(csv_path).read().startswith("Model,Type,AUROC")
     assert isinstance(app.build_demo(), app.gr.Blocks)
+
+
+def test_space_bundle_is_self_contained(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from space_app.bundle import bundle
+
+    out = bundle(tmp_path / "space", dataset_repo="acme/motifbench")
+    header = yaml.safe_load((out / "README.md").read_text().split("---")[1])
+    import gradio
+
+    assert header["sdk"] == "gradio" and header["sdk_version"] == gradio.__version__
+    assert header["app_file"] == "app.py" and (out / "app.py").is_file()
+    assert header["datasets"] == ["acme/motifbench"] and header["license"] == "mit" and header["tags"]
+    assert f"gradio[oauth]=={gradio.__version__}" in (out / "requirements.txt").read_text()
+    assert not (out / "baselines").exists(), "the Space does not need torch"
+    probe = "import benchmark, evaluator, submissions, space_app.leaderboard as m; print(m.__file__)"
+    found = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True, text=True, check=True)
+    assert found.stdout.strip().startswith(str(out)), found.stdout
+    from benchmark.errors import MotifbenchError
+
+    with pytest.raises(MotifbenchError, match="not empty"):
+        bundle(out)
