@@ -28,7 +28,8 @@ from baselines.zoo import ACTIVATIONS, POOL_FAMILY, check_activation, get_spec, 
 
 log = logging.getLogger(__name__)
 
-EVAL_FILE = "evaluation.json"
+#: The evaluator writes its result record here (``evaluate(out_dir=run/evaluation)``); it doubles as the cache.
+EVAL_FILE = "evaluation/result.json"
 
 #: Named grids. ``paper`` is the exp-activation paper's main grid: every
 #: first-layer pool size and CNN-deep, relu and exp, 5 seeds.
@@ -136,17 +137,15 @@ def evaluator_function() -> Callable[..., dict] | None:
 
 
 def evaluate_run(run_dir: Path, *, data_source: str | None, config: str) -> dict[str, Any] | None:
-    """Score a run's ONNX through the evaluator once (cached in ``evaluation.json``)."""
+    """Score a run's ONNX through the evaluator once (its record in ``evaluation/result.json`` is the cache)."""
     cached = run_dir / EVAL_FILE
     if cached.is_file():
         return json.loads(cached.read_text())
     evaluate = evaluator_function()
     if evaluate is None:
         return None
-    record = evaluate(run_dir / ONNX_FILE, data=data_source, config=config, split="test",
-                      out_dir=run_dir / "evaluation", progress=False)
-    cached.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    return record
+    return evaluate(run_dir / ONNX_FILE, data=data_source, config=config, split="test",
+                    out_dir=cached.parent, progress=False, record_name=cached.name)
 
 
 def _find_key(obj: Any, key: str) -> Any:
@@ -167,7 +166,7 @@ def _find_key(obj: Any, key: str) -> Any:
 
 
 def run_row(run_dir: Path | str) -> dict[str, Any]:
-    """One table row from a complete run folder (spec.json, plus evaluation.json when present)."""
+    """One table row from a complete run folder (spec.json, plus the evaluator record when present)."""
     run_dir = Path(run_dir)
     record = read_spec_json(run_dir / SPEC_FILE)
     row: dict[str, Any] = {

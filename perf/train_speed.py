@@ -10,13 +10,22 @@ Prints, for cnn-25, cnn-2 and cnn-1 on 17,500 random one-hot sequences of
 * achieved GFLOP/s (conv and dense FLOPs counted analytically, training step
   taken as 3x the forward pass) against a measured float32 matmul peak
   (``torch.matmul`` of 2048 x 2048 matrices) at the same thread count;
-* optionally (``--compile``) the step loop under ``torch.compile``.
+* optionally (``--compile``) the step loop under ``torch.compile``;
+* the same 2-thread epoch with OpenMP spinning (``OMP_WAIT_POLICY=ACTIVE``)
+  against the passive waiting that ``baselines`` sets by default.
 
-Usage: python perf/train_speed.py [--models cnn-25,cnn-2,cnn-1] [--threads 1,2] [--epochs 1] [--compile]
+Each measurement runs in a fresh child process, because OpenMP reads its
+wait policy once, when torch loads.
+
+Usage: python perf/train_speed.py [--models cnn-25,cnn-2,cnn-1] [--threads 1,2] [--n 17500] [--compile]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -147,51 +156,91 @@ def keras_epoch(name: str, x: np.ndarray, y: np.ndarray, threads: int) -> float 
     return time.perf_counter() - t0
 
 
+def child(args: argparse.Namespace) -> None:
+    """One measurement in a fresh process (OpenMP reads OMP_WAIT_POLICY once, at torch import)."""
+    n, threads, name = args.n, args.child_threads, args.child_model
+    x, y = random_data(n, LENGTH)
+    xv, yv = random_data(1_000, LENGTH, seed=1)
+    data = DataBundle.from_arrays((x, y), (xv, yv), (xv, yv))
+    seconds = epoch_via_fit(name, data, threads, args.epochs) * (N_TRAIN / n)
+    out = {"model": name, "threads": threads, "n": n, "seconds_per_epoch": seconds,
+           "peak_gflops": matmul_peak(threads), "train_gflop": 3 * forward_flops(name, LENGTH) * N_TRAIN / 1e9,
+           "wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+    keras = keras_epoch(name, x, y, threads)
+    out["keras_seconds_per_epoch"] = keras * (N_TRAIN / n) if keras else None
+    if args.compile:
+        eager, _ = epoch_manual(name, data, threads, compiled=False)
+        compiled, warm = epoch_manual(name, data, threads, compiled=True)
+        out.update(eager_loop=eager * N_TRAIN / n, compiled_loop=compiled * N_TRAIN / n, compile_warmup=warm)
+    print(json.dumps(out))
+
+
+def run_child(model: str, threads: int, n: int, policy: str, epochs: int, compile_: bool) -> dict:
+    env = {**os.environ, "OMP_WAIT_POLICY": policy}
+    cmd = [sys.executable, __file__, "--child", "--child-model", model, "--child-threads", str(threads),
+           "--n", str(n), "--epochs", str(epochs)] + (["--compile"] if compile_ else [])
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="cnn-25,cnn-2,cnn-1")
     parser.add_argument("--threads", default="1,2", help="thread counts to try")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per measurement (median reported)")
-    parser.add_argument("--n", type=int, default=N_TRAIN, help="training sequences (default 17,500)")
+    parser.add_argument("--n", type=int, default=N_TRAIN, help="sequences actually trained (figures are scaled to 17,500)")
     parser.add_argument("--compile", action="store_true", help="also time the step loop under torch.compile")
+    parser.add_argument("--no-spin-check", action="store_true",
+                        help="skip the OMP_WAIT_POLICY=ACTIVE comparison (slow on a busy machine)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-model", help=argparse.SUPPRESS)
+    parser.add_argument("--child-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
     models = args.models.split(",")
     thread_counts = [int(t) for t in args.threads.split(",")]
-
-    n = args.n
-    x, y = random_data(n, LENGTH)
-    xv, yv = random_data(1_000, LENGTH, seed=1)
-    data = DataBundle.from_arrays((x, y), (xv, yv), (xv, yv))
-    print(f"torch {torch.__version__}, {n:,} sequences x {LENGTH} nt, batch 100, CPU")
     try:
         import tensorflow  # noqa: F401
         have_tf = True
     except ImportError:
         have_tf = False
+    print(f"torch {torch.__version__}; epoch = {N_TRAIN:,} random one-hot sequences x {LENGTH} nt, batch 100, "
+          f"koo2019 optimiser, through baselines.train.fit; CPUs available: {len(os.sched_getaffinity(0))}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if args.n != N_TRAIN:
+        print(f"(trained on {args.n:,} sequences and scaled to {N_TRAIN:,})")
+    if not have_tf:
         print("Keras comparison skipped: TensorFlow is not installed (pip install tensorflow-cpu to compare)")
-
-    peaks = {t: matmul_peak(t) for t in thread_counts}
-    for t, p in peaks.items():
-        print(f"float32 matmul peak (2048^3, torch.matmul), {t} thread(s): {p:7.1f} GFLOP/s")
     print()
-    print(f"{'model':<8} {'thr':>3} {'s/epoch':>8} {'GFLOP/s':>8} {'% peak':>7} {'keras s':>8} {'ours/keras':>10}")
+    print(f"{'model':<8} {'thr':>3} {'s/epoch':>8} {'GFLOP/s':>8} {'peak':>6} {'% peak':>7} {'keras s':>8} {'ours/keras':>10}")
+    results = []
     for name in models:
-        train_flops = 3 * forward_flops(name, LENGTH) * n
         for t in thread_counts:
-            seconds = epoch_via_fit(name, data, t, args.epochs)
-            gflops = train_flops / seconds / 1e9
-            keras = keras_epoch(name, x, y, t) if have_tf else None
-            ratio = f"{seconds / keras:10.2f}" if keras else f"{'n/a':>10}"
+            r = run_child(name, t, args.n, "PASSIVE", args.epochs, args.compile)
+            results.append(r)
+            gflops = r["train_gflop"] / r["seconds_per_epoch"]
+            keras = r["keras_seconds_per_epoch"]
+            ratio = f"{r['seconds_per_epoch'] / keras:10.2f}" if keras else f"{'n/a':>10}"
             keras_s = f"{keras:8.2f}" if keras else f"{'n/a':>8}"
-            print(f"{name:<8} {t:>3} {seconds:8.2f} {gflops:8.1f} {100 * gflops / peaks[t]:6.1f}% {keras_s} {ratio}")
+            print(f"{name:<8} {t:>3} {r['seconds_per_epoch']:8.2f} {gflops:8.1f} {r['peak_gflops']:6.1f} "
+                  f"{100 * gflops / r['peak_gflops']:6.1f}% {keras_s} {ratio}", flush=True)
+    print("\nGFLOP/s: conv + dense FLOPs counted analytically, training step = 3 x forward; "
+          "peak = torch.matmul 2048^3 float32 at the same thread count.")
     if args.compile:
-        print("\ntorch.compile (same step loop; warm-up includes compilation):")
-        for name in models:
-            t = max(thread_counts)
-            eager, _ = epoch_manual(name, data, t, compiled=False)
-            comp, warm = epoch_manual(name, data, t, compiled=True)
-            print(f"{name:<8} {t} thread(s): eager {eager:6.2f} s/epoch, compiled {comp:6.2f} s/epoch "
-                  f"(x{eager / comp:.2f}), compile warm-up {warm:.1f} s")
+        print("\ntorch.compile (same step loop, one epoch; warm-up includes compilation):")
+        for r in results:
+            print(f"{r['model']:<8} {r['threads']} thread(s): eager {r['eager_loop']:6.2f} s/epoch, compiled "
+                  f"{r['compiled_loop']:6.2f} s/epoch (x{r['eager_loop'] / r['compiled_loop']:.2f}), "
+                  f"warm-up {r['compile_warmup']:.1f} s")
+    if not args.no_spin_check and max(thread_counts) > 1:
+        t = max(thread_counts)
+        n = min(args.n, 2_000)
+        passive = run_child(models[0], t, n, "PASSIVE", 1, False)["seconds_per_epoch"]
+        active = run_child(models[0], t, n, "ACTIVE", 1, False)["seconds_per_epoch"]
+        print(f"\nOpenMP wait policy, {models[0]}, {t} threads ({n:,} sequences scaled to {N_TRAIN:,}): "
+              f"PASSIVE {passive:.2f} s/epoch (baselines' default), ACTIVE (spinning) {active:.2f} s/epoch")
 
 
 if __name__ == "__main__":

@@ -93,3 +93,26 @@ def test_evaluate_flag_without_evaluator_says_so(tmp_path, synthetic_repo, capsy
     monkeypatch.setattr(sw, "evaluator_function", lambda: None)
     assert main(_args(tmp_path / "s", synthetic_repo, "--evaluate", "--activations", "relu")) == 0
     assert "--evaluate skipped" in capsys.readouterr().err
+
+
+def test_evaluate_flag_scores_each_run_once_through_the_evaluator(tmp_path, synthetic_repo, monkeypatch, capsys):
+    calls = []
+
+    def fake_evaluate(model, data=None, config="synthetic", split="test", out_dir=None, progress=True,
+                      record_name="result.json", **kwargs):
+        calls.append(model)
+        assert model.name == "model.onnx" and model.is_file() and split == "test" and data == str(synthetic_repo)
+        record = {"results": {"motif_recovery": {"match_jaspar_fraction": 0.5, "match_ground_truth_fraction": 0.25,
+                                                 "coverage_count": 3}}}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / record_name).write_text(__import__("json").dumps(record))
+        return record
+
+    monkeypatch.setattr(sw, "evaluator_function", lambda: fake_evaluate)
+    args = _args(tmp_path / "s", synthetic_repo, "--evaluate", "--activations", "exp")
+    assert main(args) == 0
+    assert main(args) == 0  # resumed: neither retrained nor re-evaluated
+    assert len(calls) == 1
+    summary = pd.read_csv(tmp_path / "s" / "summary.csv")
+    assert summary.loc[0, "match_ground_truth_fraction_mean"] == 0.25 and summary.loc[0, "coverage_count_mean"] == 3
+    assert "match_ground_truth_fraction" in (tmp_path / "s" / "summary.md").read_text()
