@@ -97,10 +97,20 @@ def browser_page(server):
         page.on("request", lambda r: outside.append(r.url)
                 if urlparse(r.url).scheme in ("http", "https", "ws", "wss")
                 and urlparse(r.url).hostname not in LOCAL_HOSTS else None)
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(60_000)  # generous: the CI machine may be busy
         page.goto(server["url"])
         yield page, outside
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _screenshot_on_failure(request, artifacts_dir):
+    """A failing step leaves a screenshot of what the browser showed."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before and "browser_page" in request.fixturenames:
+        page, _ = request.getfixturevalue("browser_page")
+        page.screenshot(path=str(artifacts_dir / f"space-failed-{request.node.name}.png"), full_page=True)
 
 
 def _row_count(page) -> int:
