@@ -273,7 +273,8 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Queue", id="queue") as queue_tab:
                 queue_count = gr.Markdown(elem_id="queue-count")
                 queue_df = gr.Dataframe(headers=QUEUE_COLUMNS, interactive=False, elem_id="queue-table",
-                                        label="Pending, running and failed submissions", wrap=True)
+                                        label="Pending, running and failed submissions", wrap=True,
+                                        column_widths=["11%", "12%", "9%", "9%", "7%", "6%", "12%", "12%", "22%"])
                 queue_refresh = gr.Button("Refresh", size="sm", elem_id="queue-refresh")
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_markdown(), elem_id="about")
