@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p, j = results["parquet"], results["json"]
     print(f"\nparquet vs json: handler {j[1] / p[1]:.1f}x faster warm, {j[0] / p[0]:.1f}x cold; "
           f"page {statistics.median(j[2]) / statistics.median(p[2]):.2f}x faster to a visible table")
+    shutil.rmtree(home, ignore_errors=True)
     return 0
 
 
