@@ -119,7 +119,9 @@ def serve(host: str = "127.0.0.1", port: int = 7860, worker: bool = True, worker
     """
     quiet_env()
     if build_dataset:
-        ensure_dataset()
+        folder = ensure_dataset()
+        print(f"dataset: {folder}\n  load it with: from datasets import load_dataset; "
+              f"load_dataset({str(folder)!r}, 'synthetic')", flush=True)
     from space_app import app
 
     demo = demo or app.demo
