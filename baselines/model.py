@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from baselines.zoo import ConvBlock, ModelSpec, check_activation, pool_output_length, same_pool_padding
+from baselines.zoo import ConvBlock, ModelSpec, check_activation, conv_output_length, pool_output_length, same_pool_padding
 
 
 class Exp(nn.Module):
@@ -46,7 +46,7 @@ def _conv_block(block: ConvBlock, in_channels: int, length: int, activation: nn.
     """(conv -> BN -> activation) and (pool/dropout tail) for one block, and its output length."""
     conv = nn.Conv1d(in_channels, block.filters, block.width, padding=block.padding, bias=False)
     head = nn.Sequential(conv, nn.BatchNorm1d(block.filters, eps=spec.bn_eps, momentum=spec.bn_momentum), activation)
-    after_conv = length if block.padding == "same" else length - block.width + 1
+    after_conv = conv_output_length(length, block.width, block.padding)
     pool = None
     if block.pool > 1 or block.stride > 1:
         pool = TFMaxPool1d(block.pool, block.stride, after_conv, block.pool_padding)

@@ -36,7 +36,7 @@ from baselines.data import DataBundle
 from baselines.model import build_model
 from baselines.protocols import get_protocol
 from baselines.train import BatchFeeder, _optimizer, fit, reproducible
-from baselines.zoo import get_spec, pool_output_length
+from baselines.zoo import get_spec
 
 N_TRAIN = 17_500
 LENGTH = 200
@@ -52,12 +52,11 @@ def random_data(n: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
 def forward_flops(name: str, length: int) -> int:
     """Multiply-adds x 2 of every conv and dense layer for one sequence."""
     spec = get_spec(name).for_length(length)
-    flops, channels, current = 0, 4, length
-    for block in spec.convs:
-        out_len = current if block.padding == "same" else current - block.width + 1
-        flops += 2 * channels * block.width * block.filters * out_len
-        current = pool_output_length(out_len, block.pool, block.stride, block.pool_padding)
+    flops, channels = 0, 4
+    for block, (after_conv, _) in zip(spec.convs, get_spec(name).lengths(length)):
+        flops += 2 * channels * block.width * block.filters * after_conv
         channels = block.filters
+    current = get_spec(name).lengths(length)[-1][1]
     features = channels * current
     for dense in spec.dense:
         flops += 2 * features * dense.units
