@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from baselines.device import DEVICE_CHOICES
 from baselines.errors import BaselineError
-from baselines.protocols import PROTOCOLS, get_protocol
+from baselines.protocols import DEVICE_CHOICES, PROTOCOLS, get_protocol
 from baselines.zoo import ACTIVATIONS, LENGTHS, get_spec, model_names
 
 

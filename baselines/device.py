@@ -12,8 +12,7 @@ from typing import NamedTuple
 import torch
 
 from baselines.errors import BaselineError
-
-DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+from baselines.protocols import DEVICE_CHOICES
 
 
 def _mps_available() -> bool:

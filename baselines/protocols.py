@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from baselines.errors import BaselineError
 
+#: Training devices `--device` accepts (``auto`` = CUDA, then MPS, then CPU); torch-free so CLIs parse fast.
+DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
 Monitor = Literal["val_loss", "val_aupr"]
 
 
