@@ -104,7 +104,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     deep.add_argument("--bundle", required=True, help="the unpacked deepsea_train/ folder (or its .tar.gz)")
     deep.add_argument("--out", help=f"dataset repo folder (default: {default_dataset_dir()})")
     deep.add_argument("--fimo-threshold", type=float, default=1e-4, help="FIMO p-value threshold for putative sites")
-    deep.add_argument("--chunk-rows", type=int, default=20_000, help="rows read from train.mat per chunk")
+    deep.add_argument("--chunk-rows", type=int, default=20_000,
+                      help="source rows read per slice (bounds memory, does not change the output)")
+    deep.add_argument("--no-fimo", action="store_true",
+                      help="skip the FIMO scan: every `motifs` list is empty (manifest: annotated false)")
     deep.add_argument("--quiet", action="store_true", help="no progress bar")
     deep.set_defaults(func=_cmd_build_deepsea)
 

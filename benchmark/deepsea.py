@@ -277,7 +277,9 @@ def class_records(motif_set: MotifSet) -> list[dict]:
 def _source_record(sources: dict[str, SourceSplit]) -> list[dict]:
     return [
         {"split": s.split, "file": s.file.name,
-         "format": "MATLAB v7.3 (HDF5), read with h5py" if s.file.hdf5 else "MATLAB v5, read with scipy.io.loadmat",
+         "format": "MATLAB v7.3 (HDF5), read with h5py" if s.file.hdf5 else
+                   "MATLAB v5, streamed with benchmark.deepsea_mat5",
+         "storage": s.storage or None,
          "x_key": s.file.x_key, "y_key": s.file.y_key, "rows": s.n_rows, "bytes": s.path.stat().st_size,
          "sha256": None}
         for s in sources.values()
@@ -296,7 +298,8 @@ def build_deepsea(bundle: str | Path, out: str | Path, fimo_threshold: float = 1
     fimo_threshold: FIMO p-value threshold for the putative sites.
     chunk_rows: source rows read per slice of ``train.mat`` (bounds memory, not the output).
     progress: show a tqdm bar per split (rows/s of source rows).
-    annotate: False skips the FIMO scan (empty ``motifs``; for timing the scan's cost).
+    annotate: False skips the FIMO scan (``--no-fimo``): every ``motifs`` list is empty, the
+        manifest has ``annotated: false`` and ``fimo: null``, and the card says there is no annotation.
 
     Returns the updated manifest. Raises :class:`DatasetError` for a bad bundle,
     before or during the stream; the folder is then left as it was.
@@ -330,6 +333,7 @@ def build_deepsea(bundle: str | Path, out: str | Path, fimo_threshold: float = 1
                 "channels": f"DeepSEA A,G,C,T reordered to A,C,G,T with {list(AGCT_TO_ACGT)}; all-zero columns -> N",
                 "ids": "deepsea-<train|valid|test>-<row in that .mat file, 7 digits>; source_index = that row",
             },
+            "annotated": fimo is not None,  # False: built with --no-fimo (annotate=False), `motifs` empty
             "fimo": {"putative": True, **fimo.record()} if fimo is not None else None,
             "counts": counts,
             "sources": {"bundle": BUNDLE_NAME, "url": BUNDLE_URL, "archive": archive, "files": files},
@@ -363,15 +367,19 @@ def cli_build(args: argparse.Namespace) -> int:
     from benchmark.paths import default_dataset_dir
 
     out = Path(args.out) if args.out else default_dataset_dir()
+    annotate = not getattr(args, "no_fimo", False)
     manifest = build_deepsea(args.bundle, out, fimo_threshold=args.fimo_threshold, chunk_rows=args.chunk_rows,
-                             progress=not args.quiet)
+                             progress=not args.quiet, annotate=annotate)
     cfg = manifest["configs"][CONFIG]
     print(f"built config 'deepsea' (dataset version {manifest['dataset_version']}) in {out}")
     for split, info in cfg["splits"].items():
         c = cfg["counts"][split]
         print(f"  {split:<10} {info['rows']:>9,} rows kept of {c['source_rows']:>10,}  {info['path']}  "
               f"sha256 {info['sha256'][:16]}…")
-    print(f"motifs: putative FIMO sites at p < {cfg['fimo']['threshold']:g} (not ground truth)")
+    if cfg["fimo"] is not None:
+        print(f"motifs: putative FIMO sites at p < {cfg['fimo']['threshold']:g} (not ground truth)")
+    else:
+        print("motifs: none (built with --no-fimo: no FIMO scan, every `motifs` list is empty)")
     print("load it with:")
     print(f"  from datasets import load_dataset; ds = load_dataset({str(out)!r}, 'deepsea')")
     return 0

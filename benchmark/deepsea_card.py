@@ -39,7 +39,8 @@ def _class_table(cfg: dict) -> str:
 def _fimo_text(cfg: dict) -> str:
     fimo = cfg.get("fimo")
     if not fimo:
-        return ("**No motif annotation**: this build skipped the FIMO scan, so `motifs` is empty in every row. "
+        return ("**No motif annotation**: this build skipped the FIMO scan (`--no-fimo`), so `motifs` is empty "
+                "in every row. "
                 "There is no ground truth for where motifs are in these sequences.")
     splits = list(cfg["splits"])
     sites = " / ".join(f"{sum(cfg['counts'][s]['putative_sites'].values()):,}" for s in splits)
@@ -55,11 +56,17 @@ truth" on positions) should use the `synthetic` config. Sites found
 ({' / '.join(splits)}): {sites}."""
 
 
+def _fimo_option(cfg: dict) -> str:
+    fimo = cfg.get("fimo")
+    return f"--fimo-threshold {fimo['threshold']:g}" if fimo else "--no-fimo"
+
+
 def _sources_table(cfg: dict) -> str:
     src = cfg["sources"]
     rows = ["| file | format | variables | rows | bytes | sha256 |", "|---|---|---|---|---|---|"]
     for f in src["files"]:
-        rows.append(f"| `{f['file']}` | {f['format']} | `{f['x_key']}`, `{f['y_key']}` | {f['rows']:,} | "
+        storage = f" ({f['storage']})" if f.get("storage") else ""
+        rows.append(f"| `{f['file']}` | {f['format']}{storage} | `{f['x_key']}`, `{f['y_key']}` | {f['rows']:,} | "
                     f"{f['bytes']:,} | `{f['sha256']}` |")
     archive = src.get("archive")
     note = (f"\nBuilt from the archive `{archive['file']}` ({archive['bytes']:,} bytes, sha256 `{archive['sha256']}`)."
@@ -91,7 +98,7 @@ The DeepSEA training bundle `{cfg['sources']['bundle']}` ({cfg['sources']['url']
 
 {_sources_table(cfg)}
 
-Reproduce with `motifbench data build deepsea --bundle deepsea_train/ --fimo-threshold {(cfg.get('fimo') or {}).get('threshold', 1e-4):g}`.
+Reproduce with `motifbench data build deepsea --bundle deepsea_train/ {_fimo_option(cfg)}`.
 The labels are DeepSEA's (ENCODE / Roadmap peaks processed by Zhou & Troyanskaya); cite:
 
 ```bibtex

@@ -18,9 +18,10 @@ file              format                  sequences (as read)    labels (as read
 Channels are A,G,C,T (DeepSEA's order); an all-zero column is an N.
 ``train.mat`` (4.4 M rows, several GB) is read with h5py one slice of
 ``chunk_rows`` source rows at a time, labels first, so the sequences of a
-slice with no kept row are never read. ``valid.mat`` / ``test.mat`` are read
-with ``scipy.io.loadmat`` one variable at a time (labels, then sequences), as
-the classic format has no partial reads.
+slice with no kept row are never read. ``valid.mat`` / ``test.mat`` are
+streamed by :mod:`benchmark.deepsea_mat5` (the 12 label columns, then the kept
+rows of the sequences; memory-mapped when stored uncompressed, inflated in
+bounded blocks when compressed), never loaded whole.
 
 Everything is validated before the first row is written (:func:`inspect_bundle`),
 and any read error later on is re-raised as a :class:`DatasetError` naming the
@@ -28,6 +29,7 @@ file, so a bad bundle never leaves a half-written dataset behind.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,9 @@ AGCT_TO_ACGT: tuple[int, ...] = (0, 2, 1, 3)
 MATLAB_USERBLOCK = 512
 #: Most source columns of trainxdata read at once (16 MB of uint8): bounds the read buffer.
 _X_BLOCK = 4096
+#: Most bytes of kept sequences gathered by one pass over a compressed classic (v5) sequence array.
+_PASS_BYTES = 256 << 20
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,11 +85,12 @@ SPLIT_FILES: tuple[SplitFile, ...] = (
 
 @dataclass(frozen=True)
 class SourceSplit:
-    """A validated bundle file: its path and its number of source rows."""
+    """A validated bundle file: its path, its number of source rows and how its variables are stored."""
 
     file: SplitFile
     path: Path
     n_rows: int
+    storage: str = ""
 
     @property
     def split(self) -> str:
@@ -132,13 +138,14 @@ def _h5_datasets(path: Path, keys: tuple[str, str]) -> dict[str, tuple[tuple[int
         raise DatasetError(f"{path}: cannot open as HDF5 ({exc}); the file looks truncated or corrupt") from exc
 
 
-def _mat5_variables(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
-    import scipy.io
+def _mat5_variables(path: Path) -> dict[str, tuple[tuple[int, ...], str, str]]:
+    """name -> (MATLAB dimensions, class, how it is stored) of every variable, no data read."""
+    from benchmark.deepsea_mat5 import Mat5File
 
-    try:
-        return {name: (tuple(shape), cls) for name, shape, cls in scipy.io.whosmat(path)}
-    except (ValueError, OSError, TypeError, NotImplementedError) as exc:
-        raise DatasetError(f"{path}: not a readable classic MATLAB (v5) .mat file ({exc})") from exc
+    with Mat5File(path) as mat:
+        return {v.name: (v.shape, v.mclass, ("sparse" if v.sparse else f"{v.mclass} stored as {v.dtype}")
+                         + (", zlib-compressed" if v.compressed else ", uncompressed"))
+                for v in mat.variables.values()}
 
 
 def _check_shapes(path: Path, sf: SplitFile, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> int:
@@ -153,7 +160,7 @@ def _check_shapes(path: Path, sf: SplitFile, x_shape: tuple[int, ...], y_shape: 
         ok_x = len(x_shape) == 3 and x_shape[1:] == (4, SEQUENCE_LENGTH)
         ok_y = len(y_shape) == 2 and y_shape[1] == N_TASKS
         n_x, n_y = (x_shape[0] if ok_x else None), (y_shape[0] if ok_y else None)
-        how = "as scipy.io.loadmat reads it"
+        how = "(MATLAB's dimensions, as scipy.io.loadmat shows them)"
     if not ok_x:
         raise DatasetError(f"{path}: {sf.x_key} has shape {x_shape}, expected {x_expected} {how} "
                            "(one-hot A,G,C,T, 1000 nt)")
@@ -190,7 +197,8 @@ def inspect_bundle(folder: str | Path) -> dict[str, SourceSplit]:
                 raise DatasetError(f"{path}: no variable {key!r}; expected {sf.x_key} and {sf.y_key}, "
                                    f"found {sorted(found)}")
         n = _check_shapes(path, sf, found[sf.x_key][0], found[sf.y_key][0])
-        sources[sf.split] = SourceSplit(sf, path, n)
+        storage = "" if sf.hdf5 else f"{sf.x_key}: {found[sf.x_key][2]}; {sf.y_key}: {found[sf.y_key][2]}"
+        sources[sf.split] = SourceSplit(sf, path, n, storage)
     return sources
 
 
@@ -306,39 +314,55 @@ def _read_kept_columns(xds, rows: np.ndarray, path: Path, key: str) -> np.ndarra
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def _loadmat_variable(path: Path, key: str) -> np.ndarray:
-    import scipy.io
-
-    try:
-        return scipy.io.loadmat(path, variable_names=[key])[key]
-    except (ValueError, OSError, TypeError, KeyError, NotImplementedError) as exc:
-        raise DatasetError(f"{path}: cannot read {key} ({exc}); the file looks truncated or corrupt") from exc
-
-
 def _iter_mat5(src: SourceSplit, chunk_rows: int) -> Iterator[tuple[int, SourceChunk]]:
-    import scipy.sparse
+    """Slices of a classic v5 file, streamed with :class:`~benchmark.deepsea_mat5.Mat5File`.
+
+    The 12 label columns are read first (12 contiguous runs of the column-major
+    label matrix, or those columns of a sparse one). Sequences: MATLAB stores
+    (N, 4, 1000) column-major, so one row is spread over the whole array. An
+    uncompressed array is memory-mapped and read one slice of ``chunk_rows``
+    source rows at a time (its kept rows only). A compressed one can only be
+    inflated front to back, so each pass over it gathers the kept rows of as many
+    consecutive slices as fit ``_PASS_BYTES`` (at least one slice): one pass for
+    the real test.mat (23,768 kept rows, 95 MB), more passes, each inflating the
+    whole variable again, only when the kept rows would not fit.
+    """
+    from benchmark.deepsea_mat5 import Mat5File
 
     sf, path = src.file, src.path
-    y = _loadmat_variable(path, sf.y_key)
-    y12 = y[:, list(LABEL_COLUMNS)]
-    if scipy.sparse.issparse(y12):  # MATLAB may save a mostly-zero label matrix as sparse
-        y12 = y12.toarray()
-    keep, labels = select_labels(np.asarray(y12), path, sf.y_key)
-    del y
-    kept = np.flatnonzero(keep)
-    x = _loadmat_variable(path, sf.x_key)
-    if x.shape[0] != src.n_rows:
-        raise DatasetError(f"{path}: {sf.x_key} has {x.shape[0]:,} rows, expected {src.n_rows:,}")
-    x = x[kept]  # (k, 4, 1000): only the kept rows stay in memory
-    for lo in range(0, src.n_rows, chunk_rows):
-        hi = min(lo + chunk_rows, src.n_rows)
-        i, j = np.searchsorted(kept, [lo, hi])
-        if i == j:
-            yield hi - lo, _empty_chunk()
-            continue
-        rows = kept[i:j].astype(np.int64)
-        onehot, codes = agct_to_acgt(x[i:j], path, sf.x_key, rows)
-        yield hi - lo, SourceChunk(rows, onehot, codes, labels[i:j])
+    with Mat5File(path) as mat:
+        try:
+            y12 = mat.read_columns(sf.y_key, LABEL_COLUMNS)
+            keep, labels = select_labels(y12, path, sf.y_key)
+            del y12
+            kept = np.flatnonzero(keep).astype(np.int64)
+            xvar = mat.variable(sf.x_key)
+            bounds = [(lo, min(lo + chunk_rows, src.n_rows)) for lo in range(0, src.n_rows, chunk_rows)]
+            cuts = np.searchsorted(kept, [lo for lo, _ in bounds] + [src.n_rows])  # kept rows before each slice
+            row_bytes = SEQUENCE_LENGTH * 4 * (xvar.dtype.itemsize if xvar.dtype is not None else 8)
+            per_pass = max(1, _PASS_BYTES // row_bytes) if xvar.compressed else 1
+            groups, first = [], 0
+            for c in range(1, len(bounds) + 1):  # consecutive slices whose kept rows fit one pass
+                if c == len(bounds) or cuts[c + 1] - cuts[first] > per_pass:
+                    groups.append((first, c))
+                    first = c
+            if xvar.compressed and len(kept):
+                _log.info("%s: %s is compressed: %d pass(es) over it for %d kept rows", path, sf.x_key,
+                          len([g for g in groups if cuts[g[1]] > cuts[g[0]]]), len(kept))
+            for g0, g1 in groups:
+                i, j = int(cuts[g0]), int(cuts[g1])
+                x = mat.read_rows(sf.x_key, kept[i:j]) if i < j else None
+                for c in range(g0, g1):
+                    (lo, hi), a, b = bounds[c], int(cuts[c]), int(cuts[c + 1])
+                    if a == b:
+                        yield hi - lo, _empty_chunk()
+                        continue
+                    onehot, codes = agct_to_acgt(x[a - i:b - i], path, sf.x_key, kept[a:b])
+                    yield hi - lo, SourceChunk(kept[a:b], onehot, codes, labels[a:b])
+                del x
+        except (OSError, ValueError, MemoryError) as exc:
+            raise DatasetError(f"{path}: cannot read {sf.x_key} / {sf.y_key} ({exc}); "
+                               "the file looks truncated or corrupt") from exc
 
 
 def _empty_chunk() -> SourceChunk:

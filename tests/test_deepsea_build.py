@@ -244,11 +244,47 @@ def test_cli_from_the_tar_gz_gives_identical_files_whatever_the_chunk_size(repo,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deepsea_train_bundle.v0.9.tar.gz", "repo"]  # no temp left
 
 
-def test_without_fimo_motifs_are_empty_and_the_card_says_so(planted, tmp_path):
-    manifest = build_deepsea(planted["folder"], tmp_path / "repo", annotate=False)
-    assert manifest["configs"]["deepsea"]["fimo"] is None
-    assert all(r["motifs"] == [] for r in _rows(tmp_path / "repo", "train"))
-    assert "No motif annotation" in (tmp_path / "repo" / "README.md").read_text()
+def test_no_fimo_gives_empty_motifs_the_same_rows_and_says_so(repo, planted, tmp_path, capsys):
+    target = tmp_path / "repo"
+    assert main(["data", "build", "deepsea", "--bundle", str(planted["folder"]), "--out", str(target),
+                 "--no-fimo", "--quiet"]) == 0
+    assert "motifs: none (built with --no-fimo" in capsys.readouterr().out
+    cfg = json.loads((target / "manifest.json").read_text())["configs"]["deepsea"]
+    assert cfg["annotated"] is False and cfg["fimo"] is None and repo[1]["configs"]["deepsea"]["annotated"] is True
+    assert all(sum(c["putative_sites"].values()) == 0 for c in cfg["counts"].values())
+    for split in ("train", "validation", "test"):
+        rows, ref = _rows(target, split), _rows(repo[0], split)
+        assert all(r["motifs"] == [] for r in rows)
+        assert [(r["id"], r["sequence"], r["labels"]) for r in rows] == [(r["id"], r["sequence"], r["labels"]) for r in ref]
+    card = (target / "README.md").read_text()
+    assert "No motif annotation" in card and "--no-fimo" in card and "putative FIMO hits" not in card
+    assert main(["data", "verify", str(target)]) == 0
+
+
+def test_classic_files_are_streamed_and_their_storage_recorded(repo):
+    files = {f["file"]: f for f in repo[1]["configs"]["deepsea"]["sources"]["files"]}
+    assert files["valid.mat"]["format"] == "MATLAB v5, streamed with benchmark.deepsea_mat5"
+    assert files["valid.mat"]["storage"] == ("validxdata: uint8 stored as uint8, uncompressed; "
+                                             "validdata: uint8 stored as uint8, uncompressed")
+    assert "testxdata: uint8 stored as uint8, zlib-compressed" in files["test.mat"]["storage"]
+    assert files["train.mat"]["storage"] is None
+
+
+def test_a_compressed_file_read_in_many_passes_gives_the_same_files(repo, planted, tmp_path, monkeypatch, caplog):
+    """test.mat is zlib-compressed: with room for 2 kept rows per pass, each pass re-inflates testxdata."""
+    import logging
+
+    import benchmark.deepsea_source as source
+
+    monkeypatch.setattr(source, "_PASS_BYTES", 2 * 4 * L)
+    kept = len(planted["expected"]["test"]["index"])
+    with caplog.at_level(logging.INFO, logger="benchmark.deepsea_source"):
+        manifest = build_deepsea(planted["folder"], tmp_path / "repo", chunk_rows=1, annotate=False)
+    assert f"testxdata is compressed: {(kept + 1) // 2} pass(es) over it for {kept} kept rows" in caplog.text
+    ref = repo[1]["configs"]["deepsea"]["splits"]
+    got = manifest["configs"]["deepsea"]["splits"]
+    assert [r["sequence"] for r in _rows(tmp_path / "repo", "test")] == [r["sequence"] for r in _rows(repo[0], "test")]
+    assert got["test"]["rows"] == ref["test"]["rows"] == kept
 
 
 def test_reading_train_in_tiny_blocks_gives_the_same_files(repo, planted, tmp_path, monkeypatch):

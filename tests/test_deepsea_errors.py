@@ -145,6 +145,27 @@ def corrupt_train_chunk(folder, a):
         fh.write(b"\xff" * (info.size - 16))
 
 
+def truncated_valid(folder, a):  # classic v5: found when the file's elements are walked, before writing
+    path = folder / "valid.mat"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 1000])
+
+
+def corrupt_compressed_test(folder, a):
+    """Garbage inside testxdata's zlib stream (past its header): found mid-stream, after train is staged."""
+    from benchmark.deepsea_mat5 import Mat5File
+
+    x, y = a["test"]
+    y = y.copy()
+    y[:, 592] = 1  # every row kept, so the sequences are read
+    write_classic_mat(folder / "test.mat", "test", x, y, compress=True)
+    with Mat5File(folder / "test.mat") as mat:
+        var = mat.variable("testxdata")
+    with open(folder / "test.mat", "r+b") as fh:
+        fh.seek(var.offset + 8 + var.nbytes // 2)
+        fh.write(b"\xff" * 32)
+
+
 def bad_label_value_valid(folder, a):  # found while writing validation, after train is staged
     x, y = a["validation"]
     y = y.copy()
@@ -173,6 +194,8 @@ CASES: list[tuple[Callable, str, str]] = [
     (mismatched_n_valid, "valid.mat", "expected the same N"),
     (train_not_hdf5, "train.mat", "not a MATLAB v7.3 (HDF5) file"),
     (corrupt_train_chunk, "train.mat", "cannot read trainxdata"),
+    (truncated_valid, "valid.mat", "the file looks truncated"),
+    (corrupt_compressed_test, "test.mat", "corrupt compressed data"),
     (bad_label_value_valid, "valid.mat", "holds the value 2; expected only 0 and 1"),
     (two_channels_test, "test.mat", "row 5 position 17 sets more than one channel"),
 ]
