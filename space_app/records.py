@@ -3,10 +3,12 @@
 The record is the JSON :mod:`submissions.export` wrote (``results/<id>.json``),
 or, if that file is missing, the copy in the store. Its ``artifacts`` names
 files (the filter-logo and ground-truth-logo PNGs) relative to the folder the
-evaluator wrote into; for a queued submission that is the worker's run folder
-``runs/<id>/attempt-<n>/out``. When a picture cannot be found (a record
-imported from elsewhere), the logos are drawn again from the record's own
-per-filter PPMs into a cache folder, with the evaluator's own drawing code.
+evaluator wrote into; the export copies them, under those names, to the
+stable folder ``results/<id>/`` (the worker's run folders are its own
+business). When a picture cannot be found there (a record imported from
+elsewhere, a worker run with ``--no-artifacts``), the logos are drawn again
+from the record's own per-filter PPMs into a cache folder, with the
+evaluator's own drawing code.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from submissions.export import results_dir
+from submissions.export import artifacts_dir, results_dir
 from submissions.store import Store, submissions_home
 
 log = logging.getLogger(__name__)
@@ -54,28 +56,17 @@ def load_record(submission_id: str, root: Path | None = None, store: Store | Non
     return None
 
 
-def _run_out_dirs(submission_id: str, root: Path) -> list[Path]:
-    """The worker's output folders of this submission, latest attempt first."""
-    runs = root / "runs" / submission_id
-    attempts = sorted(runs.glob("attempt-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
-    return [a / "out" for a in reversed(attempts)]
-
-
 def artifact_path(record: dict[str, Any], name: str, submission_id: str, root: Path | None = None) -> Path | None:
     """Where an artifact named in ``record["artifacts"]`` lives on this machine, or None."""
     sid = safe_id(submission_id)
     rel = (record.get("artifacts") or {}).get(name)
     if not sid or not rel:
         return None
-    root = root or submissions_home()
     rel_path = Path(rel)
-    if rel_path.is_absolute():
-        candidates = [rel_path]
-    elif ".." in rel_path.parts:
+    if rel_path.is_absolute() or ".." in rel_path.parts:
         return None
-    else:
-        candidates = [results_dir(root) / sid / rel_path, *(d / rel_path for d in _run_out_dirs(sid, root))]
-    return next((c for c in candidates if c.is_file()), None)
+    path = artifacts_dir(sid, root or submissions_home()) / rel_path
+    return path if path.is_file() else None
 
 
 def logo_images(record: dict[str, Any], submission_id: str, root: Path | None = None,

@@ -1,18 +1,29 @@
-"""Exports the leaderboard reads: one JSON per result record and one flat parquet table.
+"""Exports the leaderboard reads: one JSON per result record, its artifacts, and one flat parquet table.
 
 ``<data home>/submissions/results/<id>.json`` is the evaluator's record as it
-was stored; ``<data home>/submissions/leaderboard.parquet`` has one row per
-FINISHED submission with flat, typed columns (:data:`LEADERBOARD_SCHEMA`).
+was stored; ``results/<id>/`` holds copies of the files the evaluator wrote
+beside it (filter and ground-truth logo PNGs, ``filters.meme``,
+``tomtom.tsv``), under the names the record's ``artifacts`` gives, so a
+reader never looks into the worker's run folders (``runs/<id>/attempt-<n>/``,
+an internal layout that keeps every attempt); ``leaderboard.parquet`` has one
+row per FINISHED submission with flat, typed columns
+(:data:`LEADERBOARD_SCHEMA`). Model facts the manifest leaves out are filled
+from the record and the stored ONNX (:mod:`submissions.model_facts`).
+
 The table is rebuilt from the store on every finish, written to a temporary
 file and renamed into place under a file lock, so a reader always sees a whole
-table and two workers finishing at once cannot drop each other's rows.
-The leaderboard only reads these files; it never recomputes a score.
+table and two workers finishing at once cannot drop each other's rows. An
+artifact folder appears whole (staged, then renamed into place) before the
+JSON and the row that name it. The leaderboard only reads these files; it
+never recomputes a score.
 """
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +34,23 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from submissions.store import FINISHED, Store, Submission, submissions_home
+from submissions import model_facts
+from submissions.store import FINISHED, CheckpointFiles, Store, Submission, submissions_home
+
+log = logging.getLogger(__name__)
 
 LEADERBOARD_FILE = "leaderboard.parquet"
 RESULTS_DIR = "results"
+RUNS_DIR = "runs"
+#: Record ``artifacts`` entries not copied: the record itself is ``results/<id>.json``.
+_NOT_COPIED = frozenset({"record"})
+#: Record ``artifacts`` name -> leaderboard column holding the stable copy's path.
+ARTIFACT_COLUMNS: dict[str, str] = {
+    "filter_logos": "filter_logos_file",
+    "ground_truth_logos": "ground_truth_logos_file",
+    "filters_meme": "filters_meme_file",
+    "tomtom_tsv": "tomtom_tsv_file",
+}
 
 _TS = pa.timestamp("s", tz="UTC")
 #: Columns of leaderboard.parquet (docs/submissions.md describes each).
@@ -56,6 +80,7 @@ LEADERBOARD_SCHEMA = pa.schema(
         ("submitted_at", _TS),
         ("finished_at", _TS),
         ("record_file", pa.string()),
+        *((column, pa.string()) for column in ARTIFACT_COLUMNS.values()),
     ]
 )
 
@@ -71,8 +96,18 @@ _SCORE_PATHS: dict[str, tuple[str, ...]] = {
 
 
 def results_dir(root: Path | None = None) -> Path:
-    """Folder of ``<id>.json`` result records."""
+    """Folder of ``<id>.json`` result records and ``<id>/`` artifact folders."""
     return (root or submissions_home()) / RESULTS_DIR
+
+
+def artifacts_dir(submission_id: str, root: Path | None = None) -> Path:
+    """``results/<id>/``: the stable copies of one submission's evaluator artifacts."""
+    return results_dir(root) / submission_id
+
+
+def attempt_dir(submission_id: str, attempt: int, root: Path | None = None) -> Path:
+    """``runs/<id>/attempt-<n>/``: the worker's working folder for one attempt (task, log, ``out/``)."""
+    return (root or submissions_home()) / RUNS_DIR / submission_id / f"attempt-{attempt}"
 
 
 def leaderboard_path(root: Path | None = None) -> Path:
@@ -101,11 +136,58 @@ def _ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(int(value), tz=timezone.utc)
 
 
-def leaderboard_row(sub: Submission) -> dict[str, Any]:
-    """One flat row from a FINISHED submission: manifest facts, then record facts, then scores."""
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _safe_relative(name: Any) -> Path | None:
+    """An artifact file name from a record, if it stays inside its folder."""
+    if not isinstance(name, str) or not name:
+        return None
+    path = Path(name)
+    return None if path.is_absolute() or ".." in path.parts else path
+
+
+def artifact_files(sub: Submission, root: Path | None = None) -> dict[str, str]:
+    """Record ``artifacts`` name -> ``results/<id>/<file>`` (relative to the submissions folder) for copies present."""
+    root = root or submissions_home()
+    found: dict[str, str] = {}
+    for name, rel in ((sub.record or {}).get("artifacts") or {}).items():
+        rel_path = _safe_relative(rel)
+        if name in _NOT_COPIED or rel_path is None:
+            continue
+        if (artifacts_dir(sub.id, root) / rel_path).is_file():
+            found[name] = (Path(RESULTS_DIR) / sub.id / rel_path).as_posix()
+    return found
+
+
+def leaderboard_row(sub: Submission, root: Path | None = None, checkpoints: CheckpointFiles | None = None) -> dict[str, Any]:
+    """One flat row from a FINISHED submission: manifest facts, then record facts, then scores.
+
+    Parameters
+    ----------
+    sub : Submission
+        A FINISHED submission (with its record).
+    root : Path, optional
+        The submissions folder (default: the data home's): where artifact
+        copies are looked for and model facts cached.
+    checkpoints : CheckpointFiles, optional
+        The store's checkpoint files: lets ``params`` and ``first_layer_pool``
+        be read from the stored ONNX when the manifest does not give them.
+    """
+    root = root or submissions_home()
     record = sub.record or {}
     arch = dict(sub.manifest.get("architecture") or {})
     model = record.get("model") if isinstance(record.get("model"), dict) else {}
+    wanted = ("framework", "activation", "first_layer_pool", "params")
+    derived: dict[str, Any] = {}
+    if not all(_given(arch.get(k)) for k in wanted):  # the manifest wins; read the model only if needed
+        checkpoint = checkpoints.path(sub.sha256) if checkpoints is not None else None
+        derived = model_facts.record_facts(record, checkpoint, sub.sha256, root / model_facts.FACTS_DIR)
+
+    def fact(key: str) -> Any:
+        return arch[key] if _given(arch.get(key)) else derived.get(key)
+
     row: dict[str, Any] = {
         "id": sub.id,
         "model_name": sub.model_name,
@@ -115,10 +197,10 @@ def leaderboard_row(sub: Submission) -> dict[str, Any]:
         "dataset_version": _lookup(record, "dataset.version") or sub.dataset_version,
         "split": _lookup(record, "dataset.split"),
         "evaluator_version": _lookup(record, "evaluator_version"),
-        "framework": arch.get("framework") or model.get("framework"),
-        "activation": arch.get("activation") or (model.get("spec") or {}).get("activation"),
-        "first_layer_pool": _int(arch.get("first_layer_pool")),
-        "params": _int(arch.get("params")),
+        "framework": fact("framework"),
+        "activation": fact("activation"),
+        "first_layer_pool": _int(fact("first_layer_pool")),
+        "params": _int(fact("params")),
         "n_filters": _int(model.get("n_filters")),
         "sha256": sub.sha256,
         "submitted_at": _ts(sub.created_at),
@@ -128,6 +210,9 @@ def leaderboard_row(sub: Submission) -> dict[str, Any]:
     }
     for column, paths in _SCORE_PATHS.items():
         row[column] = next((v for v in (_number(_lookup(record, p)) for p in paths) if v is not None), None)
+    files = artifact_files(sub, root)
+    for name, column in ARTIFACT_COLUMNS.items():
+        row[column] = files.get(name)
     return row
 
 
@@ -161,9 +246,57 @@ def write_result_json(sub: Submission, root: Path | None = None) -> Path:
     return path
 
 
+def copy_artifacts(sub: Submission, source: Path, root: Path | None = None) -> dict[str, Path]:
+    """Copy the files the record's ``artifacts`` names from ``source`` to ``results/<id>/``.
+
+    The copies keep the record's file names, so ``record["artifacts"][name]``
+    resolves inside ``results/<id>/``. The folder is staged next to its final
+    place and renamed in whole when it does not exist yet; an existing folder
+    (a re-export) has each file replaced atomically. Files missing from
+    ``source`` (``--no-artifacts``, a cleaned run folder) are skipped; nothing
+    is created when there is nothing to copy.
+
+    Returns
+    -------
+    dict
+        Record ``artifacts`` name -> the copy's path, for every file copied.
+    """
+    root = root or submissions_home()
+    wanted = {name: rel for name, rel in ((sub.record or {}).get("artifacts") or {}).items()
+              if name not in _NOT_COPIED and _safe_relative(rel) is not None}
+    present = {name: Path(rel) for name, rel in wanted.items() if (source / rel).is_file()}
+    for name in wanted.keys() - present.keys():
+        log.warning("submission %s: artifact %s (%s) not found in %s", sub.id, name, wanted[name], source)
+    if not present:
+        return {}
+    final = artifacts_dir(sub.id, root)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{sub.id}."))
+    try:
+        for rel in present.values():
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / rel, stage / rel)
+        try:
+            os.rename(stage, final)  # atomic; fails if a previous export left the folder
+        except OSError:
+            for rel in present.values():
+                (final / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(stage / rel, final / rel)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return {name: final / rel for name, rel in present.items()}
+
+
+def _has_artifact_copies(sub: Submission, root: Path) -> bool:
+    names = [n for n, rel in ((sub.record or {}).get("artifacts") or {}).items()
+             if n not in _NOT_COPIED and _safe_relative(rel) is not None]
+    return len(artifact_files(sub, root)) == len(names)
+
+
 def write_leaderboard(store: Store, root: Path | None = None) -> Path:
     """Rebuild ``leaderboard.parquet`` from every FINISHED submission (call under :func:`_locked`)."""
-    rows = [leaderboard_row(s) for s in store.list([FINISHED])]
+    root = root or submissions_home()
+    rows = [leaderboard_row(s, root, store.checkpoints) for s in store.list([FINISHED])]
     table = pa.Table.from_pylist(rows, schema=LEADERBOARD_SCHEMA)
     path = leaderboard_path(root)
     sink = pa.BufferOutputStream()
@@ -172,22 +305,37 @@ def write_leaderboard(store: Store, root: Path | None = None) -> Path:
     return path
 
 
-def export_submission(store: Store, submission_id: str, root: Path | None = None) -> None:
-    """After a job ends: its JSON (if FINISHED) and a fresh leaderboard table."""
+def export_submission(store: Store, submission_id: str, root: Path | None = None,
+                      artifacts_from: Path | None = None) -> None:
+    """After a job ends: its artifacts and JSON (if FINISHED), then a fresh leaderboard table.
+
+    Parameters
+    ----------
+    artifacts_from : Path, optional
+        The folder the evaluator wrote into; default the finishing attempt's
+        ``runs/<id>/attempt-<n>/out``.
+    """
     root = root or submissions_home()
     sub = store.get(submission_id)
     if sub is None or sub.state != FINISHED:
         return
     with _locked(root):
+        copy_artifacts(sub, artifacts_from or attempt_dir(sub.id, sub.attempts, root) / "out", root)
         write_result_json(sub, root)
         write_leaderboard(store, root)
 
 
 def export_all(store: Store, root: Path | None = None) -> Path:
-    """Rewrite every result JSON and the table (after a restore or an export format change)."""
+    """Rewrite every result JSON and the table (after a restore or an export format change).
+
+    Artifact folders missing a file are filled from the finishing attempt's
+    run folder (so exports made before artifacts were copied catch up).
+    """
     root = root or submissions_home()
     with _locked(root):
         for sub in store.list([FINISHED]):
+            if not _has_artifact_copies(sub, root):
+                copy_artifacts(sub, attempt_dir(sub.id, sub.attempts, root) / "out", root)
             write_result_json(sub, root)
         return write_leaderboard(store, root)
 
