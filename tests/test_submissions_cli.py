@@ -50,8 +50,11 @@ def test_submit_queue_worker(home, tmp_path, synthetic_repo, capsys):
     table = capsys.readouterr().out
     assert sub_id in table and "PENDING" in table and "PENDING 1" in table
 
-    assert main(["worker", "--once", "--limit", "40", "--no-attribution", "--no-artifacts", "--heartbeat", "0.5"]) == 0
+    done = tmp_path / "done.json"
+    assert main(["worker", "--once", "--limit", "40", "--no-attribution", "--no-artifacts", "--heartbeat", "0.5",
+                 "--json-out", str(done)]) == 0
     assert f"{sub_id}  FINISHED" in capsys.readouterr().out
+    assert [(r["id"], r["state"]) for r in json.loads(done.read_text())] == [(sub_id, FINISHED)]
 
     assert main(["queue", "--json", "--state", "finished"]) == 0
     rows = json.loads(capsys.readouterr().out)
