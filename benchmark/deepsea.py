@@ -9,7 +9,8 @@ through :func:`benchmark.dataset_repo.write_config`, which stages the config and
 moves it in only when every split is complete.
 
 Memory stays bounded by one slice of ``chunk_rows`` source rows (about 100 MB
-at the default 20,000) whatever N is; the output is identical for any
+at the default 20,000) whatever N is (for a compressed classic file, by one
+pass of at most 128 MB of kept rows); the output is identical for any
 ``chunk_rows`` because rows are regrouped into the repo's fixed parquet row
 groups. The bundle files' sha256 are computed by a background thread reading
 each file once, sequentially, while the build runs.

@@ -58,8 +58,11 @@ _FLAG_COMPLEX, _FLAG_LOGICAL = 0x08, 0x02
 HEADER_BYTES = 128
 #: Bytes of column data handled at once (a block is at least one whole column).
 BLOCK_BYTES = 16 << 20
-#: Compressed input fed to zlib at once.
+#: Compressed input fed to zlib at once, and most inflated bytes taken from it at once.
 _INFLATE_INPUT = 1 << 20
+_INFLATE_OUTPUT = 1 << 20
+#: What the kernel maps around each page fault of a file mapping (fault-around, 64 kB by default).
+_FAULT_AROUND = 64 << 10
 
 
 def _ceil8(n: int) -> int:
@@ -135,22 +138,24 @@ class _InflateStream:
             if out or (not data and not self._z.unconsumed_tail):
                 return out
 
-    def read(self, n: int) -> bytes:
-        parts, got = [], 0
+    def read(self, n: int) -> bytes | bytearray:
+        """Exactly ``n`` inflated bytes, built in place (zlib's output comes at most ``_INFLATE_OUTPUT`` at a time)."""
+        buf = bytearray(n)
+        view, got = memoryview(buf), 0
         while got < n:
-            out = self._inflate(n - got)
+            out = self._inflate(min(n - got, _INFLATE_OUTPUT))
             if not out:
                 raise DatasetError(f"{self._where}: a compressed variable ends after {self._pos + got:,} inflated "
                                    f"bytes, {n - got:,} short of its own element sizes; "
                                    "the file looks truncated or corrupt")
-            parts.append(out)
+            view[got:got + len(out)] = out
             got += len(out)
         self._pos += n
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return buf
 
     def skip(self, n: int) -> None:
         while n > 0:
-            step = min(n, BLOCK_BYTES)
+            step = min(n, _INFLATE_OUTPUT)
             self.read(step)
             n -= step
 
@@ -566,7 +571,8 @@ class Mat5File:
         values = np.frombuffer(self._map, data.dtype, count=n * m_total, offset=start).reshape(m_total, n)
         lo, hi = int(rows[0]), int(rows[-1]) + 1
         local = rows - lo
-        per_block = max(1, BLOCK_BYTES // ((hi - lo) * size))
+        # each column's span is one run of pages, mapped with up to 64 kB of fault-around on each side
+        per_block = max(1, BLOCK_BYTES // ((hi - lo) * size + 2 * _FAULT_AROUND))
         dontneed = getattr(mmap, "MADV_DONTNEED", None)
         for m0 in range(0, m_total, per_block):
             m1 = min(m0 + per_block, m_total)

@@ -56,7 +56,7 @@ MATLAB_USERBLOCK = 512
 #: Most source columns of trainxdata read at once (16 MB of uint8): bounds the read buffer.
 _X_BLOCK = 4096
 #: Most bytes of kept sequences gathered by one pass over a compressed classic (v5) sequence array.
-_PASS_BYTES = 256 << 20
+_PASS_BYTES = 128 << 20
 _log = logging.getLogger(__name__)
 
 
@@ -138,14 +138,27 @@ def _h5_datasets(path: Path, keys: tuple[str, str]) -> dict[str, tuple[tuple[int
         raise DatasetError(f"{path}: cannot open as HDF5 ({exc}); the file looks truncated or corrupt") from exc
 
 
-def _mat5_variables(path: Path) -> dict[str, tuple[tuple[int, ...], str, str]]:
-    """name -> (MATLAB dimensions, class, how it is stored) of every variable, no data read."""
+def _mat5_variables(path: Path, sf: SplitFile) -> dict[str, tuple[tuple[int, ...], str, str]]:
+    """name -> (MATLAB dimensions, class, how it is stored) of every variable, no data read.
+
+    Also refuses, before anything is written, sequences that are not a dense real
+    numeric array and labels that are neither that nor a real sparse matrix.
+    """
     from benchmark.deepsea_mat5 import Mat5File
 
     with Mat5File(path) as mat:
-        return {v.name: (v.shape, v.mclass, ("sparse" if v.sparse else f"{v.mclass} stored as {v.dtype}")
-                         + (", zlib-compressed" if v.compressed else ", uncompressed"))
-                for v in mat.variables.values()}
+        found = {v.name: v for v in mat.variables.values()}
+    for key, sparse_ok in ((sf.x_key, False), (sf.y_key, True)):
+        v = found.get(key)
+        if v is None:
+            continue
+        if v.complex or (v.sparse and not sparse_ok) or (not v.sparse and v.dtype is None):
+            kind = "complex" if v.complex else ("sparse" if v.sparse else f"a MATLAB {v.mclass}")
+            raise DatasetError(f"{path}: {key} is {kind}; expected a real numeric 0/1 array"
+                               + (" (dense or sparse)" if sparse_ok else " (dense)"))
+    return {v.name: (v.shape, v.mclass, ("sparse" if v.sparse else f"{v.mclass} stored as {v.dtype}")
+                     + (", zlib-compressed" if v.compressed else ", uncompressed"))
+            for v in found.values()}
 
 
 def _check_shapes(path: Path, sf: SplitFile, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> int:
@@ -191,7 +204,7 @@ def inspect_bundle(folder: str | Path) -> dict[str, SourceSplit]:
         if not path.is_file():
             raise DatasetError(f"{path}: missing; the DeepSEA bundle folder must hold "
                                f"{', '.join(s.name for s in SPLIT_FILES)}")
-        found = _h5_datasets(path, (sf.x_key, sf.y_key)) if sf.hdf5 else _mat5_variables(path)
+        found = _h5_datasets(path, (sf.x_key, sf.y_key)) if sf.hdf5 else _mat5_variables(path, sf)
         for key in (sf.x_key, sf.y_key):
             if key not in found:
                 raise DatasetError(f"{path}: no variable {key!r}; expected {sf.x_key} and {sf.y_key}, "
@@ -323,8 +336,8 @@ def _iter_mat5(src: SourceSplit, chunk_rows: int) -> Iterator[tuple[int, SourceC
     uncompressed array is memory-mapped and read one slice of ``chunk_rows``
     source rows at a time (its kept rows only). A compressed one can only be
     inflated front to back, so each pass over it gathers the kept rows of as many
-    consecutive slices as fit ``_PASS_BYTES`` (at least one slice): one pass for
-    the real test.mat (23,768 kept rows, 95 MB), more passes, each inflating the
+    consecutive slices as fit ``_PASS_BYTES`` (128 MB; at least one slice): one pass
+    for the real test.mat (23,768 kept rows, 95 MB), more passes, each inflating the
     whole variable again, only when the kept rows would not fit.
     """
     from benchmark.deepsea_mat5 import Mat5File

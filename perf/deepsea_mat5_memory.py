@@ -124,7 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the generated test.mat")
     parser.add_argument("--chunk-rows", type=int, default=20_000)
-    parser.add_argument("--workdir", help="where to write the files (default: a temporary folder, removed after)")
+    parser.add_argument("--workdir", help="where to write the files (kept and reused by later runs with the same "
+                        "--rows; default: a temporary folder, removed after)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--y-key", help=argparse.SUPPRESS)
@@ -139,9 +140,12 @@ def main() -> None:
         for compress in (False, True):
             path = work / ("test-zlib.mat" if compress else "test-plain.mat")
             t = time.perf_counter()
-            _generate(path, args.rows, compress)
+            stamp = path.with_suffix(".rows")
+            if not (path.exists() and stamp.exists() and stamp.read_text() == str(args.rows)):  # reuse a --workdir
+                _generate(path, args.rows, compress)
+                stamp.write_text(str(args.rows))
             files[compress] = path
-            print(f"wrote {path.name}: {args.rows:,} rows, {path.stat().st_size / 1e6:,.0f} MB "
+            print(f"{path.name}: {args.rows:,} rows, {path.stat().st_size / 1e6:,.0f} MB "
                   f"({'zlib-compressed' if compress else 'uncompressed'}) in {time.perf_counter() - t:.1f} s")
         floor = _run_child("floor", files[False], "testdata", args.rows, args.chunk_rows)["peak_rss_mb"]
         print(f"floor (interpreter + numpy + scipy.io + reader modules): {floor:.0f} MB\n")

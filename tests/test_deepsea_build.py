@@ -244,11 +244,23 @@ def test_cli_from_the_tar_gz_gives_identical_files_whatever_the_chunk_size(repo,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deepsea_train_bundle.v0.9.tar.gz", "repo"]  # no temp left
 
 
-def test_no_fimo_gives_empty_motifs_the_same_rows_and_says_so(repo, planted, tmp_path, capsys):
-    target = tmp_path / "repo"
-    assert main(["data", "build", "deepsea", "--bundle", str(planted["folder"]), "--out", str(target),
-                 "--no-fimo", "--quiet"]) == 0
-    assert "motifs: none (built with --no-fimo" in capsys.readouterr().out
+@pytest.fixture(scope="module")
+def nofimo_repo(planted, tmp_path_factory) -> tuple[Path, str]:
+    """The bundle built through the CLI with --no-fimo (and what it printed)."""
+    import contextlib
+    import io
+
+    target = tmp_path_factory.mktemp("nofimo") / "repo"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["data", "build", "deepsea", "--bundle", str(planted["folder"]), "--out", str(target),
+                     "--no-fimo", "--quiet"]) == 0
+    return target, printed.getvalue()
+
+
+def test_no_fimo_gives_empty_motifs_the_same_rows_and_says_so(repo, nofimo_repo):
+    target, printed = nofimo_repo
+    assert "motifs: none (built with --no-fimo" in printed
     cfg = json.loads((target / "manifest.json").read_text())["configs"]["deepsea"]
     assert cfg["annotated"] is False and cfg["fimo"] is None and repo[1]["configs"]["deepsea"]["annotated"] is True
     assert all(sum(c["putative_sites"].values()) == 0 for c in cfg["counts"].values())
@@ -270,7 +282,8 @@ def test_classic_files_are_streamed_and_their_storage_recorded(repo):
     assert files["train.mat"]["storage"] is None
 
 
-def test_a_compressed_file_read_in_many_passes_gives_the_same_files(repo, planted, tmp_path, monkeypatch, caplog):
+def test_a_compressed_file_read_in_many_passes_gives_the_same_files(nofimo_repo, planted, tmp_path, monkeypatch,
+                                                                    caplog):
     """test.mat is zlib-compressed: with room for 2 kept rows per pass, each pass re-inflates testxdata."""
     import logging
 
@@ -281,10 +294,9 @@ def test_a_compressed_file_read_in_many_passes_gives_the_same_files(repo, plante
     with caplog.at_level(logging.INFO, logger="benchmark.deepsea_source"):
         manifest = build_deepsea(planted["folder"], tmp_path / "repo", chunk_rows=1, annotate=False)
     assert f"testxdata is compressed: {(kept + 1) // 2} pass(es) over it for {kept} kept rows" in caplog.text
-    ref = repo[1]["configs"]["deepsea"]["splits"]
-    got = manifest["configs"]["deepsea"]["splits"]
-    assert [r["sequence"] for r in _rows(tmp_path / "repo", "test")] == [r["sequence"] for r in _rows(repo[0], "test")]
-    assert got["test"]["rows"] == ref["test"]["rows"] == kept
+    ref = json.loads((nofimo_repo[0] / "manifest.json").read_text())["configs"]["deepsea"]["splits"]
+    assert {s: f["sha256"] for s, f in manifest["configs"]["deepsea"]["splits"].items()} == \
+        {s: f["sha256"] for s, f in ref.items()}
 
 
 def test_reading_train_in_tiny_blocks_gives_the_same_files(repo, planted, tmp_path, monkeypatch):
@@ -298,7 +310,7 @@ def test_reading_train_in_tiny_blocks_gives_the_same_files(repo, planted, tmp_pa
         {s: f["sha256"] for s, f in ref.items()}
 
 
-def test_a_sparse_label_matrix_reads_like_a_dense_one(repo, planted, tmp_path):
+def test_sparse_label_matrices_read_like_dense_ones(repo, planted, tmp_path):
     import scipy.io
     import scipy.sparse
 
@@ -306,6 +318,13 @@ def test_a_sparse_label_matrix_reads_like_a_dense_one(repo, planted, tmp_path):
     valid = scipy.io.loadmat(folder / "valid.mat")
     scipy.io.savemat(folder / "valid.mat", {"validxdata": valid["validxdata"],
                                             "validdata": scipy.sparse.csc_matrix(valid["validdata"].astype(float))})
+    test = scipy.io.loadmat(folder / "test.mat")  # and compressed sparse logical labels in test.mat
+    scipy.io.savemat(folder / "test.mat", {"testxdata": test["testxdata"],
+                                           "testdata": scipy.sparse.csc_matrix(test["testdata"].astype(bool))},
+                     do_compression=True)
     manifest = build_deepsea(folder, tmp_path / "repo")
-    assert manifest["configs"]["deepsea"]["splits"]["validation"]["sha256"] == \
-        repo[1]["configs"]["deepsea"]["splits"]["validation"]["sha256"]
+    for split in ("validation", "test"):
+        assert manifest["configs"]["deepsea"]["splits"][split]["sha256"] == \
+            repo[1]["configs"]["deepsea"]["splits"][split]["sha256"]
+    files = {f["file"]: f["storage"] for f in manifest["configs"]["deepsea"]["sources"]["files"]}
+    assert files["test.mat"].endswith("testdata: sparse, zlib-compressed")

@@ -166,6 +166,11 @@ def corrupt_compressed_test(folder, a):
         fh.write(b"\xff" * 32)
 
 
+def complex_sequences_valid(folder, a):
+    x, y = a["validation"]
+    scipy.io.savemat(folder / "valid.mat", {"validxdata": x.astype(np.complex128), "validdata": y})
+
+
 def bad_label_value_valid(folder, a):  # found while writing validation, after train is staged
     x, y = a["validation"]
     y = y.copy()
@@ -196,6 +201,7 @@ CASES: list[tuple[Callable, str, str]] = [
     (corrupt_train_chunk, "train.mat", "cannot read trainxdata"),
     (truncated_valid, "valid.mat", "the file looks truncated"),
     (corrupt_compressed_test, "test.mat", "corrupt compressed data"),
+    (complex_sequences_valid, "valid.mat", "validxdata is complex; expected a real numeric 0/1 array (dense)"),
     (bad_label_value_valid, "valid.mat", "holds the value 2; expected only 0 and 1"),
     (two_channels_test, "test.mat", "row 5 position 17 sets more than one channel"),
 ]
