@@ -113,11 +113,13 @@ def to_meme(matrices: "list[tuple[str, str, np.ndarray, int]]") -> str:
     return out.getvalue()
 
 
+@lru_cache(maxsize=None)
 def core_vertebrates_meme(release: int = DEFAULT_RELEASE) -> str:
     """The Tomtom target file for a release, as MEME text."""
     return to_meme([(m.matrix_id, m.name, m.ppm, m.nsites) for m in core_vertebrates(release)])
 
 
+@lru_cache(maxsize=None)
 def core_vertebrates_sha256(release: int = DEFAULT_RELEASE) -> str:
     """sha256 of the exported MEME text: recorded in every result so a changed database is visible."""
     return hashlib.sha256(core_vertebrates_meme(release).encode()).hexdigest()

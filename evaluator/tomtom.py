@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -61,11 +62,20 @@ def jaspar_targets(release: int = 2016) -> list[MemeMotif]:
     """JASPAR CORE vertebrates (519 matrices for 2016) exactly as MEME reads them.
 
     The matrices go through the same MEME text export MEME was given (6
-    decimals), so the target columns are bit-identical to MEME's.
+    decimals), so the target columns are bit-identical to MEME's. Parsed once
+    per process (read-only arrays): every evaluation uses the same database.
     """
+    return list(_jaspar_targets(int(release)))
+
+
+@lru_cache(maxsize=None)
+def _jaspar_targets(release: int) -> tuple[MemeMotif, ...]:
     from benchmark.jaspar import core_vertebrates_meme
 
-    return read_meme(core_vertebrates_meme(release))
+    motifs = tuple(read_meme(core_vertebrates_meme(release)))
+    for motif in motifs:
+        motif.ppm.flags.writeable = False
+    return motifs
 
 
 class _Targets:

@@ -61,7 +61,10 @@ def _warm_reference_data() -> None:
         from benchmark import jaspar
         from benchmark.motifs import load_motif_set
 
+        from evaluator.tomtom import jaspar_targets
+
         jaspar.core_vertebrates(jaspar.DEFAULT_RELEASE)
+        jaspar_targets(jaspar.DEFAULT_RELEASE)  # parsed once here, shared by every forked job
         load_motif_set()
         jaspar.close_connections()
     except Exception:  # warming is an optimisation only
