@@ -134,9 +134,9 @@ def run_in_sandbox(
             }
         )
     )
-    start = time.monotonic()
     if launcher == "forkserver":
-        server = _warm_server(task)
+        server = _warm_server(task)  # waits until the server is ready: its start-up is not the job's time
+        start = time.monotonic()
         with server.lock:
             # a forked child starts with the server's environment: hand it the caller's of now
             # (through the pipe, never written to the run folder)
@@ -145,6 +145,7 @@ def run_in_sandbox(
             status = _wait(child, limits, start, heartbeat)
             returncode = child.returncode
     else:
+        start = time.monotonic()
         with log_file.open("wb") as log_out:
             child = subprocess.Popen(
                 [sys.executable, "-m", "submissions.run_job", str(task_file)],
