@@ -279,3 +279,26 @@ def test_facts_of_a_real_pytorch_baseline_export(tmp_path):
     # one bias of n: the first by baselines.export, the second (128 filters) by the exporter); the dense
     # layer's batch norm stays with its running statistics
     assert facts["params"] == stored - 3 * 30 - 3 * 128
+
+
+def test_incremental_row_upsert_equals_a_full_rebuild(tmp_path):
+    """Each finish updates one row; the table must hold exactly what a rebuild from every record holds."""
+    from space_app.seed import seed_results
+    from submissions.export import export_all, export_submission, read_leaderboard
+
+    home = tmp_path / "home"
+    ids = seed_results(9, home, export_each=True)
+    root = submissions_home(home)
+    incremental = read_leaderboard(root)
+    assert incremental.num_rows == 9 and sorted(incremental.column("id").to_pylist()) == sorted(ids)
+    store = open_store(home)
+    try:
+        export_submission(store, ids[3], root)  # a re-export replaces its row, never duplicates it
+        again = read_leaderboard(root)
+        export_all(store, root)
+    finally:
+        store.close()
+    rebuilt = read_leaderboard(root)
+    by_id = lambda t: t.sort_by("id").to_pylist()  # noqa: E731
+    assert by_id(again) == by_id(incremental)
+    assert by_id(rebuilt) == by_id(incremental)
