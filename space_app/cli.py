@@ -9,7 +9,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from space_app.service import serve
 
     serve(host=args.host, port=args.port, worker=not args.no_worker, worker_args=shlex.split(args.worker_args or ""),
-          build_dataset=not args.no_build)
+          build_dataset=not args.no_build, baselines=not args.no_baselines)
     return 0
 
 
@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--no-worker", action="store_true", help="do not start a worker (run `motifbench worker` elsewhere)")
     p.add_argument("--no-build", action="store_true", help="do not build the synthetic dataset when it is missing")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="do not queue the bundled baseline models (queued by default; duplicates are skipped)")
     p.add_argument("--worker-args", default="",
                    help="extra `motifbench worker` options, quoted, e.g. \"--limit 400 --no-attribution\"")
     p.add_argument("--share", nargs=0, action=_RefuseShare, help=argparse.SUPPRESS)

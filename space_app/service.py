@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -111,11 +112,23 @@ def allowed_paths() -> list[str]:
     return [str(root / "results"), str(root / "runs"), str(root / "space_cache")]
 
 
+def _queue_bundled_baselines() -> None:
+    """Queue the shipped baseline models in the background (validation trial-runs each one)."""
+    try:
+        from space_app.bundled_baselines import queue_bundled_baselines
+
+        queue_bundled_baselines()
+    except Exception:  # the page must come up whatever happens here
+        log.exception("could not queue the bundled baselines")
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860, worker: bool = True, worker_args: Sequence[str] = (),
-          build_dataset: bool = True, block: bool = True, demo=None):
+          build_dataset: bool = True, block: bool = True, demo=None, baselines: bool = True):
     """Start the worker (unless ``worker=False``) and the Gradio app; blocks until stopped.
 
-    Returns the Blocks app when ``block`` is False (tests and embedding).
+    With ``baselines`` (default) the bundled baseline models are queued in the
+    background, so a new leaderboard fills with the papers' grid as the worker
+    scores them. Returns the Blocks app when ``block`` is False (tests and embedding).
     """
     quiet_env()
     if build_dataset:
@@ -128,6 +141,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, worker: bool = True, worker
     if block:
         stop_on_sigterm()
     proc = WorkerProcess(worker_args).start() if worker else None
+    if baselines:
+        threading.Thread(target=_queue_bundled_baselines, name="queue-baselines", daemon=True).start()
     try:
         demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, **app.launch_kwargs())
     finally:

@@ -69,7 +69,7 @@ def server(tmp_path_factory, artifacts_dir):
     log = artifacts_dir / "space-server.log"
     with log.open("w") as handle:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "motifbench", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-build",
+            [sys.executable, "-m", "motifbench", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-build", "--no-baselines",
              "--worker-args", "--poll 0.5"],
             env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )
