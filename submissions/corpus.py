@@ -287,3 +287,23 @@ def dangling_input_model(length: int = 200) -> onnx.ModelProto:
         if node.op_type == "Gemm":
             node.input[2] = "no_such_tensor"
     return m
+
+
+def enqueue_unvalidated(store, model: onnx.ModelProto, manifest: dict, data: str | Path | None, tmp: Path) -> str:
+    """Queue a model straight into the store, as if intake had let it through; returns its id.
+
+    Only for tests and perf scripts that exercise the worker's own defences
+    (a hostile model that passed validation) or need many jobs fast.
+    """
+    import hashlib
+
+    blob = model.SerializeToString()
+    path = Path(tmp) / f"{hashlib.sha256(manifest['model_name'].encode()).hexdigest()[:12]}.onnx"
+    path.write_bytes(blob)
+    digest = hashlib.sha256(blob).hexdigest()
+    store.checkpoints.put(path, digest)
+    sub, created = store.add(manifest=manifest, sha256=digest, size_bytes=len(blob),
+                             data_source=None if data is None else str(data))
+    if not created:
+        raise ValueError(f"{manifest['model_name']!r}: the store already holds this checkpoint")
+    return sub.id

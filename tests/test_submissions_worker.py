@@ -4,7 +4,6 @@ are each evaluated exactly once. Evaluations are the real evaluator, kept small
 (``limit`` rows, no attribution, no artifacts)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -39,15 +38,7 @@ def home(tmp_path, monkeypatch) -> Path:
 
 def _enqueue(store, model, name: str, data, tmp: Path, **manifest_patch) -> str:
     """Queue a model directly (as if intake had let it through) to test the worker's own defences."""
-    blob = model.SerializeToString()
-    path = tmp / f"{name}.onnx"
-    path.write_bytes(blob)
-    digest = hashlib.sha256(blob).hexdigest()
-    store.checkpoints.put(path, digest)
-    sub, created = store.add(manifest={**MANIFEST, "model_name": name, **manifest_patch}, sha256=digest,
-                             size_bytes=len(blob), data_source=str(data))
-    assert created
-    return sub.id
+    return corpus.enqueue_unvalidated(store, model, {**MANIFEST, "model_name": name, **manifest_patch}, data, tmp)
 
 
 def test_worker_survives_hostile_jobs_and_serves_the_next(home, tmp_path, synthetic_repo):
