@@ -10,6 +10,6 @@ record changes meaning (the leaderboard never mixes majors); minor for new
 fields or options; patch for fixes that leave every number unchanged.
 """
 
-EVALUATOR_VERSION = "1.0.0"
+EVALUATOR_VERSION = "2.0.0"
 
 __all__ = ["EVALUATOR_VERSION"]

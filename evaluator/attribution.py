@@ -5,8 +5,11 @@ and a chosen class ``k``:
 
 1. ``delta[c, i] = f_k(x with position i set to base c) - f_k(x)`` for the 3
    non-reference bases at every position (``3L`` mutants, run in batches),
-   0 for the reference base. ``f_k`` is class ``k``'s logit (probability
-   outputs go through a clipped logit first, so saturated sigmoids do not flatten the map).
+   0 for the reference base. ``f_k`` is class ``k``'s logit: the model's
+   logits output when it has one (metadata ``motifbench.logits_output`` or a
+   declared name, see :meth:`OnnxModel.ism_logits`), else the prediction
+   output, probabilities going through a logit clipped at ``1e-6`` (which caps
+   logits at 13.8; float32 probabilities near 1 then give exact ties).
 2. Centre per position: ``delta'[c, i] = delta[c, i] - mean_c delta[c, i]``.
 3. Attribution x input, summed over nucleotides (REFERENCE.md section 8):
    ``score[i] = sum_c x[c, i] delta'[c, i] = -mean_c delta[c, i]``,
@@ -83,9 +86,9 @@ def ism_delta(model: OnnxModel, x: np.ndarray, classes: np.ndarray, batch_mutant
         xb = x[start:start + per_call]
         kb = classes[start:start + per_call]
         b = xb.shape[0]
-        ref_logit = model.to_logits(model.predict(xb, b), logit_eps)[np.arange(b), kb]
+        ref_logit = model.ism_logits(xb, b, logit_eps)[np.arange(b), kb]
         mut = mutants(xb).reshape(b * 3 * length, 4, length)
-        out = model.to_logits(model.predict(mut, mut.shape[0]), logit_eps).reshape(b, 3 * length, -1)
+        out = model.ism_logits(mut, mut.shape[0], logit_eps).reshape(b, 3 * length, -1)
         mut_logit = np.take_along_axis(out, kb[:, None, None], axis=2)[:, :, 0]  # (b, 3L)
         d = (mut_logit - ref_logit[:, None]).reshape(b, length, 3)
         ref = xb.argmax(axis=1)

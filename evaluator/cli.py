@@ -32,10 +32,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tap", default=None, help="name of the first-layer activation tensor (default: found automatically)")
     p.add_argument("--output-kind", choices=OUTPUT_KINDS, default=None,
                    help="what the model outputs (default: probabilities if the graph ends in a sigmoid, else logits)")
+    p.add_argument("--logits-output", default=None, metavar="NAME",
+                   help="a [batch, 12] logits tensor for in silico mutagenesis only (default: the one named by the "
+                        "ONNX metadata key motifbench.logits_output, else the prediction output)")
     p.add_argument("--ppm-method", choices=PPM_METHODS, default=defaults.ppm_method,
                    help="nmi = Koo & Ploenzke 2021 (20-nt unweighted windows), ke = Koo & Eddy 2019 "
                         "(filter-width windows weighted by activation) (default: %(default)s)")
-    p.add_argument("--ke-window", type=int, default=None, help="KE window width (default: the first conv's kernel width)")
+    p.add_argument("--ke-window", type=_ke_window, default=defaults.ke_window,
+                   help="KE window width, or 'kernel' for the first conv's kernel width (default: %(default)s, "
+                        "what Koo & Eddy used for every model)")
     p.add_argument("--dist", choices=DISTANCES, default=defaults.tomtom_dist,
                    help="Tomtom column distance (default: %(default)s, MEME's default and the papers')")
     p.add_argument("--thresh", type=float, default=defaults.tomtom_thresh, help="Tomtom E-value threshold (default: %(default)s)")
@@ -61,6 +66,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         tomtom_cli.register(subparsers)
 
 
+def _ke_window(text: str) -> int | None:
+    """``--ke-window``: a positive width, or ``kernel`` (None: the first conv's kernel width)."""
+    if text.strip().lower() == "kernel":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a width (e.g. 19) or 'kernel', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"the KE window must be >= 1, got {value}")
+    return value
+
+
 def _run_evaluate(args: argparse.Namespace) -> int:
     from evaluator.evaluate import evaluate
     from evaluator.record import format_summary
@@ -83,7 +101,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         args.model, data=args.data, config=args.config, split=args.split, out_dir=out.parent, params=params,
         tap=args.tap, output_kind=args.output_kind, progress=not args.quiet and sys.stderr.isatty(),
         revision=args.revision, record_name=out.name, model_name=args.name, logo_engine=args.logo_engine,
-        threads=args.threads,
+        threads=args.threads, logits_output=args.logits_output,
     )
     print(format_summary(record))
     print(f"record: {out}")

@@ -73,7 +73,8 @@ def evaluate(model: str | Path, data: str | Path | None = None, config: str = "s
              out_dir: str | Path | None = None, params: EvalParams | None = None, tap: str | None = None,
              output_kind: str | None = None, progress: bool = True, *, revision: str | None = None,
              record_name: str = "result.json", model_name: str | None = None, logo_engine: str = "fast",
-             threads: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES) -> dict:
+             threads: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
+             logits_output: str | None = None) -> dict:
     """Evaluate one model on one dataset split and return the result record.
 
     Parameters
@@ -86,6 +87,8 @@ def evaluate(model: str | Path, data: str | Path | None = None, config: str = "s
     tap: declared first-layer tensor name (else found, see :func:`evaluator.onnx_model.find_tap`).
     output_kind: ``"probabilities"`` or ``"logits"`` if declared (else guessed from the graph).
     progress: tqdm bars on stderr.
+    logits_output: name of a ``[batch, 12]`` logits tensor used by ISM only (default: the one named by
+        the ONNX metadata key ``motifbench.logits_output``, else ISM uses the prediction output).
     model_name: name for the record (default: file stem / spec name).
     logo_engine: ``"fast"`` or ``"logomaker"`` (same picture, see :mod:`evaluator.logos`).
     threads: ONNX Runtime intra-op threads (default: all CPUs this process may use).
@@ -99,14 +102,15 @@ def evaluate(model: str | Path, data: str | Path | None = None, config: str = "s
         arrays = load_split(data, config=config, split=split, revision=revision, limit=params.limit)
     return evaluate_arrays(model, arrays, out_dir=out_dir, params=params, tap=tap, output_kind=output_kind,
                            progress=progress, record_name=record_name, model_name=model_name,
-                           logo_engine=logo_engine, threads=threads, cache_bytes=cache_bytes, timer=timer)
+                           logo_engine=logo_engine, threads=threads, cache_bytes=cache_bytes, timer=timer,
+                           logits_output=logits_output)
 
 
 def evaluate_arrays(model: str | Path, arrays, out_dir: str | Path | None = None, params: EvalParams | None = None,
                     tap: str | None = None, output_kind: str | None = None, progress: bool = True, *,
                     record_name: str = "result.json", model_name: str | None = None, logo_engine: str = "fast",
                     threads: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                    timer: _Timer | None = None) -> dict:
+                    timer: _Timer | None = None, logits_output: str | None = None) -> dict:
     """:func:`evaluate` on a split already in memory (an object with the loader's ``SplitArrays`` fields)."""
     params = params or EvalParams()
     timer = timer or _Timer()
@@ -119,7 +123,8 @@ def evaluate_arrays(model: str | Path, arrays, out_dir: str | Path | None = None
     with tempfile.TemporaryDirectory(prefix="motifbench-eval-") as scratch:
         with timer.stage("load_model"):
             source = resolve_model(model, out_dir if out_dir is not None else scratch)
-            onnx_model = OnnxModel(source.onnx_path, length, tap=tap, output_kind=output_kind, threads=threads)
+            onnx_model = OnnxModel(source.onnx_path, length, tap=tap, output_kind=output_kind, threads=threads,
+                                   logits_output=logits_output)
         info = onnx_model.info
 
         with timer.stage("inference"):
@@ -235,10 +240,10 @@ def _ppm_stage(model: OnnxModel, x: np.ndarray, maxima: np.ndarray, cached, para
     if params.ppm_method == "nmi":
         window = params.nmi_window
     else:
-        window = params.ke_window or info.filter_width
+        window = params.ke_window or info.filter_width  # ke_window None = the kernel width
         if not window:
-            raise ModelError("the KE method needs the first conv's kernel width, which could not be read from the "
-                             "graph; give --ke-window")
+            raise ModelError("ke_window=None asks for the first conv's kernel width, which could not be read from "
+                             "the graph; give --ke-window")
     acc = PPMAccumulator(params.ppm_method, maxima, window, x.shape[2], info.tap_length, params.activation_threshold)
     step = params.batch_size
     if cached is not None:
@@ -332,6 +337,7 @@ def _attribution_section(model: OnnxModel, arrays, x, y, mask, probabilities, pa
         "score_definition": ("delta[c,i] = logit_k(x with base c at i) - logit_k(x) (0 at the reference base); "
                              "score[i] = sum_c x[c,i] (delta[c,i] - mean_c delta[c,i]) = -mean_c delta[c,i]"),
         "positives": "positions inside a recorded motif instance (the dataset's motifs column)",
+        **model.ism_output,
     }
 
 
@@ -381,6 +387,11 @@ def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: Ev
             "tap_name": info.tap_name,
             "tap_source": info.tap_source,
             "tap_path": info.tap_path,
+            "tap_axes": info.tap_axes,
+            "tap_has_activation": info.tap_has_activation,
+            "tap_notes": info.tap_notes,
+            "logits_output": info.logits_output,
+            "logits_output_source": info.logits_output_source,
             "n_filters": info.n_filters,
             "filter_width": info.filter_width,
             "input_length": info.input_length,

@@ -14,6 +14,8 @@ from benchmark.errors import MotifbenchError
 PPM_METHODS: tuple[str, ...] = ("nmi", "ke")
 DISTANCES: tuple[str, ...] = ("ed", "pearson")
 OUTPUT_KINDS: tuple[str, ...] = ("probabilities", "logits")
+#: Koo & Eddy 2019's KE window for every model (``activation_pwm(..., window=19)``).
+KE_DEFAULT_WINDOW = 19
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,11 @@ class EvalParams:
         activation is strictly greater than this fraction of the filter's maximum
         over the whole split (both methods; 0.5 in both papers' code).
     nmi_window: NMI window width; window = ``[p - w//2, p - w//2 + w)``.
-    ke_window: KE window width; ``None`` = the first conv's kernel width.
+    ke_window: KE window width: 19, what Koo & Eddy's ``1_train_synthetic.py``
+        passed to ``activation_pwm(..., window=19)`` for every model, also
+        those with 9- and 3-wide first layers; ``None`` = the first conv's
+        kernel width (REFERENCE.md's "window = filter width", which equals 19
+        only for the 19-wide models).
     ic_threshold: a PPM position is informative when ``2 + sum p log2(p + ic_eps) > ic_threshold``.
     ic_pad: positions kept either side of the informative span.
     ic_eps: the ``1e-7`` inside the log of the clipping rule.
@@ -55,7 +61,7 @@ class EvalParams:
     ppm_method: str = "nmi"
     activation_threshold: float = 0.5
     nmi_window: int = 20
-    ke_window: int | None = None
+    ke_window: int | None = KE_DEFAULT_WINDOW
     ic_threshold: float = 0.5
     ic_pad: int = 3
     ic_eps: float = 1e-7

@@ -10,10 +10,13 @@ sequences and streamed over batches so memory stays bounded on large splits:
   the sequence (first position 0 or last position L-1, as the original
   ``start > 0 and end < L`` test) are dropped; the PPM is the unweighted mean;
   at most one surviving window gives a uniform PPM.
-- ``ke`` (Koo & Eddy 2019): same threshold, window width = the conv kernel
-  width, ``[q - w//2, q - w//2 + w)``, zero-padded past the ends, each window
-  weighted by its activation; each column is normalised by the total weight of
-  the windows that cover a real base there.
+- ``ke`` (Koo & Eddy 2019): same threshold, window width ``w`` = 19 by default
+  (the original ``activation_pwm(..., window=19)`` for every model, whatever
+  its kernel width), ``[q - w//2, q - w//2 + w)``, zero-padded past the ends,
+  each window weighted by its activation; each column is normalised by the
+  total weight of the windows that cover a real base there. For even ``w``
+  (and even kernel widths) the window sits one position left of the
+  receptive field, as the original ``int(w/2)`` put it.
 
 Where a column has no observed base at all (every contributing window padded
 or ``N`` there) the PPM column is uniform; the original KE code wrote zeros,
@@ -34,6 +37,8 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from evaluator.params import KE_DEFAULT_WINDOW
 
 METHODS = ("nmi", "ke")
 #: Below 1/SPARSE_FACTOR of window starts hit, windows are gathered instead of multiplied densely.
@@ -72,7 +77,7 @@ class PPMAccumulator:
     method: ``"nmi"`` or ``"ke"``.
     max_activation: shape=(F,), each filter's maximum over the whole split
         (a first pass computes it; the threshold is ``threshold x`` this).
-    window: window width (NMI: 20; KE: the conv kernel width).
+    window: window width (NMI: 20; KE: 19 by default).
     length: sequence length L.
     tap_length: activation length L'.
     threshold: fraction of the maximum an activation must strictly exceed.
@@ -170,11 +175,12 @@ class PPMAccumulator:
 
 def activation_ppms(x: np.ndarray, acts: np.ndarray, method: str = "nmi", threshold: float = 0.5,
                     window: int | None = None, batch_size: int = 512) -> FilterPPMs:
-    """PPMs from in-memory arrays (both passes): x (N, 4, L) one-hot, acts (N, F, L')."""
+    """PPMs from in-memory arrays (both passes): x (N, 4, L) one-hot, acts (N, F, L').
+
+    ``window`` None = the method's default (NMI 20, KE 19).
+    """
     if window is None:
-        if method == "ke":
-            raise ValueError("the KE method needs the filter width as window")
-        window = 20
+        window = KE_DEFAULT_WINDOW if method == "ke" else 20
     maxima = acts.max(axis=(0, 2)) if acts.size else np.zeros(acts.shape[1])
     acc = PPMAccumulator(method, maxima, window, x.shape[2], acts.shape[2], threshold)
     with single_threaded_blas():

@@ -272,3 +272,92 @@ def test_ground_truth_filters_score_their_own_consensus_highest():
         scores = (filters * consensus).sum(axis=(1, 2)) + bias
         assert scores[k] > 0
         assert scores[k] == scores.max() or np.isclose(scores[k], scores.max())
+
+
+def keras_conv1d_model(n_filters: int = 8, width: int = 9, seed: int = 3, *, squeeze: str = "squeeze",
+                       activation: str = "relu", bn: bool = True, length: int | str = "length",
+                       strides: int = 1, dilations: int = 1) -> onnx.ModelProto:
+    """What tf2onnx writes for a Keras ``Conv1D -> BatchNormalization -> Activation -> MaxPooling1D`` model.
+
+    TF runs a 1-D conv as ExpandDims -> Conv2D (NHWC) -> Squeeze, and tf2onnx
+    wraps the NCHW ``Conv`` in Transposes::
+
+        x [N,4,L] -T-> [N,L,4] -Unsqueeze(1)-> [N,1,L,4] -T-> [N,4,1,L] -Conv-> [N,F,1,L]
+        -T-> [N,1,L,F] -Squeeze(1) (or Reshape [0,-1,F])-> [N,L,F] -Mul,Add (BN)-> -Relu-> "act" [N,L,F]
+        -Unsqueeze(1)-> -T-> MaxPool (1,5) -> ReduceMax -> MatMul -> Add -> "logits" -> Sigmoid -> "probs"
+
+    activation: ``"relu"`` or ``"none"`` (BN output goes straight to the pooling).
+    Returns an opset-13 model; its first-layer weights are ``conv_w`` (F, 4, 1, width).
+    """
+    rng = np.random.default_rng(seed)
+    f, k = n_filters, width
+    pad_l = (dilations * (k - 1)) // 2
+    pad_r = dilations * (k - 1) - pad_l
+    inits = [
+        _init("conv_w", rng.normal(0, 0.5, size=(f, 4, 1, k))), _init("conv_b", rng.normal(0, 0.1, size=f)),
+        _init("bn_scale", rng.uniform(0.5, 1.5, size=f)), _init("bn_shift", rng.normal(0, 0.2, size=f)),
+        _init("dense_w", rng.normal(0, 0.3, size=(f, 12))), _init("dense_b", np.zeros(12)),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        numpy_helper.from_array(np.array([0, -1, f], np.int64), "nlf_shape"),
+    ]
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["x_nlc"], perm=[0, 2, 1]),
+        helper.make_node("Unsqueeze", ["x_nlc", "axis1"], ["x_nhwc"]),
+        helper.make_node("Transpose", ["x_nhwc"], ["x_nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["x_nchw", "conv_w", "conv_b"], ["conv"], kernel_shape=[1, k],
+                         pads=[0, pad_l, 0, pad_r], strides=[1, strides], dilations=[1, dilations]),
+        helper.make_node("Transpose", ["conv"], ["conv_nhwc"], perm=[0, 2, 3, 1]),
+    ]
+    if squeeze == "squeeze":
+        nodes.append(helper.make_node("Squeeze", ["conv_nhwc", "axis1"], ["conv_nlc"]))
+    else:
+        nodes.append(helper.make_node("Reshape", ["conv_nhwc", "nlf_shape"], ["conv_nlc"]))
+    t = "conv_nlc"
+    if bn:
+        nodes += [helper.make_node("Mul", [t, "bn_scale"], ["bn_mul"]), helper.make_node("Add", ["bn_mul", "bn_shift"], ["bn"])]
+        t = "bn"
+    if activation == "relu":
+        nodes.append(helper.make_node("Relu", [t], ["act"]))
+        t = "act"
+    elif activation != "none":
+        raise ValueError(activation)
+    nodes += [
+        helper.make_node("Unsqueeze", [t, "axis1"], ["pool_in_nhwc"]),
+        helper.make_node("Transpose", ["pool_in_nhwc"], ["pool_in"], perm=[0, 3, 1, 2]),
+        helper.make_node("MaxPool", ["pool_in"], ["pooled"], kernel_shape=[1, 5], strides=[1, 5]),
+        helper.make_node("ReduceMax", ["pooled"], ["gmax"], axes=[2, 3], keepdims=0),
+        helper.make_node("MatMul", ["gmax", "dense_w"], ["dense"]),
+        helper.make_node("Add", ["dense", "dense_b"], ["logits"]),
+        helper.make_node("Sigmoid", ["logits"], ["probs"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "keras_conv1d",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, length])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 12])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="tf2onnx")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def keras_conv1d_reference(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    """NumPy first-layer activations of :func:`keras_conv1d_model` ('same', stride 1), float64 (N, F, L)."""
+    w = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    filt = w["conv_w"][:, :, 0, :].astype(np.float64)  # (F, 4, k)
+    f, _, k = filt.shape
+    pad_l = (k - 1) // 2
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad_l, k - 1 - pad_l)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, k, axis=2)  # (N, 4, L, k)
+    conv = np.einsum("nclk,fck->nfl", win, filt) + w["conv_b"][None, :, None]
+    names = {n.output[0] for n in model.graph.node}
+    if "bn" in names:
+        conv = conv * w["bn_scale"][None, :, None] + w["bn_shift"][None, :, None]
+    return np.maximum(conv, 0.0) if "act" in names else conv
+
+
+def random_onehot_batch(n: int, length: int = 200, seed: int = 0) -> np.ndarray:
+    """Random one-hot sequences, float32 (n, 4, length)."""
+    idx = np.random.default_rng(seed).integers(0, 4, (n, length))
+    return np.ascontiguousarray(np.eye(4, dtype=np.float32)[idx].transpose(0, 2, 1))

@@ -244,3 +244,15 @@ def test_sparse_gather_and_dense_matmul_paths_agree(monkeypatch, method, window)
     assert sparse.n_windows.sum() > 0
     np.testing.assert_array_equal(sparse.n_windows, dense.n_windows)
     np.testing.assert_allclose(sparse.ppms, dense.ppms, rtol=1e-12, atol=1e-12)
+
+
+def test_ke_default_window_is_koo_eddys_19_whatever_the_kernel():
+    """1_train_synthetic.py: activation_pwm(..., window=19) for the 19-, 9- and 3-wide models alike."""
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (6, 60))].transpose(0, 2, 1).copy()
+    acts = rng.random((6, 2, 60)).astype(np.float32)
+    result = activation_ppms(x, acts, "ke")
+    assert result.window == 19 and result.ppms.shape == (2, 19, 4)
+    from evaluator.params import EvalParams
+
+    assert EvalParams().ke_window == 19

@@ -97,10 +97,25 @@ def test_ke_method_and_pearson_distance(tmp_path):
     path = save(ground_truth_model(), tmp_path / "gt.onnx")
     record = evaluate_arrays(path, split, params=EvalParams(ppm_method="ke", tomtom_dist="pearson", attribution=False),
                              progress=False)
-    assert record["parameters"]["derived"]["ppm_window"] == 16  # the conv kernel width
+    # Koo & Eddy's window=19 for every model, not this model's 16-wide kernel
+    assert record["parameters"]["eval"]["ke_window"] == 19
+    assert record["parameters"]["derived"]["ppm_window"] == 19
     assert record["parameters"]["tomtom_method"]["dist"] == "pearson"
     assert record["results"]["attribution"] is None
     assert record["results"]["motif_recovery"]["coverage_count"] >= 11
+
+
+def test_ke_window_kernel_width_on_request(tmp_path, capsys):
+    """ke_window=None (CLI: --ke-window kernel) is the first conv's kernel width, recorded as such."""
+    from evaluator.cli import _ke_window
+
+    assert _ke_window("kernel") is None and _ke_window("9") == 9
+    split = make_split(n=40, seed=4)
+    path = save(ground_truth_model(), tmp_path / "gt.onnx")
+    record = evaluate_arrays(path, split, params=EvalParams(ppm_method="ke", ke_window=None, attribution=False),
+                             progress=False)
+    assert record["parameters"]["eval"]["ke_window"] is None
+    assert record["parameters"]["derived"]["ppm_window"] == 16
 
 
 def test_cli_end_to_end(gt_onnx, synthetic_repo, tmp_path, capsys):
