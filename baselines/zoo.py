@@ -218,6 +218,10 @@ _BIORXIV_SOURCE = (
 )
 
 
+#: (first-layer pool, second-layer pool) of the CNN-k family: the product is always 100.
+_POOL_PAIRS: tuple[tuple[int, int], ...] = ((1, 100), (2, 50), (4, 25), (10, 10), (25, 4), (50, 2), (100, 1))
+
+
 def _koo_eddy(
     name: str,
     pool1: int,
@@ -246,9 +250,31 @@ def _koo_eddy(
     )
 
 
+def _nmi_cnn(name: str, pool1: int, pool2: int) -> ModelSpec:
+    """The NMI code's CNN-k (``code/model_zoo/cnn_model.py``): Koo & Eddy's skeleton with
+    32 / 124 filters, Keras batch norm (eps 1e-3), dropout before pooling, SAME pools,
+    and every width doubled for 1000-nt input."""
+    return ModelSpec(
+        name=name,
+        description=f"NMI CNN-{pool1}: conv 32x19, pool {pool1}; conv 124x5, pool {pool2}; dense 512 "
+        "(widths x2 at 1000 nt)",
+        source=_NMI_SOURCE + "cnn_model.py",
+        convs=(
+            ConvBlock(32, 19, "same", pool=pool1, dropout=0.1),
+            ConvBlock(124, 5, "same", pool=pool2, dropout=0.1),
+        ),
+        dense=(DenseBlock(512, dropout=0.5),),
+        bn_eps=1e-3,
+        dropout_before_pool=True,
+        widen_at_1000=True,
+        notes="The NMI paper's CNN-k as its Keras code built it; Koo & Eddy's cnn-k has 30 / 128 filters, "
+        "BN eps 1e-8 and drops out after pooling.",
+    )
+
+
 def _build_registry() -> dict[str, ModelSpec]:
     specs: list[ModelSpec] = []
-    for p1, p2 in ((1, 100), (2, 50), (4, 25), (10, 10), (25, 4), (50, 2), (100, 1)):
+    for p1, p2 in _POOL_PAIRS:
         specs.append(_koo_eddy(f"cnn-{p1}", p1, p2))
     specs += [
         _koo_eddy(
@@ -322,6 +348,7 @@ def _build_registry() -> dict[str, ModelSpec]:
             notes="Keras MaxPool1D defaults to VALID padding, which this spec keeps.",
         )
     )
+    specs += [_nmi_cnn(f"cnn-{p1}-nmi", p1, p2) for p1, p2 in _POOL_PAIRS]
     registry: dict[str, ModelSpec] = {}
     for spec in specs:
         for key in (spec.name, *spec.aliases):
@@ -335,7 +362,9 @@ def _build_registry() -> dict[str, ModelSpec]:
 REGISTRY: dict[str, ModelSpec] = _build_registry()
 
 #: Koo & Eddy's first-layer pool-size family, in increasing pool size.
-POOL_FAMILY: tuple[str, ...] = ("cnn-1", "cnn-2", "cnn-4", "cnn-10", "cnn-25", "cnn-50", "cnn-100")
+POOL_FAMILY: tuple[str, ...] = tuple(f"cnn-{p1}" for p1, _ in _POOL_PAIRS)
+#: The same family as the NMI (Koo & Ploenzke 2021) Keras code built it.
+POOL_FAMILY_NMI: tuple[str, ...] = tuple(f"cnn-{p1}-nmi" for p1, _ in _POOL_PAIRS)
 
 
 def register(spec: ModelSpec, *, overwrite: bool = False) -> ModelSpec:

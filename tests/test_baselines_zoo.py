@@ -15,6 +15,7 @@ REQUIRED = [
     "cnn-1", "cnn-2", "cnn-4", "cnn-10", "cnn-25", "cnn-50", "cnn-100", "cnn-50-2", "cnn9-4", "cnn9-25",
     "cnn3-2", "cnn3-50", "cnn19-1-2", "cnn-1-1-100", "cnn-25-f30", "cnn-25-f60", "cnn-25-f90", "cnn-25-f120",
     "cnn-deep", "cnn-deep-nmi",
+    "cnn-1-nmi", "cnn-2-nmi", "cnn-4-nmi", "cnn-10-nmi", "cnn-25-nmi", "cnn-50-nmi", "cnn-100-nmi",
 ]
 
 
@@ -97,7 +98,28 @@ EXPECTED = {
         + (256 * 19) * 1024 + 2048 + 1024 * 12 + 12,
         32 + 48 + 96 + 128 + 512, 2 * (32 + 48 + 96 + 128 + 512),
     ),
+    # NMI CNN-k (cnn_model.py): 32 / 124 filters, dense 512; 2 pooled positions at 200 (as Koo & Eddy's);
+    # at 1000 nt every width doubles (64 / 248 / 1024) and 10 positions remain
+    **{f"cnn-{p}-nmi": (
+        (4 * 19 * 32 + 64) + (32 * 5 * 124 + 248) + (124 * 2) * 512 + 1024 + 512 * 12 + 12,
+        (4 * 19 * 64 + 128) + (64 * 5 * 248 + 496) + (248 * 10) * 1024 + 2048 + 1024 * 12 + 12,
+        32 + 124 + 512, 2 * (32 + 124 + 512),
+    ) for p in (1, 2, 4, 10, 25, 50, 100)},
 }
+
+
+def test_nmi_cnn_k_follows_the_keras_code():
+    """The NMI CNN-k differs from Koo & Eddy's in filters, BN eps and where dropout sits."""
+    nmi, ke = get_spec("cnn-25-nmi"), get_spec("cnn-25")
+    assert [c.filters for c in nmi.convs] == [32, 124] and [c.filters for c in ke.convs] == [30, 128]
+    assert (nmi.bn_eps, ke.bn_eps) == (1e-3, 1e-8)
+    assert [c.pool for c in nmi.convs] == [25, 4] and all(c.pool_padding == "same" for c in nmi.convs)
+    assert nmi.for_length(1000).convs[0].filters == 64 and nmi.for_length(200).convs[0].filters == 32
+    tail_nmi = build_model(nmi, "relu", 200).body[0]  # first block's tail: dropout, then pool
+    tail_ke = build_model(ke, "relu", 200).body[0]
+    assert [type(m).__name__ for m in tail_nmi] == ["Dropout", "TFMaxPool1d"]
+    assert [type(m).__name__ for m in tail_ke] == ["TFMaxPool1d", "Dropout"]
+    assert build_model(nmi, "exp", 200).first_bn.eps == 1e-3
 
 
 def test_expected_table_covers_every_required_model():
