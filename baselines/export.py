@@ -2,10 +2,13 @@
 
 The ONNX file is what the evaluator (and any outside submission) consumes:
 input ``x`` float32 (batch, 4, L) with a dynamic batch axis; outputs
-``probabilities`` (batch, 12), sigmoid applied, and ``first_layer`` (batch,
-filters, L): the first conv layer after batch norm and activation, before
-pooling. The first layer's batch norm is folded into the conv kernel and bias
-so the tap is one Conv + activation; everything is stored in one file.
+``probabilities`` (batch, 12), sigmoid applied (the declared main output),
+``first_layer`` (batch, filters, L): the first conv layer after batch norm and
+activation, before pooling, and ``logits`` (batch, 12): the same scores before
+the sigmoid, named in the metadata so in-silico mutagenesis can difference
+them (float32 probabilities saturate at 1 and turn many mutation effects into
+exactly 0). The first layer's batch norm is folded into the conv kernel and
+bias so the tap is one Conv + activation; everything is stored in one file.
 """
 from __future__ import annotations
 
@@ -25,6 +28,13 @@ from baselines.zoo import ModelSpec
 INPUT_NAME = "x"
 OUTPUT_NAME = "probabilities"
 TAP_NAME = "first_layer"
+LOGITS_NAME = "logits"
+#: Graph outputs in order: the main (declared) output first.
+OUTPUT_NAMES: tuple[str, ...] = (OUTPUT_NAME, TAP_NAME, LOGITS_NAME)
+#: metadata_props keys the evaluator reads: the tap, what the main output holds, where the logits are.
+META_TAP = "motifbench.tap"
+META_OUTPUT_KIND = "motifbench.output_kind"
+META_LOGITS_OUTPUT = "motifbench.logits_output"
 OPSET = 17
 WEIGHTS_FILE = "model.safetensors"
 SPEC_FILE = "spec.json"
@@ -48,7 +58,7 @@ def fold_first_layer(model: ZooModel) -> nn.Conv1d:
 
 
 class ExportModule(nn.Module):
-    """x (batch, 4, L) -> (probabilities (batch, C), first_layer (batch, filters, L)); eval only."""
+    """x (batch, 4, L) -> (probabilities (batch, C), first_layer (batch, filters, L), logits (batch, C)); eval only."""
 
     def __init__(self, model: ZooModel) -> None:
         super().__init__()
@@ -56,16 +66,17 @@ class ExportModule(nn.Module):
         self.activation = model.stem[2]
         self.body = model.body
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         tap = self.activation(self.conv(x))
-        return torch.sigmoid(self.body(tap)), tap
+        logits = self.body(tap)
+        return torch.sigmoid(logits), tap, logits
 
 
 def export_onnx(model: ZooModel, path: Path | str, *, metadata: dict[str, str] | None = None) -> Path:
     """Write ``model`` as a single-file ONNX model (opset 17) and check it.
 
-    ``metadata`` is stored as ONNX ``metadata_props`` next to the tap name and
-    output kind, so a reader need not guess them.
+    ``metadata`` is stored as ONNX ``metadata_props`` next to the tap name, the
+    main output's kind and the logits output's name, so a reader need not guess them.
     """
     import onnx
 
@@ -84,8 +95,8 @@ def export_onnx(model: ZooModel, path: Path | str, *, metadata: dict[str, str] |
             (example,),
             str(path),
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME, TAP_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}, TAP_NAME: {0: "batch"}},
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)},
             opset_version=OPSET,
             do_constant_folding=True,
             dynamo=False,
@@ -94,7 +105,8 @@ def export_onnx(model: ZooModel, path: Path | str, *, metadata: dict[str, str] |
     external = [t.name for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
     if external:
         raise BaselineError(f"ONNX export of {path} produced external data for {external[:3]}; expected one file")
-    props = {"motifbench.tap": TAP_NAME, "motifbench.output_kind": "probabilities", **(metadata or {})}
+    props = {META_TAP: TAP_NAME, META_OUTPUT_KIND: "probabilities", META_LOGITS_OUTPUT: LOGITS_NAME,
+             **(metadata or {})}
     del proto.metadata_props[:]
     for key, value in props.items():
         entry = proto.metadata_props.add()

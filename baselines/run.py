@@ -28,7 +28,10 @@ import torch
 from baselines.data import DataBundle, load_data
 from baselines.device import amp_settings, default_threads, select_device
 from baselines.errors import BaselineError
-from baselines.export import ONNX_FILE, SPEC_FILE, WEIGHTS_FILE, export_onnx, onnx_metadata, save_weights
+from baselines.export import (
+    INPUT_NAME, LOGITS_NAME, ONNX_FILE, OUTPUT_NAMES, SPEC_FILE, TAP_NAME, WEIGHTS_FILE, export_onnx, onnx_metadata,
+    save_weights,
+)
 from baselines.metrics import macro_scores
 from baselines.model import build_model
 from baselines.protocols import Protocol
@@ -144,8 +147,8 @@ def train_run(
         "valid": valid._asdict(),
         "test": test._asdict(),
         "files": {"weights": WEIGHTS_FILE, "onnx": ONNX_FILE, "log": LOG_FILE, "curves": CURVES_FILE},
-        "onnx": {"input": "x", "outputs": ["probabilities", "first_layer"], "tap": "first_layer",
-                 "output_kind": "probabilities", "first_layer_bn_folded": True},
+        "onnx": {"input": INPUT_NAME, "outputs": list(OUTPUT_NAMES), "tap": TAP_NAME, "output_kind": "probabilities",
+                 "logits_output": LOGITS_NAME, "first_layer_bn_folded": True},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     save_weights(net, run_dir / WEIGHTS_FILE)

@@ -40,17 +40,34 @@ def test_onnx_matches_pytorch(tmp_path, name, activation):
     path = export_onnx(model, tmp_path / "model.onnx", metadata={"motifbench.zoo_name": name})
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["x"]
-    assert [o.name for o in session.get_outputs()] == ["probabilities", "first_layer"]
+    assert [o.name for o in session.get_outputs()] == ["probabilities", "first_layer", "logits"]
     for batch in (1, 7):  # dynamic batch axis
         x = _one_hot(batch, 200, seed=batch)
-        probs, tap = session.run(None, {"x": x.numpy()})
+        probs, tap, logits = session.run(None, {"x": x.numpy()})
         with torch.no_grad():
+            ref_logits = model(x).numpy()
             ref_probs = torch.sigmoid(model(x)).numpy()
             ref_tap = model.first_layer(x).numpy()
-        assert probs.shape == (batch, 12) and probs.dtype == np.float32
+        assert probs.shape == logits.shape == (batch, 12) and probs.dtype == logits.dtype == np.float32
         assert tap.shape == ref_tap.shape == (batch, get_spec(name).convs[0].filters, 200)
         np.testing.assert_allclose(probs, ref_probs, atol=1e-5, rtol=0)
         np.testing.assert_allclose(tap, ref_tap, atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(logits, ref_logits, atol=1e-5, rtol=1e-5)
+
+
+def test_logits_output_keeps_mutation_effects_that_probabilities_lose(tmp_path):
+    """Why the export carries logits: a confident model's float32 sigmoid is exactly 1.0, so
+    single-base mutation effects on it vanish, while the logits still move."""
+    model = _trained_looking("cnn-25", "relu")
+    with torch.no_grad():
+        model.body[-1].bias.fill_(30.0)  # saturate every class
+    session = ort.InferenceSession(str(export_onnx(model, tmp_path / "m.onnx")))
+    x = _one_hot(1, 200).numpy()
+    mutant = x.copy()
+    mutant[0, :, 100] = np.roll(mutant[0, :, 100], 1)
+    (p_ref, l_ref), (p_mut, l_mut) = (session.run(["probabilities", "logits"], {"x": a}) for a in (x, mutant))
+    assert np.all(p_ref == 1.0) and np.array_equal(p_ref, p_mut)  # no signal left in probabilities
+    assert np.abs(l_mut - l_ref).max() > 1e-4  # the logits still see the mutation
 
 
 def test_onnx_file_is_self_contained_and_declares_its_tap(tmp_path):
@@ -62,6 +79,12 @@ def test_onnx_file_is_self_contained_and_declares_its_tap(tmp_path):
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["motifbench.tap"] == "first_layer"
     assert meta["motifbench.output_kind"] == "probabilities"
+    assert meta["motifbench.logits_output"] == "logits"
+    assert [o.name for o in proto.graph.output][0] == "probabilities"  # the declared main output stays first
+    logits_out = next(o for o in proto.graph.output if o.name == "logits")
+    assert [d.dim_param or d.dim_value for d in logits_out.type.tensor_type.shape.dim][1:] == [12]
+    sigmoid = next(n for n in proto.graph.node if "probabilities" in n.output)
+    assert sigmoid.op_type == "Sigmoid" and list(sigmoid.input) == ["logits"]  # logits are pre-sigmoid
     assert meta["motifbench.activation"] == "exp"
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == [4, 200]
@@ -92,7 +115,7 @@ def test_export_checkpoint_from_safetensors_and_spec(tmp_path):
         assert torch.equal(a, b), k
     out = export_checkpoint(tmp_path / "model.safetensors", tmp_path / "spec.json", tmp_path / "out" / "x.onnx")
     x = _one_hot(3, 200)
-    probs, _ = ort.InferenceSession(str(out)).run(None, {"x": x.numpy()})
+    probs, = ort.InferenceSession(str(out)).run(["probabilities"], {"x": x.numpy()})
     with torch.no_grad():
         np.testing.assert_allclose(probs, torch.sigmoid(model(x)).numpy(), atol=1e-5)
     assert export_checkpoint(tmp_path).name == "model.onnx"
