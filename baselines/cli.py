@@ -34,11 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser("sweep", help="train a grid of models x activations x seeds, resumably",
                                   description="Run a grid resumably (finished runs are skipped, interrupted ones "
                                   "redone) and write runs.csv, summary.csv and summary.md.")
-    sweep.add_argument("--preset", choices=("paper", "koo2019"),
-                       help="a named grid; paper = all pool sizes + cnn-deep x relu/exp x 5 seeds")
-    sweep.add_argument("--models", help="comma-separated zoo names")
-    sweep.add_argument("--activations", help="comma-separated, default relu,exp")
-    sweep.add_argument("--seeds", help="comma-separated ints or a range like 0-4 (default 0)")
+    sweep.add_argument("--preset", metavar="{koo2019,nmi2021,paper}",
+                       help="a named grid with its paper's protocol and trials: koo2019 = Koo & Eddy's models, "
+                       "relu, 5 seeds; nmi2021 = the NMI code's CNN-k (every pool size) and CNN-deep, relu/exp, "
+                       "10 seeds; paper = nmi2021. Flags override single parts")
+    sweep.add_argument("--models", help="comma-separated zoo names (default: the preset's)")
+    sweep.add_argument("--activations", help="comma-separated (default: the preset's, else relu,exp)")
+    sweep.add_argument("--seeds", help="comma-separated ints or a range like 0-4 (default: the preset's, else 0)")
     sweep.add_argument("--out", type=Path, required=True, help="sweep folder")
     sweep.add_argument("--evaluate", action="store_true",
                        help="also score every run's model.onnx with the evaluator (motif recovery)")
@@ -65,7 +67,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--revision", help="Hub revision (tag vX.Y.Z) when --data is a Hub id")
     g.add_argument("--limit", type=int, help="use only the first N rows of each split (smoke runs)")
     g = p.add_argument_group("protocol (flags override the preset)")
-    g.add_argument("--protocol", choices=tuple(PROTOCOLS), default="koo2019", help="preset (default koo2019)")
+    g.add_argument("--protocol", choices=tuple(PROTOCOLS),
+                   help="preset (default: the sweep preset's, else koo2019; koo2019 uses batch 32 for --config deepsea)")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--lr", type=float)
@@ -79,9 +82,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _protocol(args: argparse.Namespace):
-    return get_protocol(args.protocol, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                        patience=args.patience, l2=args.l2, monitor=args.monitor)
+def _protocol(args: argparse.Namespace, default: str = "koo2019"):
+    """The protocol preset (``--protocol``, else ``default``) for ``--config``, with flag overrides."""
+    return get_protocol(args.protocol or default, config=args.config, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, patience=args.patience, l2=args.l2,
+                        monitor=args.monitor)
 
 
 def _cmd_zoo(args: argparse.Namespace) -> int:
@@ -147,19 +152,23 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from baselines import sweep as sw
     from baselines.runners import get_runner
 
-    preset = sw.PRESETS[args.preset] if args.preset else {}
-    models = _split(args.models) or preset.get("models", [])
-    activations = _split(args.activations) or preset.get("activations", ["relu", "exp"])
-    seeds = _seeds(args.seeds) or preset.get("seeds", [0])
+    preset = sw.get_preset(args.preset) if args.preset else None
+    models = _split(args.models) or list(preset.models if preset else [])
+    activations = _split(args.activations) or list(preset.activations if preset else ["relu", "exp"])
+    seeds = _seeds(args.seeds) or list(preset.seeds if preset else [0])
     if not models:
         raise BaselineError("give --models NAME[,NAME...] or --preset")
+    protocol = _protocol(args, default=preset.protocol if preset else "koo2019")
+    if preset is not None:
+        alias = f" (alias of {preset.name})" if args.preset != preset.name else ""
+        print(f"preset {args.preset}{alias}: {preset.description}")
     if args.evaluate and sw.evaluator_function() is None:
         print("note: --evaluate skipped: the evaluator (evaluator.evaluate) is not importable yet; "
               "classification metrics only", file=sys.stderr)
         evaluate = False
     else:
         evaluate = args.evaluate
-    tasks = sw.plan(models, activations, seeds, args.out, _protocol(args), data_source=args.data,
+    tasks = sw.plan(models, activations, seeds, args.out, protocol, data_source=args.data,
                     config=args.config, revision=args.revision, limit=args.limit, device=args.device,
                     amp=not args.no_amp, threads=args.threads, evaluate=evaluate, progress=not args.no_progress)
     runner_options = {}
@@ -167,10 +176,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         runner_options = {"address": args.ray_address, "num_cpus": args.cpus_per_run, "num_gpus": args.gpus_per_run}
     runner = get_runner(args.runner, **runner_options)
     print(f"sweep: {len(models)} model(s) x {len(activations)} activation(s) x {len(seeds)} seed(s) "
-          f"= {len(tasks)} run(s) -> {args.out}")
+          f"= {len(tasks)} run(s) under protocol {protocol.name} (batch {protocol.batch_size}) -> {args.out}")
     result = sw.sweep(tasks, args.out, runner=runner)
     counts = result.counts
     print(f"trained {counts['trained']}, skipped {counts['skipped']} (already complete)")
+    if evaluate:
+        ev = result.evaluation_counts
+        print(f"evaluated {ev['evaluated']}, re-evaluated {ev['re-evaluated']} (stale cache), "
+              f"reused {ev['reused']}")
     print(result.tables["markdown"].read_text(), end="")
     print(f"tables: {result.tables['summary']}, {result.tables['markdown']}, {result.tables['runs']}")
     return 0

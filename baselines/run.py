@@ -141,6 +141,7 @@ def train_run(
         "threads": n_threads if torch_device.type == "cpu" else None,
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
+        "weights_epoch": result.weights_epoch,
         "stopped_early": result.stopped_early,
         "diverged": result.diverged,
         "train_seconds": result.wall_time,

@@ -7,10 +7,13 @@ runner (`baselines.runners`): sequential in this process by default, or Ray.
 After the grid, every complete run is collected into ``runs.csv`` (one row per
 run), ``summary.csv`` and ``summary.md`` (mean +/- sd per model x activation).
 With ``evaluate=True`` every run's model.onnx also goes through
-``evaluator.evaluate.evaluate``, the same door as any outside submission.
+``evaluator.evaluate.evaluate``, the same door as any outside submission; the
+record it writes is reused on resume until it is stale (`stale_reason`).
+Presets (`PRESETS`) are one paper's grid each, with its protocol and trials.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -24,24 +27,63 @@ from baselines.errors import BaselineError
 from baselines.export import ONNX_FILE, SPEC_FILE, read_spec_json
 from baselines.protocols import Protocol
 from baselines.run import is_complete, train_run
-from baselines.zoo import ACTIVATIONS, POOL_FAMILY, check_activation, get_spec, model_names
+from baselines.zoo import ACTIVATIONS, POOL_FAMILY, POOL_FAMILY_NMI, check_activation, get_spec, model_names
 
 log = logging.getLogger(__name__)
 
 #: The evaluator writes its result record here (``evaluate(out_dir=run/evaluation)``); it doubles as the cache.
 EVAL_FILE = "evaluation/result.json"
 
-#: Named grids. ``paper`` is the exp-activation paper's main grid: every
-#: first-layer pool size and CNN-deep, relu and exp, 5 seeds.
-PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"models": [*POOL_FAMILY, "cnn-deep"], "activations": ["relu", "exp"], "seeds": [0, 1, 2, 3, 4]},
-    "koo2019": {
-        "models": [*POOL_FAMILY, "cnn-50-2", "cnn9-4", "cnn9-25", "cnn3-2", "cnn3-50", "cnn19-1-2",
-                   "cnn-1-1-100", "cnn-25-f60", "cnn-25-f90", "cnn-25-f120"],
-        "activations": ["relu"],
-        "seeds": [0, 1, 2, 3, 4],
-    },
+@dataclass(frozen=True)
+class Preset:
+    """A named grid with the training protocol and trial count its paper used.
+
+    Command-line flags (``--models``, ``--activations``, ``--seeds``,
+    ``--protocol`` and every protocol field) override single parts.
+    """
+
+    name: str
+    description: str
+    models: tuple[str, ...]
+    activations: tuple[str, ...]
+    seeds: tuple[int, ...]
+    protocol: str
+
+
+#: Named grids, one per paper, each with that paper's models, protocol and number of trials.
+PRESETS: dict[str, Preset] = {
+    "koo2019": Preset(
+        name="koo2019",
+        description="Koo & Eddy 2019: every model of theirs (30/128-filter CNN-k, variants), relu, "
+        "koo2019 protocol, 5 trials",
+        models=(*POOL_FAMILY, "cnn-50-2", "cnn9-4", "cnn9-25", "cnn3-2", "cnn3-50", "cnn19-1-2",
+                "cnn-1-1-100", "cnn-25-f60", "cnn-25-f90", "cnn-25-f120"),
+        activations=("relu",),
+        seeds=tuple(range(5)),
+        protocol="koo2019",
+    ),
+    "nmi2021": Preset(
+        name="nmi2021",
+        description="Koo & Ploenzke 2021: the NMI code's CNN-k for every pool size and its CNN-deep, "
+        "relu and exp, nmi2021 protocol, 10 trials",
+        models=(*POOL_FAMILY_NMI, "cnn-deep-nmi"),
+        activations=("relu", "exp"),
+        seeds=tuple(range(10)),
+        protocol="nmi2021",
+    ),
 }
+
+#: Other accepted preset names and the preset they stand for (documented in docs/baselines.md).
+PRESET_ALIASES: dict[str, str] = {"paper": "nmi2021"}
+
+
+def get_preset(name: str) -> Preset:
+    """A preset by name or alias (``paper`` = ``nmi2021``, the exponential-activation paper)."""
+    key = PRESET_ALIASES.get(name, name)
+    if key not in PRESETS:
+        known = [*PRESETS, *(f"{a} (= {t})" for a, t in PRESET_ALIASES.items())]
+        raise BaselineError(f"unknown sweep preset {name!r}; expected one of {', '.join(known)}")
+    return PRESETS[key]
 
 #: Motif-recovery numbers copied from an evaluator record into the sweep tables.
 RECOVERY_KEYS: tuple[str, ...] = ("match_jaspar_fraction", "match_ground_truth_fraction", "coverage_count")
@@ -107,23 +149,45 @@ def _data_for(task: RunTask):
     return _DATA_CACHE[key]
 
 
+def check_same_protocol(run_dir: Path, protocol: Protocol) -> None:
+    """Refuse to count a finished run trained under another protocol than the sweep asks for.
+
+    Resuming skips finished runs; without this check a sweep rerun with another
+    preset, protocol or flag into the same folder would report the old runs
+    under the new settings.
+    """
+    record = read_spec_json(run_dir / SPEC_FILE)
+    trained = Protocol.from_dict(record.get("protocol", {"name": "?"}))
+    old, new = trained.training_fields(), protocol.training_fields()
+    if old != new:
+        changed = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in new if old.get(k) != new.get(k))
+        raise BaselineError(
+            f"{run_dir} holds a finished run trained under protocol {trained.name} with other settings than this "
+            f"sweep's {protocol.name} ({changed}); use another --out, or delete that run folder to retrain it"
+        )
+
+
 def execute(task: RunTask) -> dict[str, Any]:
     """Run one cell (a no-op for a complete folder) and, if asked, evaluate it. Returns a table row."""
     run_dir = Path(task.run_dir)
+    protocol = Protocol.from_dict(task.protocol)
     if is_complete(run_dir):
+        check_same_protocol(run_dir, protocol)
         log.info("skip %s (complete)", run_dir)
         status = "skipped"
     else:
         train_run(
-            task.model, activation=task.activation, seed=task.seed, protocol=Protocol.from_dict(task.protocol),
+            task.model, activation=task.activation, seed=task.seed, protocol=protocol,
             out_dir=run_dir, data=_data_for(task), device=task.device, amp=task.amp, threads=task.threads,
             progress=task.progress, overwrite=False,
         )
         status = "trained"
+    evaluation = None
     if task.evaluate:
-        evaluate_run(run_dir, data_source=task.data_source, config=task.config)
+        evaluation = evaluate_run(run_dir, data_source=task.data_source, config=task.config).status
     row = run_row(run_dir)
     row["status"] = status
+    row["evaluation"] = evaluation
     return row
 
 
@@ -136,16 +200,82 @@ def evaluator_function() -> Callable[..., dict] | None:
     return evaluate
 
 
-def evaluate_run(run_dir: Path, *, data_source: str | None, config: str) -> dict[str, Any] | None:
-    """Score a run's ONNX through the evaluator once (its record in ``evaluation/result.json`` is the cache)."""
-    cached = run_dir / EVAL_FILE
-    if cached.is_file():
-        return json.loads(cached.read_text())
-    evaluate = evaluator_function()
-    if evaluate is None:
+def current_evaluator_settings() -> tuple[str, dict[str, Any]] | None:
+    """(evaluator version, default evaluation parameters as the record stores them), or None
+    when the evaluator cannot be imported. Imported lazily: the evaluator is another part."""
+    try:
+        from evaluator import EVALUATOR_VERSION
+        from evaluator.params import EvalParams
+    except ImportError:
         return None
-    return evaluate(run_dir / ONNX_FILE, data=data_source, config=config, split="test",
-                    out_dir=cached.parent, progress=False, record_name=cached.name)
+    return EVALUATOR_VERSION, json.loads(json.dumps(EvalParams().as_dict()))
+
+
+def _major(version: Any) -> str:
+    return str(version).split(".", 1)[0]
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def stale_reason(record: dict[str, Any], run_dir: Path, config: str, settings: tuple[str, dict[str, Any]]) -> str | None:
+    """Why a cached evaluator record no longer describes this run under the current evaluator, or None.
+
+    Stale when the evaluator's major version differs (numbers changed meaning),
+    the evaluation parameters differ from the current defaults, the record is
+    for another dataset config, or the run's model.onnx is not the file that
+    was scored (re-exported since).
+    """
+    version, params = settings
+    cached_version = record.get("evaluator_version")
+    if cached_version is None or _major(cached_version) != _major(version):
+        return f"evaluator version {cached_version} -> {version}"
+    cached_params = (record.get("parameters") or {}).get("eval")
+    if cached_params != params:
+        keys = sorted(set(params) | set(cached_params or {}))
+        changed = [k for k in keys if (cached_params or {}).get(k, "<absent>") != params.get(k, "<absent>")]
+        return f"evaluation parameters changed ({', '.join(changed)})"
+    cached_config = (record.get("dataset") or {}).get("config")
+    if cached_config is not None and cached_config != config:
+        return f"dataset config {cached_config} -> {config}"
+    cached_sha = (record.get("model") or {}).get("onnx_sha256")
+    onnx_path = run_dir / ONNX_FILE
+    if cached_sha and onnx_path.is_file() and cached_sha != _sha256(onnx_path):
+        return "model.onnx changed since it was scored"
+    return None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluator record of a run (None if there is none) and how it was obtained:
+    ``reused`` (cached, still current), ``evaluated`` (no cache), ``re-evaluated``
+    (the cache was stale), ``unavailable`` (no evaluator; a cached record, if any, is kept)."""
+
+    record: dict[str, Any] | None
+    status: str
+
+
+def evaluate_run(run_dir: Path, *, data_source: str | None, config: str) -> Evaluation:
+    """Score a run's ONNX through the evaluator; ``evaluation/result.json`` is the cache, reused
+    only while `stale_reason` finds nothing against the current evaluator."""
+    cached = run_dir / EVAL_FILE
+    record = json.loads(cached.read_text()) if cached.is_file() else None
+    settings = current_evaluator_settings()
+    evaluate = evaluator_function()
+    if settings is None or evaluate is None:
+        return Evaluation(record, "unavailable")
+    status = "evaluated"
+    if record is not None:
+        reason = stale_reason(record, run_dir, config, settings)
+        if reason is None:
+            return Evaluation(record, "reused")
+        log.info("re-evaluating %s: %s", run_dir, reason)
+        status = "re-evaluated"
+    fresh = evaluate(run_dir / ONNX_FILE, data=data_source, config=config, split="test",
+                     out_dir=cached.parent, progress=False, record_name=cached.name)
+    return Evaluation(fresh, status)
 
 
 def _find_key(obj: Any, key: str) -> Any:
@@ -179,6 +309,7 @@ def run_row(run_dir: Path | str) -> dict[str, Any]:
         "epochs_run": record["epochs_run"],
         "train_seconds": record["train_seconds"],
         "parameters": record["parameters"]["trainable"],
+        "protocol": record.get("protocol", {}).get("name"),
         "run_dir": str(run_dir),
     }
     evaluation = run_dir / EVAL_FILE
@@ -251,6 +382,12 @@ class SweepResult:
     def counts(self) -> dict[str, int]:
         statuses = [r.get("status") for r in self.rows]
         return {s: statuses.count(s) for s in ("trained", "skipped")}
+
+    @property
+    def evaluation_counts(self) -> dict[str, int]:
+        """How many runs were evaluated, re-evaluated (stale cache), reused or left unscored."""
+        statuses = [r.get("evaluation") for r in self.rows if r.get("evaluation")]
+        return {s: statuses.count(s) for s in ("evaluated", "re-evaluated", "reused", "unavailable")}
 
 
 def sweep(tasks: list[RunTask], out_dir: Path | str, runner: Any | None = None) -> SweepResult:

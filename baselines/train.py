@@ -36,13 +36,20 @@ _GPU_RESIDENT_FRACTION = 0.25
 
 
 class FitResult(NamedTuple):
-    """What `fit` returns: per-epoch records, the restored best epoch (1-based), timing."""
+    """What `fit` returns.
+
+    ``best_epoch`` is the best epoch by the protocol's monitor (1-based, 0 if
+    none); ``weights_epoch`` is the epoch whose weights the model holds at the
+    end: ``best_epoch`` when the protocol restores the best weights, else the
+    last epoch run.
+    """
 
     history: list[dict[str, Any]]
     best_epoch: int
     stopped_early: bool
     diverged: bool
     wall_time: float
+    weights_epoch: int
 
 
 @contextlib.contextmanager
@@ -189,7 +196,9 @@ def fit(
     progress: bool = True,
     log_file: IO[str] | None = None,
 ) -> FitResult:
-    """Train ``model`` in place under ``protocol`` and restore its best-epoch weights.
+    """Train ``model`` in place under ``protocol``; end on the best epoch's weights if
+    ``protocol.restore_best``, else on the last epoch's (as Keras with
+    ``restore_best_weights=False``).
 
     Parameters
     ----------
@@ -219,8 +228,12 @@ def fit(
             optimizer,
             mode="min" if protocol.monitor == "val_loss" else "max",
             factor=protocol.plateau_factor,
-            patience=protocol.plateau_patience,
+            # Keras decays once `patience` epochs in a row failed to improve (wait >= patience);
+            # torch once more than `patience` did: one less here gives Keras' schedule
+            patience=protocol.plateau_patience - 1,
             min_lr=protocol.plateau_min_lr,
+            threshold=1e-4,  # Keras: an improvement must beat the best by min_delta 1e-4, absolute
+            threshold_mode="abs",
         )
     feeder = BatchFeeder(data.train, device, protocol.batch_size)
     generator = torch.Generator().manual_seed(seed)
@@ -270,7 +283,8 @@ def fit(
         current = record[protocol.monitor]
         if _is_better(current, best, protocol.monitor):
             best, best_epoch, waited = current, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if protocol.restore_best:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             waited += 1
         record["best_epoch"] = best_epoch
@@ -289,10 +303,12 @@ def fit(
             stopped_early = True
             break
 
+    weights_epoch = len(history)
     if best_state is not None:
         model.load_state_dict(best_state)
+        weights_epoch = best_epoch
     model.eval()
-    return FitResult(history, best_epoch, stopped_early, diverged, time.perf_counter() - started)
+    return FitResult(history, best_epoch, stopped_early, diverged, time.perf_counter() - started, weights_epoch)
 
 
 def write_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> Path:

@@ -1,6 +1,9 @@
 """Sweeps: finished runs are skipped, interrupted ones redone from scratch, tables summarise every run."""
 from __future__ import annotations
 
+import json
+import re
+
 import pandas as pd
 import pytest
 
@@ -68,14 +71,70 @@ def test_recovery_numbers_are_found_in_a_nested_evaluator_record():
     assert [sw._find_key(record, k) for k in sw.RECOVERY_KEYS] == [0.7, 0.6, 9]
 
 
-def test_plan_validates_names_and_paper_preset():
+def test_plan_validates_names():
     tasks = sw.plan(["cnn_25"], ["relu"], [0, 1], "/tmp/s", get_protocol("koo2019"))
     assert [t.model for t in tasks] == ["cnn-25", "cnn-25"] and tasks[1].run_dir.endswith("cnn-25/relu/seed1")
     with pytest.raises(BaselineError, match="unknown zoo model"):
         sw.plan(["cnn-3"], ["relu"], [0], "/tmp/s", get_protocol("koo2019"))
-    paper = sw.PRESETS["paper"]
-    assert paper["models"][:7] == ["cnn-1", "cnn-2", "cnn-4", "cnn-10", "cnn-25", "cnn-50", "cnn-100"]
-    assert paper["activations"] == ["relu", "exp"] and len(paper["seeds"]) == 5
+
+
+def test_presets_carry_their_papers_models_protocol_and_trials():
+    koo = sw.get_preset("koo2019")
+    assert koo.models[:7] == ("cnn-1", "cnn-2", "cnn-4", "cnn-10", "cnn-25", "cnn-50", "cnn-100")
+    assert koo.protocol == "koo2019" and koo.activations == ("relu",) and len(koo.seeds) == 5
+    assert not [m for m in koo.models if m.endswith("-nmi")]
+    nmi = sw.get_preset("nmi2021")
+    assert nmi.models == ("cnn-1-nmi", "cnn-2-nmi", "cnn-4-nmi", "cnn-10-nmi", "cnn-25-nmi", "cnn-50-nmi",
+                          "cnn-100-nmi", "cnn-deep-nmi")
+    assert nmi.protocol == "nmi2021" and nmi.activations == ("relu", "exp") and nmi.seeds == tuple(range(10))
+    assert sw.get_preset("paper") is nmi  # documented alias
+    with pytest.raises(BaselineError, match="unknown sweep preset 'nmi'.*paper \\(= nmi2021\\)"):
+        sw.get_preset("nmi")
+
+
+def _planned(monkeypatch, *argv):
+    """Run the sweep command up to planning; returns the tasks it would run."""
+    captured = {}
+
+    def fake_sweep(tasks, out_dir, runner=None):
+        captured["tasks"] = tasks
+        out_dir.mkdir(parents=True)
+        return sw.SweepResult(rows=[], tables=sw.write_tables(out_dir), evaluated=False)
+
+    monkeypatch.setattr(sw, "sweep", fake_sweep)
+    assert main(["sweep", *argv, "--device", "cpu", "--no-progress"]) == 0
+    return captured["tasks"]
+
+
+def test_preset_sets_protocol_and_seeds_and_flags_override(tmp_path, monkeypatch, capsys):
+    tasks = _planned(monkeypatch, "--preset", "nmi2021", "--out", str(tmp_path / "a"))
+    assert len(tasks) == 8 * 2 * 10 and {t.seed for t in tasks} == set(range(10))
+    assert {t.protocol["name"] for t in tasks} == {"nmi2021"} and tasks[0].protocol["restore_best"] is False
+    tasks = _planned(monkeypatch, "--preset", "paper", "--out", str(tmp_path / "b"), "--seeds", "0-1",
+                     "--protocol", "koo2019", "--epochs", "3", "--models", "cnn-25-nmi")
+    assert "preset paper (alias of nmi2021)" in capsys.readouterr().out
+    assert [(t.model, t.activation, t.seed) for t in tasks] == [
+        ("cnn-25-nmi", "relu", 0), ("cnn-25-nmi", "relu", 1), ("cnn-25-nmi", "exp", 0), ("cnn-25-nmi", "exp", 1)]
+    assert tasks[0].protocol["name"] == "koo2019" and tasks[0].protocol["epochs"] == 3
+    tasks = _planned(monkeypatch, "--preset", "koo2019", "--out", str(tmp_path / "c"), "--config", "deepsea")
+    assert {t.protocol["batch_size"] for t in tasks} == {32} and {t.seed for t in tasks} == set(range(5))
+    capsys.readouterr()
+    assert main(["sweep", "--preset", "nature", "--out", str(tmp_path / "d")]) == 2
+    assert "unknown sweep preset 'nature'" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_finished_run_trained_under_another_protocol(tmp_path, synthetic_repo, capsys):
+    out = tmp_path / "sweep"
+    assert main(_args(out, synthetic_repo, "--activations", "relu")) == 0
+    assert main(_args(out, synthetic_repo, "--activations", "relu")) == 0  # same settings: resumes
+    assert "trained 0, skipped 1" in capsys.readouterr().out
+    assert main(_args(out, synthetic_repo, "--activations", "relu", "--epochs", "2")) == 2
+    assert re.search(r"trained under protocol koo2019 .*epochs 1 -> 2", capsys.readouterr().err)
+    assert main(_args(out, synthetic_repo, "--activations", "relu", "--protocol", "nmi2021")) == 2
+    assert re.search(r"this sweep's nmi2021 \(.*monitor 'val_loss' -> 'val_aupr'.*restore_best True -> False",
+                     capsys.readouterr().err)
+    with pytest.raises(BaselineError, match="other settings"):  # the same check, as Python API
+        sw.check_same_protocol(sw.run_dir_for(out, "cnn-2", "relu", 0), get_protocol("koo2019", lr=0.01))
 
 
 def test_runner_seam():
@@ -97,22 +156,62 @@ def test_evaluate_flag_without_evaluator_says_so(tmp_path, synthetic_repo, capsy
 
 def test_evaluate_flag_scores_each_run_once_through_the_evaluator(tmp_path, synthetic_repo, monkeypatch, capsys):
     calls = []
+    settings = {"now": ("1.0.0", {"ppm_method": "nmi", "limit": None})}
 
     def fake_evaluate(model, data=None, config="synthetic", split="test", out_dir=None, progress=True,
                       record_name="result.json", **kwargs):
         calls.append(model)
         assert model.name == "model.onnx" and model.is_file() and split == "test" and data == str(synthetic_repo)
-        record = {"results": {"motif_recovery": {"match_jaspar_fraction": 0.5, "match_ground_truth_fraction": 0.25,
+        version, params = settings["now"]
+        record = {"evaluator_version": version, "parameters": {"eval": params}, "dataset": {"config": config},
+                  "results": {"motif_recovery": {"match_jaspar_fraction": 0.5, "match_ground_truth_fraction": 0.25,
                                                  "coverage_count": 3}}}
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / record_name).write_text(__import__("json").dumps(record))
+        (out_dir / record_name).write_text(json.dumps(record))
         return record
 
     monkeypatch.setattr(sw, "evaluator_function", lambda: fake_evaluate)
+    monkeypatch.setattr(sw, "current_evaluator_settings", lambda: settings["now"])
     args = _args(tmp_path / "s", synthetic_repo, "--evaluate", "--activations", "exp")
     assert main(args) == 0
     assert main(args) == 0  # resumed: neither retrained nor re-evaluated
-    assert len(calls) == 1
+    assert len(calls) == 1 and "evaluated 0, re-evaluated 0 (stale cache), reused 1" in capsys.readouterr().out
+    settings["now"] = ("1.3.0", {"ppm_method": "nmi", "limit": None})  # minor bump: numbers keep their meaning
+    assert main(args) == 0 and len(calls) == 1
+    settings["now"] = ("2.0.0", {"ppm_method": "nmi", "limit": None})  # major bump: re-evaluate
+    assert main(args) == 0 and len(calls) == 2
+    assert "re-evaluated 1 (stale cache)" in capsys.readouterr().out
+    settings["now"] = ("2.0.0", {"ppm_method": "ke", "limit": None})  # other parameters: re-evaluate
+    assert main(args) == 0 and len(calls) == 3
     summary = pd.read_csv(tmp_path / "s" / "summary.csv")
     assert summary.loc[0, "match_ground_truth_fraction_mean"] == 0.25 and summary.loc[0, "coverage_count_mean"] == 3
     assert "match_ground_truth_fraction" in (tmp_path / "s" / "summary.md").read_text()
+
+
+def test_stale_reason_names_what_changed(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"onnx bytes")
+    import hashlib
+
+    sha = hashlib.sha256(b"onnx bytes").hexdigest()
+    now = ("1.4.2", {"ppm_method": "nmi", "ism_output": "logit"})
+    record = {"evaluator_version": "1.0.0", "parameters": {"eval": {"ppm_method": "nmi", "ism_output": "logit"}},
+              "dataset": {"config": "synthetic"}, "model": {"onnx_sha256": sha}}
+    assert sw.stale_reason(record, tmp_path, "synthetic", now) is None
+    assert "version 1.0.0 -> 2.0.0" in sw.stale_reason(record, tmp_path, "synthetic", ("2.0.0", now[1]))
+    assert "version None" in sw.stale_reason({**record, "evaluator_version": None}, tmp_path, "synthetic", now)
+    changed = sw.stale_reason(record, tmp_path, "synthetic", ("1.4.2", {**now[1], "ism_output": "probability"}))
+    assert changed == "evaluation parameters changed (ism_output)"
+    added = sw.stale_reason(record, tmp_path, "synthetic", ("1.4.2", {**now[1], "new_knob": 1}))
+    assert added == "evaluation parameters changed (new_knob)"
+    assert "config synthetic -> deepsea" in sw.stale_reason(record, tmp_path, "deepsea", now)
+    (tmp_path / "model.onnx").write_bytes(b"re-exported with logits")
+    assert sw.stale_reason(record, tmp_path, "synthetic", now) == "model.onnx changed since it was scored"
+
+
+def test_current_evaluator_settings_match_what_the_evaluator_records():
+    """The comparison reads the evaluator lazily and in the record's JSON form."""
+    settings = sw.current_evaluator_settings()
+    from evaluator import EVALUATOR_VERSION
+    from evaluator.params import EvalParams
+
+    assert settings == (EVALUATOR_VERSION, json.loads(json.dumps(EvalParams().as_dict())))

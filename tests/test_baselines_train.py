@@ -61,8 +61,13 @@ def test_two_epoch_run_writes_every_output(finished_run, small_data):
     model = build_model(get_spec("cnn-25"), "exp", 200)
     model.load_state_dict(weights)
     probs = predict(model, small_data.test.x)
-    onnx_probs, _ = ort.InferenceSession(str(out / "model.onnx")).run(None, {"x": small_data.test.x.numpy()})
+    onnx_probs, onnx_logits = ort.InferenceSession(str(out / "model.onnx")).run(
+        ["probabilities", "logits"], {"x": small_data.test.x.numpy()})
     np.testing.assert_allclose(onnx_probs, probs, atol=1e-5)
+    with torch.no_grad():
+        np.testing.assert_allclose(onnx_logits, model.eval()(small_data.test.x).numpy(), atol=1e-5, rtol=1e-5)
+    assert spec["onnx"]["logits_output"] == "logits" and spec["onnx"]["outputs"][0] == "probabilities"
+    assert spec["weights_epoch"] == spec["best_epoch"]  # koo2019 restores the best epoch
     assert macro_scores(small_data.test.y.numpy(), probs).aupr == pytest.approx(spec["test"]["aupr"], abs=1e-6)
 
 
@@ -104,14 +109,17 @@ def test_protocol_presets_and_overrides():
     koo = PROTOCOLS["koo2019"]
     assert (koo.lr, koo.beta1, koo.beta2, koo.adam_eps, koo.l2, koo.batch_size, koo.epochs, koo.patience) == \
         (1e-3, 0.95, 0.999, 1e-8, 1e-6, 100, 100, 20)
-    assert koo.monitor == "val_loss" and koo.plateau_factor is None
+    assert koo.monitor == "val_loss" and koo.plateau_factor is None and koo.restore_best is True
     nmi = PROTOCOLS["nmi2021"]
     assert nmi.monitor == "val_aupr" and (nmi.plateau_factor, nmi.plateau_patience, nmi.plateau_min_lr) == (0.2, 5, 1e-7)
+    assert nmi.restore_best is False  # the NMI code's EarlyStopping(restore_best_weights=False)
     assert get_protocol("koo2019", epochs=3, lr=None).epochs == 3
     with pytest.raises(BaselineError, match="unknown protocol"):
         get_protocol("adam")
     with pytest.raises(BaselineError, match="batch_size must be > 0"):
         get_protocol("koo2019", batch_size=0)
+    with pytest.raises(BaselineError, match="plateau_patience must be >= 1"):
+        get_protocol("nmi2021", plateau_patience=0)
 
 
 def test_l2_penalty_is_adam_weight_decay_on_kernels_only():
@@ -190,4 +198,80 @@ def test_early_stopping_and_plateau_schedule(monkeypatch, small_data):
     result = fit(model, small_data, protocol, device=torch.device("cpu"), seed=0, progress=False)
     assert [r["epoch"] for r in result.history] == [1, 2, 3, 4, 5]
     assert result.stopped_early and result.best_epoch == 1
-    assert [r["lr"] for r in result.history][:4] == pytest.approx([1e-3, 1e-3, 1e-3, 2e-4])
+    # Keras ReduceLROnPlateau(patience=1): every epoch that fails to improve decays the LR
+    assert [r["lr"] for r in result.history] == pytest.approx([1e-3, 1e-3, 2e-4, 4e-5, 8e-6])
+
+
+def test_koo2019_uses_batch_32_for_in_vivo_data_unless_told_otherwise():
+    assert get_protocol("koo2019", config="deepsea").batch_size == 32
+    assert get_protocol("koo2019", config="synthetic").batch_size == 100
+    assert get_protocol("koo2019", config="deepsea", batch_size=64).batch_size == 64
+    assert get_protocol("nmi2021", config="deepsea").batch_size == 100  # REFERENCE section 5: NMI batch 100
+
+
+def test_train_command_records_the_in_vivo_batch_size(tmp_path, small_data, monkeypatch):
+    """--config deepsea under koo2019 trains with batch 32 and spec.json says so; --batch-size still wins."""
+    import baselines.run as run_mod
+
+    seen = []
+
+    def fake_load(source, config="synthetic", revision=None, limit=None):
+        seen.append(config)
+        return small_data
+
+    monkeypatch.setattr(run_mod, "load_data", fake_load)
+    common = ["--config", "deepsea", "--data", "unused", "--epochs", "1", "--device", "cpu", "--threads", "1",
+              "--no-progress"]
+    assert main(["train", "cnn-25", "--out", str(tmp_path / "a"), *common]) == 0
+    spec = json.loads((tmp_path / "a" / "spec.json").read_text())
+    assert seen == ["deepsea"] and spec["protocol"]["name"] == "koo2019"
+    assert spec["protocol"]["batch_size"] == 32 and spec["protocol"]["in_vivo_batch_size"] == 32
+    assert main(["train", "cnn-25", "--out", str(tmp_path / "b"), "--batch-size", "50", *common]) == 0
+    assert json.loads((tmp_path / "b" / "spec.json").read_text())["protocol"]["batch_size"] == 50
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_restore_best_false_keeps_the_last_epoch_weights(monkeypatch, small_data):
+    """nmi2021 (restore_best=False) ends on the last epoch's weights, koo2019-style restore on the best one."""
+    import baselines.train as train_mod
+    from baselines.train import fit
+
+    constant = np.full((small_data.valid.x.shape[0], 12), 0.3, dtype=np.float32)
+    monkeypatch.setattr(train_mod, "predict", lambda *a, **k: constant)  # flat signal: epoch 1 stays best
+
+    def run(epochs, restore_best):
+        protocol = get_protocol("nmi2021", epochs=epochs, patience=2, batch_size=150, restore_best=restore_best)
+        torch.manual_seed(0)
+        model = build_model(get_spec("cnn-2"), "relu", 200)
+        return fit(model, small_data, protocol, device=torch.device("cpu"), seed=0, progress=False), _state(model)
+
+    one, after_epoch_1 = run(1, True)
+    best, restored = run(5, True)
+    last, kept = run(5, False)
+    assert best.best_epoch == last.best_epoch == 1 and len(best.history) == len(last.history) == 3
+    assert (best.weights_epoch, last.weights_epoch) == (1, 3)
+    assert all(torch.equal(restored[k], after_epoch_1[k]) for k in restored)
+    assert not all(torch.equal(kept[k], after_epoch_1[k]) for k in kept)  # trained on past the best epoch
+
+
+def test_plateau_counts_improvements_like_keras(monkeypatch, small_data):
+    """Keras' ReduceLROnPlateau needs a gain above 1e-4 (absolute) over the best value and decays after
+    `patience` such epochs: gains of 4e-5 per epoch from 0.2 are a plateau (torch's default relative
+    threshold, 2e-5 here, would call them improvements), so with patience 2 the LR drops after epoch 3."""
+    import baselines.train as train_mod
+    from baselines.metrics import MacroScores
+    from baselines.train import fit
+
+    epochs = iter(range(100))
+    monkeypatch.setattr(train_mod, "predict", lambda *a, **k: np.full((small_data.valid.x.shape[0], 12), 0.3,
+                                                                          dtype=np.float32))
+    monkeypatch.setattr(train_mod, "macro_scores", lambda *a: MacroScores(0.5, 0.2 + 4e-5 * next(epochs), 12))
+    protocol = get_protocol("nmi2021", epochs=4, plateau_patience=2, batch_size=300)
+    torch.manual_seed(0)
+    result = fit(build_model(get_spec("cnn-2"), "relu", 200), small_data, protocol, device=torch.device("cpu"),
+                 seed=0, progress=False)
+    assert result.best_epoch == 4 and not result.stopped_early  # early stopping: any gain is a gain (Keras min_delta 0)
+    assert [r["lr"] for r in result.history] == pytest.approx([1e-3, 1e-3, 1e-3, 2e-4])
