@@ -21,6 +21,7 @@ def evaluate_submission(
     output_kind: str | None,
     model_name: str | None = None,
     threads: int = 1,
+    logits_output: str | None = None,
 ) -> dict[str, Any]:
     """Score one stored checkpoint with ``evaluator.evaluate.evaluate`` and return its result record.
 
@@ -43,5 +44,6 @@ def evaluate_submission(
         progress=False,
         model_name=model_name,
         threads=threads,
+        logits_output=logits_output,
     )
     return record

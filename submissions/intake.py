@@ -80,6 +80,7 @@ def _trial(staged: StagedFile, manifest: Manifest, length: int, output_name: str
         "output_name": output_name,
         "batch": limits.trial_batch,
         "tap": manifest.first_layer_tap,
+        "logits_output": manifest.logits_output,
     }
     sandbox = SandboxLimits(wall_seconds=limits.trial_seconds, memory_bytes=limits.trial_memory_bytes,
                             heartbeat_seconds=min(1.0, limits.trial_seconds))

@@ -44,6 +44,7 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         },
         "output_kind": {"enum": list(OUTPUT_KINDS)},
         "first_layer_tap": {"type": "string", "minLength": 1, "maxLength": 500},
+        "logits_output": {"type": "string", "minLength": 1, "maxLength": 500},
         "description": {"type": "string", "maxLength": 5000},
         "links": {
             "type": "array",
@@ -86,6 +87,9 @@ class Manifest:
     output_kind: str
     license: str
     first_layer_tap: str | None = None
+    #: An extra graph output holding pre-sigmoid logits [batch, 12]: in silico
+    #: mutagenesis uses it (sigmoid outputs saturate in float32 near 1).
+    logits_output: str | None = None
     description: str = ""
     links: tuple[str, ...] = ()
     architecture: dict[str, Any] = field(default_factory=dict)
@@ -104,6 +108,8 @@ class Manifest:
         }
         if self.first_layer_tap:
             out["first_layer_tap"] = self.first_layer_tap
+        if self.logits_output:
+            out["logits_output"] = self.logits_output
         if self.architecture:
             out["architecture"] = dict(self.architecture)
         return out
@@ -153,6 +159,7 @@ def parse_manifest(data: Any) -> Manifest:
         output_kind=data["output_kind"],
         license=data["license"],
         first_layer_tap=data.get("first_layer_tap"),
+        logits_output=data.get("logits_output"),
         description=data.get("description", ""),
         links=tuple(data.get("links", ())),
         architecture=dict(data.get("architecture", {})),

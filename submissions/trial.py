@@ -27,12 +27,12 @@ def _random_onehot(batch: int, length: int, seed: int = 0) -> np.ndarray:
     return x
 
 
-def _inspect(path: Path, length: int, tap: str | None, output_kind: str) -> dict[str, Any]:
+def _inspect(path: Path, length: int, tap: str | None, output_kind: str, logits_output: str | None = None) -> dict[str, Any]:
     """Find the tap the way the evaluator will, mapping its errors to rejection codes."""
     from evaluator.onnx_model import ModelError, ModelOutputError, TapNotFoundError, inspect_model
 
     try:
-        info = inspect_model(path, length, tap=tap, output_kind=output_kind)
+        info = inspect_model(path, length, tap=tap, output_kind=output_kind, logits_output=logits_output)
     except TapNotFoundError as exc:
         raise SubmissionRejected("tap_not_found", str(exc)) from None
     except ModelOutputError as exc:
@@ -45,7 +45,8 @@ def _inspect(path: Path, length: int, tap: str | None, output_kind: str) -> dict
 
 
 def run_trial(
-    model: str, length: int, output_kind: str, output_name: str, batch: int = 8, tap: str | None = None
+    model: str, length: int, output_kind: str, output_name: str, batch: int = 8, tap: str | None = None,
+    logits_output: str | None = None,
 ) -> dict[str, Any]:
     """Check the checkpoint with the ONNX checker, then run ``batch`` random sequences.
 
@@ -110,7 +111,7 @@ def run_trial(
             f"the manifest declares probabilities but outputs range over [{lo:.3g}, {hi:.3g}]; "
             "declare output_kind 'logits' or add a sigmoid",
         )
-    facts = _inspect(path, length, tap, output_kind)
+    facts = _inspect(path, length, tap, output_kind, logits_output)
     return {"output_shape": list(y.shape), "min": lo, "max": hi, **facts}
 
 

@@ -91,6 +91,7 @@ class StaticFacts:
     output_name: str
     opset: int
     declared_tap: str | None
+    logits_output: str | None = None
 
 
 def stage_checkpoint(source: str | Path | BinaryIO, staging_dir: Path, max_bytes: int) -> StagedFile:
@@ -315,9 +316,20 @@ def _dims(value: onnx.ValueInfoProto) -> list[int | str] | None:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim]
 
 
-def _prediction_output(graph: onnx.GraphProto, tap: str | None) -> onnx.ValueInfoProto:
-    """The graph output holding predictions: the evaluator's rule (all outputs but the tap)."""
-    candidates = [o for o in graph.output if o.name not in (tap, FIRST_LAYER_OUTPUT)]
+#: ONNX metadata key naming an extra logits output (what baselines export).
+LOGITS_METADATA_KEY = "motifbench.logits_output"
+
+
+def declared_logits_output(model: onnx.ModelProto, manifest_value: str | None) -> str | None:
+    """The extra logits output: the manifest's ``logits_output``, else the model's metadata."""
+    if manifest_value:
+        return manifest_value
+    return next((p.value for p in model.metadata_props if p.key == LOGITS_METADATA_KEY and p.value), None)
+
+
+def _prediction_output(graph: onnx.GraphProto, tap: str | None, logits: str | None = None) -> onnx.ValueInfoProto:
+    """The graph output holding predictions: the evaluator's rule (all outputs but the tap and the logits)."""
+    candidates = [o for o in graph.output if o.name not in (tap, FIRST_LAYER_OUTPUT, logits)]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
@@ -328,11 +340,12 @@ def _prediction_output(graph: onnx.GraphProto, tap: str | None) -> onnx.ValueInf
     raise SubmissionRejected(
         "output_mismatch",
         f"the model has several outputs {[o.name for o in candidates][:5]}; expected one [batch, {N_CLASSES}] "
-        "prediction output (plus, optionally, the first-layer tap)",
+        "prediction output (plus, optionally, the first-layer tap and a logits output named by "
+        "the manifest's logits_output)",
     )
 
 
-def check_io(model: onnx.ModelProto, length: int, tap: str | None = None) -> tuple[str, str]:
+def check_io(model: onnx.ModelProto, length: int, tap: str | None = None, logits: str | None = None) -> tuple[str, str]:
     """Check the graph's input ``float32 [batch, 4, L]`` and prediction output ``[batch, 12]``.
 
     The prediction output is the only graph output other than the tap (a
@@ -369,14 +382,21 @@ def check_io(model: onnx.ModelProto, length: int, tap: str | None = None) -> tup
         raise SubmissionRejected(
             "input_mismatch", f"input {x.name!r} has length {dims[2]}; this dataset's sequences are {length} nt"
         )
-    y = _prediction_output(graph, tap)
-    if y.type.tensor_type.elem_type not in _FLOAT_OUTPUTS:
-        raise SubmissionRejected("output_mismatch", f"output {y.name!r} must be a float tensor [batch, {N_CLASSES}]")
-    out_dims = _dims(y)
-    if out_dims is not None and (len(out_dims) != 2 or (isinstance(out_dims[1], int) and out_dims[1] != N_CLASSES)):
+    named = [o for o in graph.output if o.name == logits]
+    if logits is not None and not named:
         raise SubmissionRejected(
-            "output_mismatch", f"output {y.name!r} has shape {out_dims}; expected [batch, {N_CLASSES}] (one per class)"
+            "output_mismatch", f"logits_output {logits!r} is not a graph output; outputs: {[o.name for o in graph.output][:5]}"
         )
+    y = _prediction_output(graph, tap, logits)
+    outputs = [y, *named]
+    for out in outputs:
+        if out.type.tensor_type.elem_type not in _FLOAT_OUTPUTS:
+            raise SubmissionRejected("output_mismatch", f"output {out.name!r} must be a float tensor [batch, {N_CLASSES}]")
+        out_dims = _dims(out)
+        if out_dims is not None and (len(out_dims) != 2 or (isinstance(out_dims[1], int) and out_dims[1] != N_CLASSES)):
+            raise SubmissionRejected(
+                "output_mismatch", f"output {out.name!r} has shape {out_dims}; expected [batch, {N_CLASSES}] (one per class)"
+            )
     return x.name, y.name
 
 
@@ -399,9 +419,10 @@ def check_static(model: onnx.ModelProto, manifest: Manifest, length: int, limits
     check_no_external_data(model)
     check_domains(model)
     opset = check_versions(model, limits)
-    input_name, output_name = check_io(model, length, manifest.first_layer_tap)
+    logits = declared_logits_output(model, manifest.logits_output)
+    input_name, output_name = check_io(model, length, manifest.first_layer_tap, logits)
     check_declared_tap(model, manifest.first_layer_tap)
-    return StaticFacts(input_name, output_name, opset, manifest.first_layer_tap)
+    return StaticFacts(input_name, output_name, opset, manifest.first_layer_tap, logits)
 
 
 def discard(staged: StagedFile | None) -> None:

@@ -201,6 +201,7 @@ class Worker:
             "out_dir": str(run_dir / "out") if self.config.artifacts else None,
             "params": dict(self.config.eval_params),
             "tap": job.manifest.get("first_layer_tap"),
+            "logits_output": job.manifest.get("logits_output"),
             "output_kind": job.manifest.get("output_kind"),
             "model_name": job.model_name,
             "threads": self.config.threads,

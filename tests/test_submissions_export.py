@@ -294,3 +294,22 @@ def test_incremental_row_upsert_equals_a_full_rebuild(tmp_path):
     by_id = lambda t: t.sort_by("id").to_pylist()  # noqa: E731
     assert by_id(again) == by_id(incremental)
     assert by_id(rebuilt) == by_id(incremental)
+
+
+def test_worker_passes_the_declared_logits_output_to_attribution(tmp_path, synthetic_repo):
+    """A manifest's logits_output reaches the evaluator: ISM differentiates that output, as the record says."""
+    from onnx import TensorProto
+
+    model = corpus.cnn_model(41)
+    sigmoid = next(n for n in model.graph.node if n.op_type == "Sigmoid")
+    model.graph.node.append(helper.make_node("Identity", [sigmoid.input[0]], ["raw_logits"]))
+    model.graph.output.append(helper.make_tensor_value_info("raw_logits", TensorProto.FLOAT, ["batch", 12]))
+    home = tmp_path / "home"
+    with open_store(home) as store:
+        job = _enqueue(store, model, "with logits", synthetic_repo, tmp_path, logits_output="raw_logits")
+        config = WorkerConfig(eval_params={"limit": 40, "ism_sequences": 2}, heartbeat_seconds=0.5, artifacts=False)
+        done = Worker(store, config, home=home).run(once=True)
+        assert [(r.id, r.state) for r in done] == [(job, FINISHED)], done
+        record = store.get(job).record
+    assert record["results"]["attribution"]["output_name"] == "raw_logits"
+    assert record["model"]["logits_output"] == "raw_logits"

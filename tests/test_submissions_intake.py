@@ -156,3 +156,30 @@ def test_missing_file_and_missing_dataset(home, tmp_path, synthetic_repo):
     with pytest.raises(SubmissionRejected) as info:
         submit(tmp_path / "nope.onnx", MANIFEST, data=tmp_path / "no-dataset-here")
     assert info.value.code == "dataset_unavailable"
+
+
+def _with_logits_output(seed: int, metadata: bool):
+    """A CNN exposing its pre-sigmoid Gemm output as a second [batch, 12] graph output named 'logits'."""
+    from onnx import TensorProto, helper
+
+    model = corpus.cnn_model(seed)
+    sigmoid = next(n for n in model.graph.node if n.op_type == "Sigmoid")
+    model.graph.node.append(helper.make_node("Identity", [sigmoid.input[0]], ["logits"]))
+    model.graph.output.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 12]))
+    if metadata:
+        helper.set_model_props(model, {"motifbench.logits_output": "logits"})
+    return model
+
+
+def test_logits_output_declared_by_metadata_or_manifest(home, tmp_path, synthetic_repo):
+    bare = corpus.save(_with_logits_output(31, metadata=False), tmp_path / "bare.onnx")
+    with pytest.raises(SubmissionRejected, match="several outputs") as err:
+        submit(bare, MANIFEST, data=synthetic_repo, limits=LIMITS)
+    assert err.value.code == "output_mismatch" and "logits_output" in str(err.value)
+    sub = submit(bare, {**MANIFEST, "logits_output": "logits"}, data=synthetic_repo, limits=LIMITS)
+    assert sub.state == PENDING and sub.manifest["logits_output"] == "logits"
+    tagged = corpus.save(_with_logits_output(32, metadata=True), tmp_path / "tagged.onnx")
+    assert submit(tagged, MANIFEST, data=synthetic_repo, limits=LIMITS).state == PENDING
+    with pytest.raises(SubmissionRejected, match="'nope' is not a graph output"):
+        submit(corpus.save(_with_logits_output(33, metadata=False), tmp_path / "c.onnx"),
+               {**MANIFEST, "logits_output": "nope"}, data=synthetic_repo, limits=LIMITS)
