@@ -52,10 +52,24 @@ def test_a_run_trained_on_other_data_is_not_queued(bundle, tmp_path, monkeypatch
     assert outcome["cnn-25-exp-seed0"].startswith("skipped")
 
 
-def test_shipped_bundle_is_well_formed():
+def test_shipped_bundle_is_well_formed_and_passes_static_validation():
+    import onnx
+
+    from submissions.intake import baseline_manifest
+    from submissions.manifest import parse_manifest
+    from submissions.validate import ValidationLimits, check_static
+
     runs = bundled_runs(BUNDLE_DIR)
+    assert runs, "the bundle ships no baseline models"
+    grid = set()
     for run in runs:
         spec = json.loads((run / "spec.json").read_text())
         assert spec["dataset"]["splits_content_sha256"], run.name
         assert (run / "model.onnx").stat().st_size < 5_000_000, run.name
-    assert len({r.name for r in runs}) == len(runs)
+        manifest = parse_manifest(baseline_manifest(spec, spec["dataset"]["version"]))
+        facts = check_static(onnx.load(run / "model.onnx"), manifest, spec["input_length"], ValidationLimits())
+        assert facts.output_name == "probabilities" and facts.logits_output == "logits", run.name
+        grid.add((spec["zoo_name"], spec["activation"]))
+    # both activations for every model shipped: the page shows the papers' contrast
+    assert {a for _, a in grid} == {"relu", "exp"}
+    assert all((m, "relu") in grid and (m, "exp") in grid for m, _ in grid)
