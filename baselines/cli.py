@@ -162,12 +162,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if preset is not None:
         alias = f" (alias of {preset.name})" if args.preset != preset.name else ""
         print(f"preset {args.preset}{alias}: {preset.description}")
-    if args.evaluate and sw.evaluator_function() is None:
-        print("note: --evaluate skipped: the evaluator (evaluator.evaluate) is not importable yet; "
-              "classification metrics only", file=sys.stderr)
-        evaluate = False
-    else:
-        evaluate = args.evaluate
+    evaluate = args.evaluate
     tasks = sw.plan(models, activations, seeds, args.out, protocol, data_source=args.data,
                     config=args.config, revision=args.revision, limit=args.limit, device=args.device,
                     amp=not args.no_amp, threads=args.threads, evaluate=evaluate, progress=not args.no_progress)

@@ -81,10 +81,8 @@ def load_data(
     limit : int, optional
         Keep only the first ``limit`` rows of each split (smoke runs).
     """
-    try:
-        from benchmark.loader import load_split
-    except ImportError as exc:  # the loader is another part; say so plainly
-        raise BaselineError(f"benchmark.loader is not available ({exc}); cannot load a dataset") from exc
+    from benchmark.loader import load_split
+
     arrays = {}
     infos = {}
     for split in ("train", "validation", "test"):

@@ -13,7 +13,6 @@ Presets (`PRESETS`) are one paper's grid each, with its protocol and trials.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from baselines.export import ONNX_FILE, SPEC_FILE, read_spec_json
 from baselines.protocols import Protocol
 from baselines.run import is_complete, train_run
 from baselines.zoo import ACTIVATIONS, POOL_FAMILY, POOL_FAMILY_NMI, check_activation, get_spec, model_names
+from benchmark.files import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -191,33 +191,23 @@ def execute(task: RunTask) -> dict[str, Any]:
     return row
 
 
-def evaluator_function() -> Callable[..., dict] | None:
-    """``evaluator.evaluate.evaluate`` if that module can be imported, else None."""
-    try:
-        from evaluator.evaluate import evaluate
-    except ImportError:
-        return None
+def evaluator_function() -> Callable[..., dict]:
+    """``evaluator.evaluate.evaluate`` (imported when first needed: the evaluator is another part)."""
+    from evaluator.evaluate import evaluate
+
     return evaluate
 
 
-def current_evaluator_settings() -> tuple[str, dict[str, Any]] | None:
-    """(evaluator version, default evaluation parameters as the record stores them), or None
-    when the evaluator cannot be imported. Imported lazily: the evaluator is another part."""
-    try:
-        from evaluator import EVALUATOR_VERSION
-        from evaluator.params import EvalParams
-    except ImportError:
-        return None
+def current_evaluator_settings() -> tuple[str, dict[str, Any]]:
+    """(evaluator version, default evaluation parameters as the record stores them)."""
+    from evaluator import EVALUATOR_VERSION
+    from evaluator.params import EvalParams
+
     return EVALUATOR_VERSION, json.loads(json.dumps(EvalParams().as_dict()))
 
 
 def _major(version: Any) -> str:
     return str(version).split(".", 1)[0]
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def stale_reason(record: dict[str, Any], run_dir: Path, config: str, settings: tuple[str, dict[str, Any]]) -> str | None:
@@ -242,7 +232,7 @@ def stale_reason(record: dict[str, Any], run_dir: Path, config: str, settings: t
         return f"dataset config {cached_config} -> {config}"
     cached_sha = (record.get("model") or {}).get("onnx_sha256")
     onnx_path = run_dir / ONNX_FILE
-    if cached_sha and onnx_path.is_file() and cached_sha != _sha256(onnx_path):
+    if cached_sha and onnx_path.is_file() and cached_sha != file_sha256(onnx_path):
         return "model.onnx changed since it was scored"
     return None
 
@@ -251,7 +241,7 @@ def stale_reason(record: dict[str, Any], run_dir: Path, config: str, settings: t
 class Evaluation:
     """The evaluator record of a run (None if there is none) and how it was obtained:
     ``reused`` (cached, still current), ``evaluated`` (no cache), ``re-evaluated``
-    (the cache was stale), ``unavailable`` (no evaluator; a cached record, if any, is kept)."""
+    (the cache was stale)."""
 
     record: dict[str, Any] | None
     status: str
@@ -264,8 +254,6 @@ def evaluate_run(run_dir: Path, *, data_source: str | None, config: str) -> Eval
     record = json.loads(cached.read_text()) if cached.is_file() else None
     settings = current_evaluator_settings()
     evaluate = evaluator_function()
-    if settings is None or evaluate is None:
-        return Evaluation(record, "unavailable")
     status = "evaluated"
     if record is not None:
         reason = stale_reason(record, run_dir, config, settings)
@@ -387,7 +375,7 @@ class SweepResult:
     def evaluation_counts(self) -> dict[str, int]:
         """How many runs were evaluated, re-evaluated (stale cache), reused or left unscored."""
         statuses = [r.get("evaluation") for r in self.rows if r.get("evaluation")]
-        return {s: statuses.count(s) for s in ("evaluated", "re-evaluated", "reused", "unavailable")}
+        return {s: statuses.count(s) for s in ("evaluated", "re-evaluated", "reused")}
 
 
 def sweep(tasks: list[RunTask], out_dir: Path | str, runner: Any | None = None) -> SweepResult:

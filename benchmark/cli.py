@@ -25,11 +25,8 @@ def _cmd_build_synthetic(args: argparse.Namespace) -> int:
 
 
 def _cmd_build_deepsea(args: argparse.Namespace) -> int:
-    try:
-        from benchmark.deepsea import cli_build
-    except ModuleNotFoundError:  # pragma: no cover - the builder ships with the package
-        print("error: the DeepSEA builder is not available in this installation", file=sys.stderr)
-        return 2
+    from benchmark.deepsea import cli_build
+
     return cli_build(args)
 
 

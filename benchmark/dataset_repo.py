@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmark.errors import DatasetError
+from benchmark.files import atomic_write, file_sha256
 from benchmark.schema import arrow_schema
 
 MANIFEST_NAME = "manifest.json"
@@ -40,12 +41,7 @@ PARQUET_COMPRESSION = "zstd"
 PARQUET_COMPRESSION_LEVEL = 9
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_file = file_sha256  # the name verify.py and the tests use
 
 
 def split_path(config: str, split: str) -> str:
@@ -107,14 +103,6 @@ def read_manifest(repo: Path) -> dict:
         raise DatasetError(f"{path} is not valid JSON: {exc}") from exc
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def write_config(
     repo: Path,
     config: str,
@@ -166,6 +154,6 @@ def write_config(
     configs = manifest.setdefault("configs", {})
     configs[config] = {**config_manifest, "splits": {s: {k: v for k, v in f.items()} for s, f in files.items()}}
     manifest["configs"] = {k: configs[k] for k in sorted(configs)}
-    _atomic_write_text(repo / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-    _atomic_write_text(repo / CARD_NAME, render_card(manifest))
+    atomic_write(repo / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=False) + "\n", mode=0o644)
+    atomic_write(repo / CARD_NAME, render_card(manifest), mode=0o644)
     return manifest

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
+from evaluator import tomtom_cli
 from evaluator.params import DISTANCES, OUTPUT_KINDS, PPM_METHODS, EvalParams
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``evaluate`` (and ``tomtom`` when :mod:`evaluator.tomtom_cli` exists)."""
+    """Add ``evaluate`` and ``tomtom`` (from :mod:`evaluator.tomtom_cli`)."""
     defaults = EvalParams()
     p = subparsers.add_parser(
         "evaluate",
@@ -57,13 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_run_evaluate)
 
-    try:
-        tomtom_cli = importlib.import_module("evaluator.tomtom_cli")
-    except ModuleNotFoundError as exc:
-        if exc.name != "evaluator.tomtom_cli":
-            raise
-    else:
-        tomtom_cli.register(subparsers)
+    tomtom_cli.register(subparsers)
 
 
 def _ke_window(text: str) -> int | None:

@@ -22,7 +22,6 @@ it to check us) and ``<stem>.tomtom.tsv``.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +30,8 @@ import numpy as np
 
 from benchmark.errors import DatasetError, MotifbenchError
 from evaluator import EVALUATOR_VERSION
-from evaluator.onnx_model import ModelError, ModelSource, OnnxModel, resolve_model
+from evaluator.model_source import BASELINE_CHECKPOINT, ModelSource, onnx_source
+from evaluator.onnx_model import ModelError, OnnxModel
 from evaluator.params import EvalParams
 from evaluator.ppm import single_threaded_blas
 from evaluator.record import SCHEMA_VERSION, to_jsonable, utc_now, validate_record, write_record
@@ -74,12 +74,12 @@ def evaluate(model: str | Path, data: str | Path | None = None, config: str = "s
              output_kind: str | None = None, progress: bool = True, *, revision: str | None = None,
              record_name: str = "result.json", model_name: str | None = None, logo_engine: str = "fast",
              threads: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
-             logits_output: str | None = None) -> dict:
+             logits_output: str | None = None, source: ModelSource | None = None) -> dict:
     """Evaluate one model on one dataset split and return the result record.
 
     Parameters
     ----------
-    model: an ``.onnx`` file or a baseline run folder (``spec.json`` + ``*.safetensors``).
+    model: an ``.onnx`` file.
     data: dataset repo folder or Hub id; None = the data home's default dataset.
     config, split, revision: which split (``revision`` pins a Hub tag or commit).
     out_dir: where the record (``record_name``) and its artifacts are written; None = not written.
@@ -93,6 +93,8 @@ def evaluate(model: str | Path, data: str | Path | None = None, config: str = "s
     logo_engine: ``"fast"`` or ``"logomaker"`` (same picture, see :mod:`evaluator.logos`).
     threads: ONNX Runtime intra-op threads (default: all CPUs this process may use).
     cache_bytes: keep activations in memory up to this size, else recompute them.
+    source: provenance when ``model`` was converted from something else (a baseline checkpoint,
+        see :mod:`motifbench.checkpoints`); default: the ONNX file itself.
     """
     from benchmark.loader import load_split
 
@@ -103,14 +105,15 @@ def evaluate(model: str | Path, data: str | Path | None = None, config: str = "s
     return evaluate_arrays(model, arrays, out_dir=out_dir, params=params, tap=tap, output_kind=output_kind,
                            progress=progress, record_name=record_name, model_name=model_name,
                            logo_engine=logo_engine, threads=threads, cache_bytes=cache_bytes, timer=timer,
-                           logits_output=logits_output)
+                           logits_output=logits_output, source=source)
 
 
 def evaluate_arrays(model: str | Path, arrays, out_dir: str | Path | None = None, params: EvalParams | None = None,
                     tap: str | None = None, output_kind: str | None = None, progress: bool = True, *,
                     record_name: str = "result.json", model_name: str | None = None, logo_engine: str = "fast",
                     threads: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                    timer: _Timer | None = None, logits_output: str | None = None) -> dict:
+                    timer: _Timer | None = None, logits_output: str | None = None,
+                    source: ModelSource | None = None) -> dict:
     """:func:`evaluate` on a split already in memory (an object with the loader's ``SplitArrays`` fields)."""
     params = params or EvalParams()
     timer = timer or _Timer()
@@ -120,44 +123,43 @@ def evaluate_arrays(model: str | Path, arrays, out_dir: str | Path | None = None
     out_dir = Path(out_dir) if out_dir is not None else None
     stem = record_name[:-5] if record_name.endswith(".json") else record_name
 
-    with tempfile.TemporaryDirectory(prefix="motifbench-eval-") as scratch:
-        with timer.stage("load_model"):
-            source = resolve_model(model, out_dir if out_dir is not None else scratch)
-            onnx_model = OnnxModel(source.onnx_path, length, tap=tap, output_kind=output_kind, threads=threads,
-                                   logits_output=logits_output)
-        info = onnx_model.info
+    with timer.stage("load_model"):
+        source = source or onnx_source(model)
+        onnx_model = OnnxModel(source.onnx_path, length, tap=tap, output_kind=output_kind, threads=threads,
+                               logits_output=logits_output)
+    info = onnx_model.info
 
-        with timer.stage("inference"):
-            outputs, maxima, cached, nonfinite = _inference_pass(onnx_model, x, params, cache_bytes, progress)
-        probabilities = onnx_model.to_probabilities(outputs)
+    with timer.stage("inference"):
+        outputs, maxima, cached, nonfinite = _inference_pass(onnx_model, x, params, cache_bytes, progress)
+    probabilities = onnx_model.to_probabilities(outputs)
 
-        with timer.stage("classification"):
-            classification = _classification_section(y, probabilities)
+    with timer.stage("classification"):
+        classification = _classification_section(y, probabilities)
 
-        with timer.stage("ppm"), single_threaded_blas():
-            ppms, clipped, window, offset = _ppm_stage(onnx_model, x, maxima, cached, params, progress)
-        del cached
+    with timer.stage("ppm"), single_threaded_blas():
+        ppms, clipped, window, offset = _ppm_stage(onnx_model, x, maxima, cached, params, progress)
+    del cached
 
-        with timer.stage("tomtom"):
-            hits, tested_ids, filter_ids, target_names, n_targets = _tomtom_stage(clipped, params, out_dir, stem)
+    with timer.stage("tomtom"):
+        hits, tested_ids, filter_ids, target_names, n_targets = _tomtom_stage(clipped, params, out_dir, stem)
 
-        with timer.stage("recovery"):
-            recovery = _recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped)
+    with timer.stage("recovery"):
+        recovery = _recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped)
 
-        attribution = None
-        if params.attribution and params.ism_sequences > 0:
-            with timer.stage("attribution"):
-                attribution = _attribution_section(onnx_model, arrays, x, y, mask, probabilities, params)
+    attribution = None
+    if params.attribution and params.ism_sequences > 0:
+        with timer.stage("attribution"):
+            attribution = _attribution_section(onnx_model, arrays, x, y, mask, probabilities, params)
 
-        artifacts: dict[str, str] = {}
-        if out_dir is not None:
-            with timer.stage("logos"):
-                artifacts = _logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine)
-            if source.kind == "baseline-checkpoint":
-                artifacts["onnx"] = Path(source.onnx_path).name
-            artifacts["filters_meme"] = f"{stem}.filters.meme"
-            artifacts["tomtom_tsv"] = f"{stem}.tomtom.tsv"
-            artifacts["record"] = record_name
+    artifacts: dict[str, str] = {}
+    if out_dir is not None:
+        with timer.stage("logos"):
+            artifacts = _logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine)
+        if source.kind == BASELINE_CHECKPOINT:
+            artifacts["onnx"] = _keep_beside(Path(source.onnx_path), out_dir)
+        artifacts["filters_meme"] = f"{stem}.filters.meme"
+        artifacts["tomtom_tsv"] = f"{stem}.tomtom.tsv"
+        artifacts["record"] = record_name
 
     timer.seconds["total"] = round(time.perf_counter() - start_total, 4)
     record = _assemble(source, info, arrays, n, length, params, window, offset, nonfinite, classification,
@@ -339,6 +341,16 @@ def _attribution_section(model: OnnxModel, arrays, x, y, mask, probabilities, pa
         "positives": "positions inside a recorded motif instance (the dataset's motifs column)",
         **model.ism_output,
     }
+
+
+def _keep_beside(onnx_path: Path, out_dir: Path) -> str:
+    """The converted ONNX file's name in ``out_dir``, copied there if it was made elsewhere."""
+    target = out_dir / onnx_path.name
+    if onnx_path.resolve() != target.resolve():
+        import shutil
+
+        shutil.copyfile(onnx_path, target)
+    return target.name
 
 
 def _logos_stage(ppms, clipped, recovery, out_dir: Path, stem: str, engine: str) -> dict[str, str]:

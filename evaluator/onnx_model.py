@@ -1,7 +1,8 @@
 """Running a submitted model: ONNX Runtime session, first-layer tap, batched predict.
 
 Every model reaches the evaluator as one ONNX file (a baseline checkpoint is
-exported to ONNX first, see :func:`resolve_model`), with input float32
+exported to ONNX by the caller first: ``motifbench evaluate`` does it for run
+folders, see :mod:`motifbench.checkpoints`), with input float32
 ``[batch, 4, L]`` (A,C,G,T) and output ``[batch, 12]`` probabilities or logits.
 Besides the prediction the evaluator needs the *first-layer activations*
 (after normalisation and activation, before pooling), because motif recovery
@@ -18,7 +19,6 @@ differentiates instead of clipped probabilities (:meth:`OnnxModel.ism_logits`).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections import deque
@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.files import file_sha256
 from benchmark.errors import MotifbenchError
 
 log = logging.getLogger(__name__)
@@ -146,15 +147,6 @@ class ModelInfo:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, streamed (model files can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------
@@ -936,71 +928,3 @@ def inspect_model(path: str | Path, length: int, tap: str | None = None, output_
 
 # --------------------------------------------------------------------------------------
 # one door: ONNX file or baseline checkpoint
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where the evaluated ONNX came from (for the record)."""
-
-    name: str
-    given_path: str
-    onnx_path: str
-    kind: str  # "onnx" | "baseline-checkpoint"
-    checkpoint_sha256: str
-    framework: str | None = None
-    spec: dict | None = None
-
-
-def _is_checkpoint_dir(path: Path) -> bool:
-    return path.is_dir() and (path / "spec.json").is_file() and any(path.glob("*.safetensors"))
-
-
-def resolve_model(path: str | Path, work_dir: str | Path) -> ModelSource:
-    """Turn what the user gave into one ONNX file.
-
-    An ``.onnx`` file is used as is. A baseline run folder (``spec.json`` +
-    ``*.safetensors``) is exported with ``baselines.export.export_checkpoint``
-    into ``work_dir`` first, so checkpoints go through the same door as any
-    submission. Nothing pickled is ever loaded.
-    """
-    import json
-
-    path = Path(path)
-    if path.is_file():
-        return ModelSource(name=path.stem, given_path=str(path), onnx_path=str(path), kind="onnx",
-                           checkpoint_sha256=file_sha256(path))
-    if not path.exists():
-        raise ModelError(f"model {path} does not exist (expected an .onnx file or a baseline run folder)")
-    if not _is_checkpoint_dir(path):
-        raise ModelError(f"{path} is a folder but not a baseline run folder (expected spec.json and a .safetensors file)")
-    try:
-        from baselines.export import export_checkpoint
-    except ImportError as exc:
-        raise ModelError(
-            f"{path} is a baseline checkpoint, but converting it needs baselines.export.export_checkpoint, "
-            f"which is not available ({exc}); export it to ONNX first and evaluate the .onnx file"
-        ) from exc
-    weights = sorted(path.glob("*.safetensors"))[0]
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path = work_dir / f"{path.name}.onnx"
-    try:
-        produced = export_checkpoint(path, out_onnx=onnx_path)
-    except MotifbenchError:
-        raise
-    except Exception as exc:
-        raise ModelError(f"exporting baseline checkpoint {path} to ONNX failed: {exc}") from exc
-    if produced is not None and Path(str(produced)).suffix == ".onnx":
-        onnx_path = Path(str(produced))
-    if not onnx_path.is_file():
-        raise ModelError(f"exporting {path} did not produce {onnx_path}")
-    try:
-        spec = json.loads((path / "spec.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path / 'spec.json'} is not readable JSON: {exc}") from exc
-    name = None
-    if isinstance(spec, dict):
-        name = spec.get("name") or "-".join(str(spec[k]) for k in ("zoo_name", "activation") if spec.get(k)) or None
-    return ModelSource(name=str(name or path.name), given_path=str(path), onnx_path=str(onnx_path),
-                       kind="baseline-checkpoint", checkpoint_sha256=file_sha256(weights), framework="pytorch",
-                       spec=spec if isinstance(spec, dict) else None)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import MotifbenchError
+from benchmark.files import atomic_write
 
 SCHEMA_VERSION = "1.0.0"
 SCHEMA_PATH = Path(__file__).with_name("result_schema.json")
@@ -77,8 +78,7 @@ def write_record(record: dict, path: str | Path) -> Path:
     """Validate and write the record as indented JSON (keys in insertion order)."""
     validate_record(record)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+    atomic_write(path, json.dumps(record, indent=2, allow_nan=False) + "\n", mode=0o644)
     return path
 
 

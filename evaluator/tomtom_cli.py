@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``motifbench tomtom``; returns the exit code."""
     from evaluator.meme_io import read_meme, read_meme_background
     from evaluator.tomtom import format_tsv, jaspar_targets, tomtom
-    from motifbench import __version__
+    from benchmark.versions import motifbench_version
 
     if (args.targets is None) == (args.jaspar is None):
         raise MotifbenchError("give exactly one target database: TARGETS.meme or --jaspar RELEASE")
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                   background=background, internal=args.internal)
     seconds = time.perf_counter() - start
     comments = [
-        f"Tomtom (Motif Comparison Tool): motifbench {__version__} NumPy port of MEME 5.5.8 tomtom",
+        f"Tomtom (Motif Comparison Tool): motifbench {motifbench_version()} NumPy port of MEME 5.5.8 tomtom",
         "The format of this file is described at https://meme-suite.org/meme/doc/tomtom-output-format.html.",
         _command_line(args, thresh),
         f"{len(queries)} queries, {len(targets)} targets, {len(hits)} matches, {seconds:.2f} s",

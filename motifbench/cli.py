@@ -11,8 +11,10 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 from motifbench import __version__
+from motifbench.checkpoints import convert_model_argument
 
 #: Modules whose ``register(subparsers)`` adds top-level subcommands, in --help order.
 PART_CLIS: tuple[str, ...] = (
@@ -33,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in PART_CLIS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a part not built yet must not break the others
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
@@ -54,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with ExitStack() as stack:
+            convert_model_argument(args, stack)  # checkpoints reach the parts as ONNX files
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

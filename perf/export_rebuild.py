@@ -64,7 +64,8 @@ def main() -> int:
 
         from space_app.seed import fake_record
         from submissions import corpus, export, model_facts
-        from submissions.store import open_store, submissions_home
+        from submissions.store import submissions_home
+        from submissions.sqlite_store import open_store
 
         root = submissions_home()
         cache_dir = root / model_facts.FACTS_DIR
@@ -101,7 +102,7 @@ def main() -> int:
                 model_facts.clear_memory_cache()
                 shutil.rmtree(cache_dir, ignore_errors=True)
 
-            with mock.patch.object(model_facts, "_atomic_write_json"):  # never cached on disk
+            with mock.patch.object(model_facts, "atomic_write"):  # never cached on disk
                 uncached = _median_seconds(facts, args.repeats, before=forget)
             print(f"  {label + f' ({size / 1024:,.0f} kB)':28s} {memory * 1e3:10.3f} ms {disk * 1e3:8.3f} ms "
                   f"{uncached * 1e3:8.2f} ms")

@@ -49,7 +49,7 @@ class JsonRecordsSource:
 
         from space_app.leaderboard import prepare
         from submissions.export import leaderboard_row
-        from submissions.store import open_store
+        from submissions.sqlite_store import open_store
 
         with open_store(self.home) as store:  # manifest facts (submitter, baseline, architecture) live in the store
             subs = {s.id: s for s in store.list(["FINISHED"])}
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"leaderboard.parquet {parquet.stat().st_size / 1e3:.0f} kB; {args.rows} result JSONs {json_bytes / 1e6:.1f} MB")
 
     from space_app import app, leaderboard
-    from space_app.service import allowed_paths
+    from space_app.settings import allowed_paths
 
     columns = list(leaderboard.DEFAULT_COLUMNS)
     results = {}

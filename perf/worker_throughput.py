@@ -36,7 +36,8 @@ def _queue(n: int, data: Path, tmp: Path) -> None:
 
 
 def _run(n_workers: int, warm: bool, full: bool, limit: int | None) -> float:
-    from submissions.store import FINISHED, open_store
+    from submissions.store import FINISHED
+    from submissions.sqlite_store import open_store
 
     cmd = [sys.executable, "-m", "submissions.cli", "worker", "--once", "--heartbeat", "1"]
     if not full:

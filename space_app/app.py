@@ -15,7 +15,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (a Space, or `python space_app/app.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from space_app.service import quiet_env  # noqa: E402
+from space_app.settings import allowed_paths, quiet_env  # noqa: E402
 
 quiet_env()
 
@@ -34,7 +34,8 @@ from space_app.queue_view import QUEUE_COLUMNS, queue_summary, queue_table  # no
 from space_app.submit import RateLimit, available_configs, on_space, status_text, submit_form  # noqa: E402
 from submissions.export import LEADERBOARD_SCHEMA  # noqa: E402
 from submissions.manifest import DATASET_CONFIGS, OUTPUT_KINDS  # noqa: E402
-from submissions.store import FAILED, FINISHED, open_store, submissions_home  # noqa: E402
+from submissions.store import FAILED, FINISHED, submissions_home  # noqa: E402
+from submissions.sqlite_store import open_store  # noqa: E402
 
 TITLE = "motifbench leaderboard"
 INTRO = (
@@ -307,8 +308,6 @@ def build_demo() -> gr.Blocks:
 
 def launch_kwargs() -> dict[str, Any]:
     """Options every launch uses: local theme fonts, no share link, the result folders servable."""
-    from space_app.service import allowed_paths
-
     return {
         "theme": gr.themes.Default(),
         "css": CSS,
@@ -330,5 +329,5 @@ if __name__ == "__main__":  # a Hugging Face Space runs `python app.py`
     if on_space() and "MOTIFBENCH_HOME" not in os.environ and Path("/data").is_dir():
         os.environ["MOTIFBENCH_HOME"] = "/data/motifbench"  # the Space's persistent storage, when enabled
 
-    serve(host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-          demo=demo)
+    serve(demo, launch_kwargs(), host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+          port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))

@@ -6,9 +6,10 @@ import shlex
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from space_app.app import demo, launch_kwargs
     from space_app.service import serve
 
-    serve(host=args.host, port=args.port, worker=not args.no_worker, worker_args=shlex.split(args.worker_args or ""),
+    serve(demo, launch_kwargs(), host=args.host, port=args.port, worker=not args.no_worker, worker_args=shlex.split(args.worker_args or ""),
           build_dataset=not args.no_build, baselines=not args.no_baselines)
     return 0
 

@@ -18,7 +18,8 @@ from benchmark.motifs import load_motif_set
 from evaluator import EVALUATOR_VERSION
 from evaluator.params import EvalParams
 from submissions import export
-from submissions.store import Store, open_store
+from submissions.store import Store
+from submissions.sqlite_store import open_store
 
 ACTIVATIONS = ("relu", "exp")
 POOLS = (1, 2, 4, 10, 25, 50)

@@ -18,21 +18,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from space_app.settings import quiet_env
+
 log = logging.getLogger(__name__)
-
-#: Environment that keeps Gradio and the Hugging Face libraries from calling home.
-QUIET_ENV = {
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "DO_NOT_TRACK": "1",
-}
-
-
-def quiet_env() -> None:
-    """Turn off Gradio analytics and telemetry (call before ``import gradio``)."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-
 
 def ensure_dataset(progress: bool = True) -> Path:
     """The data home's dataset folder, building the synthetic config there on first start.
@@ -104,14 +92,6 @@ def stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _interrupt)
 
 
-def allowed_paths() -> list[str]:
-    """Folders whose files the page may serve: result JSONs, logo PNGs, the Space's cache."""
-    from submissions.store import submissions_home
-
-    root = submissions_home()
-    return [str(root / "results"), str(root / "runs"), str(root / "space_cache")]
-
-
 def _queue_bundled_baselines() -> None:
     """Queue the shipped baseline models in the background (validation trial-runs each one)."""
     try:
@@ -122,10 +102,12 @@ def _queue_bundled_baselines() -> None:
         log.exception("could not queue the bundled baselines")
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, worker: bool = True, worker_args: Sequence[str] = (),
-          build_dataset: bool = True, block: bool = True, demo=None, baselines: bool = True):
-    """Start the worker (unless ``worker=False``) and the Gradio app; blocks until stopped.
+def serve(demo, launch_options: dict, *, host: str = "127.0.0.1", port: int = 7860, worker: bool = True,
+          worker_args: Sequence[str] = (), build_dataset: bool = True, block: bool = True, baselines: bool = True):
+    """Start the worker (unless ``worker=False``) and the Gradio app ``demo``; blocks until stopped.
 
+    ``demo`` and ``launch_options`` come from :mod:`space_app.app` (``demo``,
+    ``launch_kwargs()``): the app imports this module, never the other way.
     With ``baselines`` (default) the bundled baseline models are queued in the
     background, so a new leaderboard fills with the papers' grid as the worker
     scores them. Returns the Blocks app when ``block`` is False (tests and embedding).
@@ -135,16 +117,13 @@ def serve(host: str = "127.0.0.1", port: int = 7860, worker: bool = True, worker
         folder = ensure_dataset()
         print(f"dataset: {folder}\n  load it with: from datasets import load_dataset; "
               f"load_dataset({str(folder)!r}, 'synthetic')", flush=True)
-    from space_app import app
-
-    demo = demo or app.demo
     if block:
         stop_on_sigterm()
     proc = WorkerProcess(worker_args).start() if worker else None
     if baselines:
         threading.Thread(target=_queue_bundled_baselines, name="queue-baselines", daemon=True).start()
     try:
-        demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, **app.launch_kwargs())
+        demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, **launch_options)
     finally:
         if block and proc is not None:
             proc.stop()

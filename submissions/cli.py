@@ -24,11 +24,15 @@ def _limits(args: argparse.Namespace):
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     from submissions.errors import SubmissionRejected
-    from submissions.intake import submit, submit_baseline_run
+    from submissions.intake import submit, submit_baseline
 
     try:
         if args.baseline:
-            sub = submit_baseline_run(args.model, args.manifest, data=args.data, limits=_limits(args))
+            source = getattr(args, "model_source", None)  # set by the umbrella CLI when MODEL was a run folder
+            if source is None or source.spec is None:
+                print("error: --baseline needs a baselines run folder (spec.json + model.safetensors)", file=sys.stderr)
+                return 2
+            sub = submit_baseline(args.model, source.spec, args.manifest, data=args.data, limits=_limits(args))
         else:
             if not args.manifest:
                 print("error: --manifest is required for an ONNX submission (see docs/submissions.md)", file=sys.stderr)
@@ -49,7 +53,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 def _cmd_queue(args: argparse.Namespace) -> int:
     from submissions.export import export_all
-    from submissions.store import open_store
+    from submissions.sqlite_store import open_store
 
     with open_store() as store:
         if args.export:
@@ -107,7 +111,7 @@ def _eval_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from submissions.store import open_store
+    from submissions.sqlite_store import open_store
     from submissions.worker import Worker, WorkerConfig
 
     config = WorkerConfig(

@@ -35,6 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from benchmark.files import atomic_write
+
 from submissions import model_facts
 from submissions.store import FINISHED, CheckpointFiles, Store, Submission, submissions_home
 
@@ -217,18 +219,6 @@ def leaderboard_row(sub: Submission, root: Path | None = None, checkpoints: Chec
     return row
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @contextmanager
 def _locked(root: Path) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True)
@@ -243,7 +233,7 @@ def _locked(root: Path) -> Iterator[None]:
 def write_result_json(sub: Submission, root: Path | None = None) -> Path:
     """``results/<id>.json``: the stored record, byte-for-byte what the evaluator returned (sorted keys)."""
     path = results_dir(root) / f"{sub.id}.json"
-    _atomic_write_bytes(path, (json.dumps(sub.record, indent=2, sort_keys=True, default=str) + "\n").encode())
+    atomic_write(path, (json.dumps(sub.record, indent=2, sort_keys=True, default=str) + "\n").encode())
     return path
 
 
@@ -302,7 +292,7 @@ def write_leaderboard(store: Store, root: Path | None = None) -> Path:
     path = leaderboard_path(root)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    _atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    atomic_write(path, sink.getvalue().to_pybytes())
     return path
 
 
@@ -349,7 +339,7 @@ def upsert_leaderboard_row(store: Store, sub: Submission, root: Path | None = No
     table = table.sort_by([("submitted_at", "ascending"), ("id", "ascending")])
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    _atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    atomic_write(path, sink.getvalue().to_pybytes())
     return path
 
 

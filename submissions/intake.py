@@ -9,7 +9,6 @@ deleted and the database is untouched.
 """
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -21,7 +20,8 @@ from benchmark.errors import MotifbenchError
 from submissions.errors import SubmissionRejected
 from submissions.manifest import Manifest, load_manifest, parse_manifest
 from submissions.sandbox import OK, OUT_OF_MEMORY, REJECTED, TIMEOUT, SandboxLimits, run_in_sandbox
-from submissions.store import Store, Submission, open_store, submissions_home
+from submissions.store import Store, Submission, submissions_home
+from submissions.sqlite_store import open_store
 from submissions.validate import (
     CONFIG_LENGTHS,
     StagedFile,
@@ -215,38 +215,28 @@ def baseline_manifest(spec: dict[str, Any], dataset_version: str, submitter: str
     }
 
 
-def submit_baseline_run(
-    run_dir: str | Path,
+def submit_baseline(
+    onnx_path: str | Path,
+    spec: dict[str, Any],
     manifest: Manifest | dict[str, Any] | str | Path | None = None,
     *,
     data: str | Path | None = None,
     store: Store | None = None,
     limits: ValidationLimits | None = None,
 ) -> Submission:
-    """Submit a baselines run folder (``model.safetensors`` + ``spec.json``) as a baseline.
+    """Submit a baseline's ONNX export as a baseline (flag ``baseline``), like any submission.
 
-    The weights are exported to ONNX with ``baselines.export.export_checkpoint``
-    (safetensors only: nothing pickled is read) and the ONNX file then goes
-    through :func:`submit` like any other submission, flagged ``baseline``.
-    Without a manifest one is derived from spec.json.
+    Parameters
+    ----------
+    onnx_path : path
+        The exported model (``motifbench submit RUN_FOLDER --baseline`` exports the run folder first,
+        see :mod:`motifbench.checkpoints`; a run folder's own ``model.onnx`` works too).
+    spec : dict
+        The run's ``spec.json``; without ``manifest`` the manifest is derived from it.
     """
-    run_dir = Path(run_dir)
-    if not (run_dir / "spec.json").is_file():
-        raise SubmissionRejected("baseline_unreadable", f"{run_dir} is not a baselines run folder (no spec.json)")
-    try:
-        from baselines.export import export_checkpoint
-    except ImportError as exc:
-        raise SubmissionRejected("baseline_unreadable", f"converting a baseline run needs the baselines part: {exc}") from None
-    try:
-        spec = json.loads((run_dir / "spec.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise SubmissionRejected("baseline_unreadable", f"{run_dir / 'spec.json'} is not readable JSON: {exc}") from None
+    if not isinstance(spec, dict):
+        raise SubmissionRejected("baseline_unreadable", "the baseline's spec.json does not hold a JSON object")
     if manifest is None:
         config = baseline_manifest(spec, "0.0.0")["dataset"]["config"]
         manifest = baseline_manifest(spec, dataset_facts(data, config).version)
-    with tempfile.TemporaryDirectory(prefix="baseline-export-") as tmp:
-        try:
-            onnx_path = export_checkpoint(run_dir, out_onnx=Path(tmp) / "model.onnx")
-        except MotifbenchError as exc:
-            raise SubmissionRejected("baseline_unreadable", f"cannot export {run_dir} to ONNX: {exc}") from None
-        return submit(onnx_path, manifest, data=data, store=store, limits=limits, baseline=True)
+    return submit(Path(onnx_path), manifest, data=data, store=store, limits=limits, baseline=True)

@@ -30,11 +30,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from benchmark.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -183,18 +183,6 @@ def onnx_facts(path: Path, tap_name: str | None) -> dict[str, Any]:
             "first_layer_pool": first_layer_pool(model, tap_name) if tap_name else None}
 
 
-def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cached_onnx_facts(checkpoint: Path, sha256: str, tap_name: str | None, cache_dir: Path | None) -> dict[str, Any]:
     """:func:`onnx_facts` of a stored checkpoint, cached in memory and under ``cache_dir``.
 
@@ -223,7 +211,7 @@ def cached_onnx_facts(checkpoint: Path, sha256: str, tap_name: str | None, cache
     _memory[key] = facts
     if cache_file is not None:
         try:
-            _atomic_write_json(cache_file, {"version": FACTS_VERSION, "tap": key[1], "facts": facts})
+            atomic_write(cache_file, json.dumps({"version": FACTS_VERSION, "tap": key[1], "facts": facts}))
         except OSError as exc:
             log.warning("cannot cache model facts in %s: %s", cache_file, exc)
     return facts

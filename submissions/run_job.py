@@ -25,6 +25,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from benchmark.files import atomic_write
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -84,12 +86,6 @@ def _task_evaluate(**kwargs: Any) -> Any:
 TASKS = {"trial": _task_trial, "evaluate": _task_evaluate}
 
 
-def _write(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, default=str))
-    os.replace(tmp, path)
-
-
 def _is_memory_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, MemoryError) or any(s in text for s in ("bad_alloc", "failed to allocate", "out of memory"))
@@ -137,9 +133,9 @@ def _run(spec: dict[str, Any]) -> int:
             traceback.print_exc()
             message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             payload = {"kind": "error", "message": message[:1000]}
-        _write(result_path, payload)
+        atomic_write(result_path, json.dumps(payload, default=str))
         return 1
-    _write(result_path, {"kind": "ok", "result": result})
+    atomic_write(result_path, json.dumps({"kind": "ok", "result": result}, default=str))
     return 0
 
 

@@ -29,6 +29,7 @@ from submissions.store import (
     Recovered,
     Store,
     Submission,
+    submissions_home,
 )
 
 SCHEMA_VERSION = 1
@@ -302,3 +303,9 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         self._conn.close()
+
+
+def open_store(home: Path | None = None) -> Store:
+    """The default store: SQLite in ``<data home>/submissions/queue.sqlite``."""
+    root = submissions_home(home)
+    return SQLiteStore(root / "queue.sqlite", CheckpointFiles(root / "checkpoints"))

@@ -2,7 +2,7 @@
 
 :class:`Store` is the interface the intake, the worker, the exports and the
 Space program against; :class:`~submissions.sqlite_store.SQLiteStore` is the
-default implementation (all SQL lives there), so a server database can replace
+default implementation (all SQL lives there; ``sqlite_store.open_store()`` opens the data home's), so a server database can replace
 it later without touching callers. Checkpoint bytes are not in the database:
 they live content-addressed by sha256 under the data home
 (:class:`CheckpointFiles`), written to a temporary file and renamed into place.
@@ -216,11 +216,3 @@ class Store(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_store(home: Path | None = None) -> Store:
-    """The default store: SQLite in ``<data home>/submissions/queue.sqlite``."""
-    from submissions.sqlite_store import SQLiteStore
-
-    root = submissions_home(home)
-    return SQLiteStore(root / "queue.sqlite", CheckpointFiles(root / "checkpoints"))

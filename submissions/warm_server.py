@@ -99,10 +99,7 @@ def _fork_task(request: dict[str, Any], wake_fds: tuple[int, int]) -> int:
 def serve(profile: str) -> int:
     """The server loop (runs in the server process)."""
     for name in WARM_PROFILES[profile]:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # a part not installed: its tasks fail in the child with a clear error
-            pass
+        importlib.import_module(name)
     if profile == "evaluate":
         _warm_reference_data()
     out = sys.stdout

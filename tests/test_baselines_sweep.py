@@ -148,12 +148,6 @@ def test_runner_seam():
         get_runner("slurm")
 
 
-def test_evaluate_flag_without_evaluator_says_so(tmp_path, synthetic_repo, capsys, monkeypatch):
-    monkeypatch.setattr(sw, "evaluator_function", lambda: None)
-    assert main(_args(tmp_path / "s", synthetic_repo, "--evaluate", "--activations", "relu")) == 0
-    assert "--evaluate skipped" in capsys.readouterr().err
-
-
 def test_evaluate_flag_scores_each_run_once_through_the_evaluator(tmp_path, synthetic_repo, monkeypatch, capsys):
     calls = []
     settings = {"now": ("1.0.0", {"ppm_method": "nmi", "limit": None})}

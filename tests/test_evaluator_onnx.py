@@ -13,7 +13,6 @@ from evaluator.onnx_model import (
     TapNotFoundError,
     find_tap,
     inspect_model,
-    resolve_model,
 )
 from test_evaluator_builders import OPSET, build_cnn, ground_truth_model, random_model, save
 
@@ -148,31 +147,3 @@ def test_fixed_batch_models_run_in_their_batch_size(tmp_path):
     x = np.eye(4, dtype=np.float32)[np.random.default_rng(2).integers(0, 4, (7, 200))].transpose(0, 2, 1).copy()
     free = OnnxModel(save(random_model(), tmp_path / "free.onnx"), 200)
     np.testing.assert_allclose(om.predict(x, 256), free.predict(x, 256), rtol=1e-5, atol=1e-6)
-
-
-def test_resolve_model_rejects_folders_that_are_not_runs(tmp_path):
-    with pytest.raises(ModelError, match="not a baseline run folder"):
-        resolve_model(tmp_path, tmp_path / "work")
-    with pytest.raises(ModelError, match="does not exist"):
-        resolve_model(tmp_path / "nothing", tmp_path / "work")
-
-
-def test_baseline_checkpoint_goes_through_the_onnx_door(tmp_path):
-    """A run folder (safetensors + spec.json) is exported with baselines.export, then opened like any ONNX."""
-    import json
-
-    from baselines.export import save_weights
-    from baselines.model import build_model
-    from baselines.zoo import get_spec
-
-    spec = get_spec("cnn-25")
-    run = tmp_path / "run"
-    run.mkdir()
-    save_weights(build_model(spec, "exp", 200), run / "model.safetensors")
-    (run / "spec.json").write_text(json.dumps({"zoo_name": "cnn-25", "activation": "exp", "input_length": 200,
-                                               "spec": spec.to_dict()}))
-    source = resolve_model(run, tmp_path / "work")
-    assert source.kind == "baseline-checkpoint" and source.name == "cnn-25-exp"
-    info = OnnxModel(source.onnx_path, 200).info
-    assert info.tap_name == "first_layer" and info.n_filters == 30 and info.filter_width == 19
-    assert (info.output_kind, info.output_kind_source) == ("probabilities", "metadata")

@@ -10,7 +10,8 @@ from baselines.data import load_data
 from baselines.protocols import get_protocol
 from baselines.run import train_run
 from space_app.bundled_baselines import BUNDLE_DIR, bundled_runs, queue_bundled_baselines
-from submissions.store import PENDING, open_store
+from submissions.store import PENDING
+from submissions.sqlite_store import open_store
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from space_app.seed import seed_results
 from space_app.submit import RateLimit, build_manifest, plain_words, submit_form
 from submissions.corpus import cnn_model
 from submissions.errors import SubmissionRejected
-from submissions.store import open_store
+from submissions.sqlite_store import open_store
 
 
 @pytest.fixture

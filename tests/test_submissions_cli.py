@@ -9,7 +9,8 @@ import pytest
 from motifbench.cli import main
 from submissions import corpus
 from submissions.export import read_leaderboard
-from submissions.store import FINISHED, open_store
+from submissions.store import FINISHED
+from submissions.sqlite_store import open_store
 
 MANIFEST = {
     "model_name": "cli model",

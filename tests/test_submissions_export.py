@@ -23,7 +23,8 @@ from submissions.export import (
     read_leaderboard,
     results_dir,
 )
-from submissions.store import FINISHED, open_store, submissions_home
+from submissions.store import FINISHED, submissions_home
+from submissions.sqlite_store import open_store
 from submissions.worker import Worker, WorkerConfig
 
 MANIFEST = {

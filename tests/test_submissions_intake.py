@@ -17,7 +17,8 @@ from onnx import TensorProto
 from submissions import corpus
 from submissions.errors import SubmissionRejected
 from submissions.intake import submit
-from submissions.store import PENDING, open_store, submissions_home
+from submissions.store import PENDING, submissions_home
+from submissions.sqlite_store import open_store
 from submissions.validate import ValidationLimits
 
 LIMITS = ValidationLimits(trial_seconds=3.0, trial_memory_bytes=2 * 1024**3)

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from submissions.errors import StoreError
-from submissions.store import FAILED, FINISHED, PENDING, RUNNING, open_store
+from submissions.store import FAILED, FINISHED, PENDING, RUNNING
+from submissions.sqlite_store import open_store
 
 
 def _manifest(name: str = "m", version: str = "1.0.0") -> dict:
@@ -90,7 +91,7 @@ def test_unknown_state_filter(store):
 
 _CLAIMER = """
 import json, sys
-from submissions.store import open_store
+from submissions.sqlite_store import open_store
 s = open_store(); got = []
 while (job := s.claim(sys.argv[1])) is not None:
     got.append(job.id); s.finish(job.id, sys.argv[1], {"by": sys.argv[1]})

@@ -17,7 +17,8 @@ import pytest
 
 from submissions import corpus
 from submissions.export import read_leaderboard, results_dir
-from submissions.store import FAILED, FINISHED, RUNNING, open_store, submissions_home
+from submissions.store import FAILED, FINISHED, RUNNING, submissions_home
+from submissions.sqlite_store import open_store
 from submissions.worker import Worker, WorkerConfig
 
 SMALL_EVAL = {"limit": 60, "attribution": False}
