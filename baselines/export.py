@@ -24,17 +24,16 @@ from torch import nn
 from baselines.errors import BaselineError
 from baselines.model import ZooModel, build_model
 from baselines.zoo import ModelSpec
+from evaluator.onnx_rules import FIRST_LAYER_OUTPUT, METADATA_LOGITS_OUTPUT, METADATA_OUTPUT_KIND, METADATA_TAP
 
 INPUT_NAME = "x"
 OUTPUT_NAME = "probabilities"
-TAP_NAME = "first_layer"
+TAP_NAME = FIRST_LAYER_OUTPUT
 LOGITS_NAME = "logits"
 #: Graph outputs in order: the main (declared) output first.
 OUTPUT_NAMES: tuple[str, ...] = (OUTPUT_NAME, TAP_NAME, LOGITS_NAME)
 #: metadata_props keys the evaluator reads: the tap, what the main output holds, where the logits are.
-META_TAP = "motifbench.tap"
-META_OUTPUT_KIND = "motifbench.output_kind"
-META_LOGITS_OUTPUT = "motifbench.logits_output"
+META_TAP, META_OUTPUT_KIND, META_LOGITS_OUTPUT = METADATA_TAP, METADATA_OUTPUT_KIND, METADATA_LOGITS_OUTPUT
 OPSET = 17
 WEIGHTS_FILE = "model.safetensors"
 SPEC_FILE = "spec.json"

@@ -14,13 +14,15 @@ from typing import Any, Literal
 
 from baselines.errors import BaselineError
 
+from benchmark.datasets import DATASET_CONFIGS
+
 #: Training devices `--device` accepts (``auto`` = CUDA, then MPS, then CPU); torch-free so CLIs parse fast.
 DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 
 Monitor = Literal["val_loss", "val_aupr"]
 
 #: Dataset configs that hold in-vivo data (where `Protocol.in_vivo_batch_size` applies).
-IN_VIVO_CONFIGS: tuple[str, ...] = ("deepsea",)
+IN_VIVO_CONFIGS: tuple[str, ...] = tuple(c.name for c in DATASET_CONFIGS.values() if c.in_vivo)
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,14 @@ from typing import Any, Literal
 
 from baselines.errors import BaselineError
 
+from benchmark.datasets import DATASET_CONFIGS, N_CLASSES
+
 Padding = Literal["same", "valid"]
 
 #: First-layer activations a run may choose (deeper layers stay ReLU).
 ACTIVATIONS: tuple[str, ...] = ("relu", "exp")
 #: Input lengths the benchmark ships (synthetic 200 nt, truncated DeepSEA 1000 nt).
-LENGTHS: tuple[int, ...] = (200, 1000)
-N_CLASSES = 12
+LENGTHS: tuple[int, ...] = tuple(sorted({c.length for c in DATASET_CONFIGS.values()}))
 N_CHANNELS = 4
 
 

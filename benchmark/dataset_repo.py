@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmark.datasets import DATASET_VERSION
 from benchmark.errors import DatasetError
 from benchmark.files import atomic_write, file_sha256
 from benchmark.schema import arrow_schema
@@ -34,7 +35,6 @@ MANIFEST_NAME = "manifest.json"
 CARD_NAME = "README.md"
 MANIFEST_SCHEMA_VERSION = 1
 #: Version of the dataset repo as published (git tag vX.Y.Z on the Hub).
-DATASET_VERSION = "1.0.0"
 SPLITS = ("train", "validation", "test")
 ROW_GROUP_SIZE = 5_000
 PARQUET_COMPRESSION = "zstd"

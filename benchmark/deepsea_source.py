@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from benchmark.errors import DatasetError
+from benchmark.datasets import DATASET_CONFIGS
 
 #: DeepSEA label columns (0-based) of the 12 classes, in the class order of REFERENCE.md section 1.
 LABEL_COLUMNS: tuple[int, ...] = (592, 602, 344, 345, 635, 636, 349, 642, 359, 361, 661, 369)
@@ -48,7 +49,7 @@ DEEPSEA_NAMES: tuple[str, ...] = (
 TREATMENTS: tuple[str | None, ...] = (None,) * 10 + ("IFNa30", None)
 CELL_TYPE = "K562"
 N_TASKS = 919
-SEQUENCE_LENGTH = 1000
+SEQUENCE_LENGTH = DATASET_CONFIGS["deepsea"].length
 #: DeepSEA's A,G,C,T channels -> motifbench's A,C,G,T.
 AGCT_TO_ACGT: tuple[int, ...] = (0, 2, 1, 3)
 #: The byte MATLAB v7.3 files reserve before the HDF5 superblock (the "userblock").

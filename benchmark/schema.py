@@ -10,7 +10,7 @@ import json
 
 import pyarrow as pa
 
-N_CLASSES = 12
+from benchmark.datasets import N_CLASSES
 
 MOTIF_STRUCT = pa.struct(
     [

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.datasets import N_CLASSES
 from benchmark.errors import DatasetError, MotifbenchError
 from evaluator import EVALUATOR_VERSION
 from evaluator.model_source import BASELINE_CHECKPOINT, ModelSource, onnx_source
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 #: Activations are kept in memory for the PPM stage up to this many bytes (else recomputed).
 DEFAULT_CACHE_BYTES = 1 << 30
-N_CLASSES = 12
 
 
 class EvaluationError(MotifbenchError):

@@ -11,7 +11,7 @@ fold BatchNorm into the conv, so raw weights would mislead). That tensor, the
 "tap", is either declared by name, or is a graph output called
 ``first_layer`` (what ``baselines.export`` writes), or is found by walking the
 graph from the input to the first ``Conv`` and on through elementwise and
-layout ops to the activation (:func:`find_tap`), tracking where the filter and
+layout ops to the activation (:func:`evaluator.onnx_tap.find_tap`), tracking where the filter and
 length axes go. An internal tap is added as an extra graph output in memory;
 the file on disk is never changed. A model may also expose a ``[batch, 12]``
 logits output (metadata ``motifbench.logits_output`` or declared), which ISM
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -29,93 +28,28 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.files import file_sha256
-from benchmark.errors import MotifbenchError
+from evaluator.onnx_graph import Graph, _input_dims, _with_outputs, load_onnx
+from evaluator.onnx_rules import (
+    METADATA_LOGITS_OUTPUT,
+    METADATA_OUTPUT_KIND,
+    N_CLASSES,
+    ModelError,
+    ModelOutputError,
+    TapNotFoundError,
+    UnsupportedLayerError,
+    choose_prediction_output,
+    declared_logits_output,
+    resolve_output_kind,
+)
+from evaluator.onnx_tap import TapSpec, find_tap, resolve_tap_axes
+
+#: Names other modules and tests import from here (the session module is the evaluator's model door).
+__all__ = [
+    "METADATA_LOGITS_OUTPUT", "METADATA_OUTPUT_KIND", "ModelError", "ModelInfo", "ModelOutputError", "OnnxModel",
+    "TapNotFoundError", "TapSpec", "UnsupportedLayerError", "find_tap", "inspect_model",
+]
 
 log = logging.getLogger(__name__)
-
-N_CLASSES = 12
-FIRST_LAYER_OUTPUT = "first_layer"
-#: ONNX metadata_props key that declares the output kind (``baselines.export`` writes it).
-METADATA_OUTPUT_KIND = "motifbench.output_kind"
-#: ONNX metadata_props key naming an extra ``[batch, 12]`` logits output (used by ISM only).
-METADATA_LOGITS_OUTPUT = "motifbench.logits_output"
-#: Sequence length assumed for static shape inference when neither the caller nor the graph gives one.
-SHAPE_PROBE_LENGTH = 200
-
-#: Ops that may sit between the graph input and the first Conv (layout / dtype plumbing).
-PRE_CONV_OPS = frozenset({"Transpose", "Cast", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Pad"})
-#: Ops applied position by position after the conv: normalisation, bias, scale, activation.
-ELEMENTWISE_OPS = frozenset({
-    "BatchNormalization", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Clip",
-    "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu", "Mish", "Exp", "Sigmoid",
-    "HardSigmoid", "HardSwish", "Tanh", "Softplus", "Softsign", "Abs", "Neg", "Sqrt", "Erf",
-    "Identity", "Cast", "Dropout", "ThresholdedRelu", "Shrink",
-})
-#: Nonlinear ops: a tap path without one of these is a pre-activation tensor (noted in the record).
-ACTIVATION_OPS = frozenset({
-    "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu", "Mish", "Exp", "Sigmoid", "HardSigmoid",
-    "HardSwish", "Tanh", "Softplus", "Softsign", "ThresholdedRelu", "Shrink", "Clip", "Erf", "Abs", "Max", "Min",
-    "Softmax", "LogSoftmax",
-})
-#: Layout ops the walk passes when they only permute axes or add/drop size-1 axes (axes are tracked).
-LAYOUT_OPS = frozenset({"Transpose", "Squeeze", "Unsqueeze", "Reshape", "Flatten"})
-#: What stops the walk (named in error messages; any op not elementwise stops it too).
-POOLING_OPS = ("MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool", "ReduceMax", "ReduceMean", "LpPool")
-#: Ops the no-activation-yet continuation never passes, even when they keep the shape.
-_NEVER_PASS = frozenset(POOLING_OPS) | {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MatMul", "Gemm",
-                                         "Loop", "If", "Scan"}
-#: Output-producing ops that make the output a probability.
-PROBABILITY_OPS = frozenset({"Sigmoid", "Softmax", "HardSigmoid"})
-_OUTPUT_PASSTHROUGH = frozenset({"Identity", "Reshape", "Flatten", "Squeeze", "Cast"})
-
-
-class ModelError(MotifbenchError):
-    """The model file cannot be used: unreadable, wrong input/output shapes, or it failed to run."""
-
-
-class TapNotFoundError(ModelError):
-    """No first-layer activation tensor could be identified (or a declared one does not exist)."""
-
-
-class ModelOutputError(ModelError):
-    """The model ran but produced unusable numbers (NaN/inf, wrong width, probabilities outside [0, 1])."""
-
-
-class UnsupportedLayerError(ModelError):
-    """The first layer is a kind the PPM position mapping cannot handle (a strided or dilated conv)."""
-
-
-@dataclass(frozen=True)
-class TapSpec:
-    """Where the first-layer activations are and how to read their axes.
-
-    Attributes
-    ----------
-    name: tensor name.
-    source: ``"declared"``, ``"first_layer output"`` or ``"auto"``.
-    axes: one label per tensor axis: ``"N"`` batch, ``"C"`` filters, ``"S"`` spatial,
-        ``"1"`` a size-1 axis added by a layout op.
-    conv_node: name (or op index) of the first Conv, when known.
-    n_filters: conv output channels from its weight initializer, when known.
-    filter_width: conv kernel length along the sequence, when known.
-    path: op types walked from the conv to the tap (for the record and error messages).
-    layout_known: False when the tap is off the walked chain, so ``axes`` is a
-        guess that :func:`resolve_tap_axes` settles from the probed shape and ``n_filters``.
-    has_activation: whether the path from the conv holds a nonlinear op
-        (:data:`ACTIVATION_OPS`); None when the tap is off the chain (unknown).
-    notes: warnings for the record (e.g. no activation on the tap path).
-    """
-
-    name: str
-    source: str
-    axes: tuple[str, ...]
-    conv_node: str | None = None
-    n_filters: int | None = None
-    filter_width: int | None = None
-    path: tuple[str, ...] = ()
-    layout_known: bool = True
-    has_activation: bool | None = None
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,513 +83,6 @@ class ModelInfo:
         return asdict(self)
 
 
-# --------------------------------------------------------------------------------------
-# reading the graph
-
-
-def load_onnx(path: str | Path):
-    """Parse and check an ONNX file; any failure is a :class:`ModelError` naming the file."""
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file {path} does not exist (expected an .onnx file or a baseline run folder)")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf raises several types for garbage input
-        raise ModelError(f"{path} is not a readable ONNX model: {exc}") from exc
-    for init in model.graph.initializer:
-        if init.data_location == onnx.TensorProto.EXTERNAL:
-            raise ModelError(f"{path} stores tensor {init.name!r} as external data; submit one self-contained file")
-    try:
-        onnx.checker.check_model(model)
-    except Exception as exc:
-        raise ModelError(f"{path} is not a valid ONNX model: {exc}") from exc
-    if len(model.graph.node) == 0:
-        raise ModelError(f"{path} has an empty graph")
-    return model
-
-
-class _Graph:
-    """Producer / consumer maps and constant folding facts of an ONNX graph."""
-
-    def __init__(self, model):
-        graph = model.graph
-        self.model = model
-        self.initializers = {init.name: init for init in graph.initializer}
-        self.inputs = [i.name for i in graph.input if i.name not in self.initializers]
-        self.outputs = [o.name for o in graph.output]
-        self.producer: dict[str, object] = {}
-        self.consumers: dict[str, list] = {}
-        for node in graph.node:
-            for out in node.output:
-                if out:
-                    self.producer[out] = node
-            for inp in node.input:
-                if inp:
-                    self.consumers.setdefault(inp, []).append(node)
-        # tensors that do not depend on any graph input are constants
-        dependent = set(self.inputs)
-        for node in graph.node:  # ONNX nodes are topologically sorted
-            if any(i in dependent for i in node.input if i):
-                dependent.update(o for o in node.output if o)
-        self.dependent = dependent
-
-    def is_constant(self, name: str) -> bool:
-        return name == "" or name not in self.dependent
-
-    def tensor_exists(self, name: str) -> bool:
-        return name in self.producer or name in self.outputs or name in self.inputs
-
-    def initializer_array(self, name: str) -> np.ndarray | None:
-        """The array behind a weight name, seen through Identity/Cast/Constant; None if not constant."""
-        from onnx import numpy_helper
-
-        seen = 0
-        while seen < 8:
-            if name in self.initializers:
-                return numpy_helper.to_array(self.initializers[name])
-            node = self.producer.get(name)
-            if node is None:
-                return None
-            if node.op_type == "Constant":
-                for attr in node.attribute:
-                    if attr.name == "value":
-                        return numpy_helper.to_array(attr.t)
-                return None
-            if node.op_type in ("Identity", "Cast") and node.input:
-                name = node.input[0]
-                seen += 1
-                continue
-            return None
-        return None
-
-
-def _node_label(node, index: int | None = None) -> str:
-    return node.name or f"{node.op_type}#{index if index is not None else '?'}"
-
-
-def _find_first_conv(g: _Graph, input_name: str):
-    """Breadth-first from the input through layout ops to the nearest Conv(s) reading it as data."""
-    frontier = deque([input_name])
-    seen = {input_name}
-    while frontier:
-        level = list(frontier)
-        frontier.clear()
-        convs = []
-        for tensor in level:
-            for node in g.consumers.get(tensor, []):
-                if node.op_type == "Conv" and node.input[0] == tensor:
-                    convs.append(node)
-                elif node.op_type in PRE_CONV_OPS and node.input[0] == tensor:
-                    out = node.output[0]
-                    if out not in seen:
-                        seen.add(out)
-                        frontier.append(out)
-        if convs:
-            return convs
-    return []
-
-
-def _transpose_perm(node, rank: int) -> list[int]:
-    for attr in node.attribute:
-        if attr.name == "perm":
-            return list(attr.ints)
-    return list(reversed(range(rank)))
-
-
-def static_shapes(model, length: int | None = None, batch: int = 2) -> dict[str, tuple]:
-    """Every tensor's shape from ONNX shape inference, with the input made concrete.
-
-    The input's free batch and length dims are set to ``batch`` and ``length``
-    (default: the graph's fixed length, else :data:`SHAPE_PROBE_LENGTH`) in a
-    copy, and shapes are inferred with data propagation (so ``Shape -> Concat
-    -> Reshape`` chains resolve). Returns ``{name: (d0, d1, ...)}``, an entry
-    ``None`` where a dim is unknown; ``{}`` if inference fails (it is a help
-    for the tap walk, never required).
-    """
-    import onnx
-
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    inits = {i.name for i in copy.graph.initializer}
-    for inp in copy.graph.input:
-        if inp.name in inits:
-            continue
-        dims = inp.type.tensor_type.shape.dim
-        if len(dims) == 3:
-            for axis, value in ((0, batch), (2, length)):
-                if not dims[axis].HasField("dim_value") or dims[axis].dim_value <= 0:
-                    dims[axis].dim_value = int(value or SHAPE_PROBE_LENGTH)
-    del copy.graph.value_info[:]
-    try:
-        inferred = onnx.shape_inference.infer_shapes(copy, strict_mode=False, data_prop=True)
-    except Exception:  # noqa: BLE001 - inference is best effort; the walk then uses op semantics only
-        return {}
-    shapes: dict[str, tuple] = {}
-    for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
-        if vi.type.tensor_type.HasField("shape"):
-            shapes[vi.name] = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-                                    for d in vi.type.tensor_type.shape.dim)
-    return shapes
-
-
-def _int_list(g: _Graph, node, attr_name: str, input_index: int) -> list[int] | None:
-    """An int list given as attribute (old opsets) or as a constant input (opset >= 13); None if absent."""
-    for attr in node.attribute:
-        if attr.name == attr_name:
-            return list(attr.ints)
-    if len(node.input) > input_index and node.input[input_index]:
-        arr = g.initializer_array(node.input[input_index])
-        return None if arr is None else [int(v) for v in np.ravel(arr)]
-    return None
-
-
-def _known(shape) -> bool:
-    return shape is not None and all(d is not None for d in shape)
-
-
-def _layout_axes(g: _Graph, node, axes: tuple[str, ...], shapes: dict) -> tuple[str, ...] | None:
-    """Axis labels after a layout op, or None when it does more than permute / add / drop size-1 axes.
-
-    Transpose permutes; Unsqueeze inserts ``"1"`` axes; Squeeze drops axes
-    (never the batch or filter axis); Reshape and Flatten are passed only when
-    the inferred shapes show that the non-1 dims keep their order and sizes
-    (so they only add or drop size-1 axes).
-    """
-    op = node.op_type
-    rank = len(axes)
-    if op == "Transpose":
-        perm = _transpose_perm(node, rank)
-        return tuple(axes[p] for p in perm) if sorted(perm) == list(range(rank)) else None
-    if op == "Unsqueeze":
-        add = _int_list(g, node, "axes", 1)
-        if not add:
-            return None
-        out_rank = rank + len(add)
-        add = sorted(a % out_rank for a in add)
-        labels = list(axes)
-        for a in add:
-            labels.insert(a, "1")
-        return tuple(labels)
-    if op == "Squeeze":
-        drop = _int_list(g, node, "axes", 1)
-        if drop is None:
-            shape = shapes.get(node.input[0])
-            if not _known(shape) or len(shape) != rank:
-                return None
-            drop = [i for i, d in enumerate(shape) if d == 1]
-        drop = {a % rank for a in drop}
-        if any(axes[a] in ("N", "C") for a in drop):
-            return None
-        return tuple(label for i, label in enumerate(axes) if i not in drop)
-    if op in ("Reshape", "Flatten"):
-        shape_in, shape_out = shapes.get(node.input[0]), shapes.get(node.output[0])
-        if not (_known(shape_in) and _known(shape_out)) or len(shape_in) != rank:
-            return None
-        if any(d == 1 and label in ("N", "C") for d, label in zip(shape_in, axes)):
-            return None
-        kept = [(d, label) for d, label in zip(shape_in, axes) if d != 1]
-        if [d for d, _ in kept] != [d for d in shape_out if d != 1]:
-            return None
-        labels = iter(label for _, label in kept)
-        return tuple("1" if d == 1 else next(labels) for d in shape_out)
-    return None
-
-
-def _has_activation(path: tuple[str, ...]) -> bool:
-    return any(op in ACTIVATION_OPS for op in path)
-
-
-def _follow_activation(g: _Graph, conv, shapes: dict | None = None):
-    """From a Conv's output, walk to the first-layer activation, stopping before pooling.
-
-    The walk passes elementwise ops whose other inputs are constants (BN,
-    bias, scale, activation), ``x * f(x)`` activations whose branches
-    reconverge at once (SiLU), and layout ops that only permute or add/drop
-    size-1 axes (Keras Conv1D through tf2onnx: ``Conv -> Transpose -> Squeeze ->
-    Mul/Add -> Relu``), tracking where the batch, filter and length axes go.
-    While no activation has been seen it also passes any other single-data-
-    input op that keeps the shape (InstanceNormalization, LpNormalization, ...),
-    so a normalisation the elementwise list does not name cannot leave the tap
-    on the raw conv. The tap is the last tensor made by a non-layout op (layout
-    ops after the activation, e.g. tf2onnx's Unsqueeze/Transpose before its
-    MaxPool, are not part of it).
-
-    Returns ``(tap, axes, path, chain, has_activation)``; ``chain`` maps every
-    walked tensor to its ``(axes, path)`` so a declared tap on it is read right.
-    """
-    shapes = shapes or {}
-    weight = g.initializer_array(conv.input[1]) if len(conv.input) > 1 else None
-    rank = weight.ndim if weight is not None else 3
-    axes: tuple[str, ...] = ("N", "C") + ("S",) * (rank - 2)
-    tensor = conv.output[0]
-    path: list[str] = ["Conv"]
-    chain = {tensor: (axes, tuple(path))}
-    tap = (tensor, axes, tuple(path))  # the last tensor made by a non-layout op
-    seen_activation = False
-
-    def only_constant_others(node, current: set[str]) -> bool:
-        return all(i in current or g.is_constant(i) for i in node.input if i)
-
-    def keeps_shape(node) -> bool:
-        shape_in, shape_out = shapes.get(tensor), shapes.get(node.output[0])
-        return _known(shape_in) and shape_in == shape_out
-
-    for _ in range(128):
-        consumers = g.consumers.get(tensor, [])
-        if len(consumers) == 1:
-            node = consumers[0]
-            layout = node.op_type in LAYOUT_OPS
-            if layout:
-                new_axes = _layout_axes(g, node, axes, shapes) if node.input[0] == tensor else None
-                if new_axes is None:
-                    break
-                axes = new_axes
-            elif node.op_type in ELEMENTWISE_OPS and only_constant_others(node, {tensor}):
-                seen_activation = seen_activation or node.op_type in ACTIVATION_OPS
-            elif (not seen_activation and node.op_type not in _NEVER_PASS and node.input[0] == tensor
-                  and only_constant_others(node, {tensor}) and len(node.output) >= 1 and keeps_shape(node)):
-                pass  # an unnamed shape-keeping op (a normalisation) before any activation
-            else:
-                break
-            tensor = node.output[0]
-            path.append(node.op_type)
-            chain[tensor] = (axes, tuple(path))
-            if not layout:
-                tap = (tensor, axes, tuple(path))
-            continue
-        if len(consumers) > 1 and all(c.op_type in ELEMENTWISE_OPS for c in consumers):
-            outs = {c.output[0] for c in consumers}
-            merged = [
-                c for c in consumers
-                if only_constant_others(c, {tensor} | outs)
-                and any(i in outs for i in c.input)
-                and all(g.consumers.get(o, []) == [c] for o in outs - {c.output[0]})
-            ]
-            if len(merged) == 1:
-                path.extend(c.op_type for c in consumers)
-                seen_activation = seen_activation or any(c.op_type in ACTIVATION_OPS for c in consumers)
-                tensor = merged[0].output[0]
-                chain[tensor] = (axes, tuple(path))
-                tap = (tensor, axes, tuple(path))
-                continue
-        break
-    name, tap_axes, tap_path = tap
-    return name, tap_axes, tap_path, chain, _has_activation(tap_path)
-
-
-def _check_conv_geometry(conv, label: str) -> None:
-    """Refuse a strided or dilated first conv: window positions would be mapped wrongly."""
-    attrs = {a.name: list(a.ints) for a in conv.attribute if a.name in ("strides", "dilations")}
-    bad = {k: v for k, v in attrs.items() if any(int(s) != 1 for s in v)}
-    if bad:
-        what = " and ".join(f"{k} {v}" for k, v in sorted(bad.items()))
-        raise UnsupportedLayerError(
-            f"unsupported first layer: Conv {label} has {what}; the evaluator maps each first-layer activation "
-            "to the input window it saw only for stride 1 and dilation 1, so PPMs from this layer would sit at "
-            "the wrong positions. Use a stride-1, undilated first conv (pool or stride later)"
-        )
-
-
-NO_ACTIVATION_NOTE = (
-    "no activation op (Relu, Exp, Sigmoid, ...) between the first Conv and pooling: the tap {name!r} is the "
-    "pre-activation output (path {path}); PPMs come from linear filter scores"
-)
-
-
-def find_tap(model, declared: str | None = None, length: int | None = None) -> TapSpec:
-    """Locate the first-layer activation tensor.
-
-    Order: a ``declared`` name (must exist); else a graph output named
-    ``first_layer``; else automatic: the first ``Conv`` fed by the input
-    (possibly through Transpose/Cast/Identity/Unsqueeze/Reshape/Pad), followed
-    by :func:`_follow_activation` up to the activation before pooling.
-
-    Parameters
-    ----------
-    model: onnx.ModelProto.
-    declared: tensor name given by the submitter, or None.
-    length: the sequence length the model will see (for static shape
-        inference of Reshapes on the walk; default: the graph's, else 200).
-
-    Raises
-    ------
-    TapNotFoundError
-        naming what was looked for, when nothing fits or the choice is ambiguous.
-    UnsupportedLayerError
-        when the first conv is strided or dilated.
-    """
-    g = _Graph(model)
-    if len(g.inputs) != 1:
-        raise ModelError(f"the model must have exactly one input tensor, it has {len(g.inputs)}: {g.inputs}")
-    convs = _find_first_conv(g, g.inputs[0])
-    auto: tuple | None = None
-    conv = None
-    if len(convs) == 1:
-        conv = convs[0]
-        _check_conv_geometry(conv, _node_label(conv, list(model.graph.node).index(conv)))
-        auto = _follow_activation(g, conv, static_shapes(model, length))
-    conv_facts: dict = {}
-    if conv is not None:
-        weight = g.initializer_array(conv.input[1])
-        if weight is not None:
-            conv_facts = {"n_filters": int(weight.shape[0]), "filter_width": int(weight.shape[-1])}
-        conv_facts["conv_node"] = _node_label(conv, list(model.graph.node).index(conv))
-
-    def spec(name: str, source: str) -> TapSpec:
-        if auto is not None and name in auto[3]:
-            axes, path = auto[3][name]
-            has = _has_activation(path)
-            notes = () if has else (NO_ACTIVATION_NOTE.format(name=name, path="->".join(path)),)
-            return TapSpec(name, source, axes, path=path, has_activation=has, notes=notes, **conv_facts)
-        return TapSpec(name, source, ("N", "C", "S"), layout_known=False, **conv_facts)
-
-    if declared:
-        if not g.tensor_exists(declared):
-            raise TapNotFoundError(
-                f"declared first-layer tensor {declared!r} is not in the graph "
-                f"(looked among node outputs and graph outputs: {_preview(g.producer)})"
-            )
-        return spec(declared, "declared")
-    if FIRST_LAYER_OUTPUT in g.outputs:
-        return spec(FIRST_LAYER_OUTPUT, "first_layer output")
-    if not convs:
-        raise TapNotFoundError(
-            "could not find the first-layer activations: looked for a graph output named 'first_layer' "
-            f"and for a Conv node fed by the input {g.inputs[0]!r} (through {sorted(PRE_CONV_OPS)}); "
-            "found neither. Declare the tensor name with --tap"
-        )
-    if len(convs) > 1:
-        names = [_node_label(c) for c in convs]
-        raise TapNotFoundError(
-            f"the input feeds {len(convs)} Conv nodes at the same depth ({names}); which one is the first layer "
-            "is ambiguous. Declare the activation tensor with --tap"
-        )
-    tensor, axes, path, _, has = auto
-    notes = () if has else (NO_ACTIVATION_NOTE.format(name=tensor, path="->".join(path)),)
-    if notes:
-        log.warning("%s", notes[0])
-    return TapSpec(tensor, "auto", axes, path=path, has_activation=has, notes=notes, **conv_facts)
-
-
-def resolve_tap_axes(name: str, shape: tuple[int, ...], n_filters: int | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Axis labels of a tap whose layout the graph walk could not track, from its probed shape.
-
-    The filter axis is the one whose size is the first conv's filter count:
-    axis 1 (``[batch, filters, length]``, preferred when both could be) or the
-    last axis (``[batch, length, filters]``, Keras/TF layout). Rank 4 (2-D
-    convs with a singleton axis) follows the same rule.
-
-    Returns ``(axes, notes)``.
-
-    Raises
-    ------
-    TapNotFoundError
-        when neither axis has the filter count, or the rank is not 3 or 4.
-    """
-    rank = len(shape)
-    if rank not in (3, 4):
-        raise TapNotFoundError(f"tap {name!r} has shape {list(shape)} (rank {rank}); expected [batch, filters, length] "
-                               "or [batch, length, filters]")
-    spatial = ("S",) * (rank - 2)
-    if n_filters is None:
-        return ("N", "C") + spatial, (f"tap {name!r}: the first conv's filter count is unknown, so its shape "
-                                      f"{list(shape)} is read as [batch, filters, length]",)
-    first, last = shape[1] == n_filters, shape[-1] == n_filters
-    if first:
-        notes = ()
-        if last:
-            notes = (f"tap {name!r} has shape {list(shape)}: axis 1 and the last axis both equal the filter count "
-                     f"{n_filters}; read as [batch, filters, length]",)
-        return ("N", "C") + spatial, notes
-    if last:
-        return ("N",) + spatial + ("C",), ()
-    raise TapNotFoundError(
-        f"tap {name!r} has shape {list(shape)}, but the first conv has {n_filters} filters and neither axis 1 "
-        f"([batch, filters, length]) nor the last axis ([batch, length, filters]) has that size; "
-        "declare the first-layer activation tensor (--tap)"
-    )
-
-
-def _preview(mapping: dict, n: int = 12) -> str:
-    names = list(mapping)
-    more = f", ... ({len(names)} in all)" if len(names) > n else ""
-    return ", ".join(names[:n]) + more
-
-
-def _main_output(g: _Graph, tap_name: str, logits_name: str | None = None) -> str:
-    """The prediction output: the one graph output that is not the tap (nor the ISM logits output)."""
-    candidates = [o for o in g.outputs if o not in (tap_name, FIRST_LAYER_OUTPUT)]
-    if logits_name and len([o for o in candidates if o != logits_name]) >= 1:
-        candidates = [o for o in candidates if o != logits_name]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise ModelError(f"the model has no prediction output besides the tap {tap_name!r}")
-    shaped = []
-    for out in g.model.graph.output:
-        if out.name in candidates:
-            dims = out.type.tensor_type.shape.dim
-            if len(dims) == 2 and dims[1].dim_value == N_CLASSES:
-                shaped.append(out.name)
-    if len(shaped) == 1:
-        return shaped[0]
-    hint = "" if logits_name else (f"; if one of them is the logits of the other, name it in the metadata key "
-                                   f"{METADATA_LOGITS_OUTPUT!r} or declare it (--logits-output)")
-    raise ModelError(f"the model has several outputs {candidates}; expected one [batch, {N_CLASSES}] prediction output{hint}")
-
-
-def _guess_output_kind(g: _Graph, output_name: str) -> str:
-    name = output_name
-    for _ in range(8):
-        node = g.producer.get(name)
-        if node is None:
-            return "logits"
-        if node.op_type in PROBABILITY_OPS:
-            return "probabilities"
-        if node.op_type in _OUTPUT_PASSTHROUGH:
-            name = node.input[0]
-            continue
-        return "logits"
-    return "logits"
-
-
-def _input_dims(model, input_name: str) -> list:
-    for inp in model.graph.input:
-        if inp.name == input_name:
-            dims = inp.type.tensor_type.shape.dim
-            return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
-    return []
-
-
-def _with_outputs(model, names: list[str]) -> bytes:
-    """Serialized copy of ``model`` with ``names`` added as graph outputs (float, shape left open)."""
-    import onnx
-    from onnx import helper
-
-    existing = {o.name for o in model.graph.output}
-    missing = [n for n in names if n not in existing]
-    if not missing:
-        return model.SerializeToString()
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    elem = {}
-    try:
-        inferred = onnx.shape_inference.infer_shapes(copy)
-        for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
-            elem[vi.name] = vi.type.tensor_type.elem_type
-    except Exception:  # shape inference is a nicety here, not a requirement
-        pass
-    for name in missing:
-        copy.graph.output.append(helper.make_tensor_value_info(name, elem.get(name) or onnx.TensorProto.FLOAT, None))
-    return copy.SerializeToString()
-
-
-# --------------------------------------------------------------------------------------
-# running it
-
-
 def default_providers() -> list[str]:
     """CUDA first when this onnxruntime build has it, CPU always."""
     import onnxruntime as ort
@@ -683,6 +110,12 @@ def random_onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
     return np.ascontiguousarray(np.eye(4, dtype=np.float32)[idx].transpose(0, 2, 1))
 
 
+def _declared_outputs(model) -> list[tuple[str, list]]:
+    """``(name, declared dims)`` of each graph output (free dims as None)."""
+    return [(o.name, [d.dim_value if d.HasField("dim_value") else None for d in o.type.tensor_type.shape.dim])
+            for o in model.graph.output]
+
+
 class OnnxModel:
     """An ONNX model opened for evaluation: prediction output plus first-layer tap.
 
@@ -705,7 +138,7 @@ class OnnxModel:
 
         self.path = Path(path)
         model = load_onnx(self.path)
-        g = _Graph(model)
+        g = Graph(model)
         if len(g.inputs) != 1:
             raise ModelError(f"the model must have exactly one input tensor, it has {len(g.inputs)}: {g.inputs}")
         self.input_name = g.inputs[0]
@@ -719,17 +152,15 @@ class OnnxModel:
         self.fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
         self.tap = find_tap(model, tap, length=length)
         meta = {p.key: p.value for p in model.metadata_props}
-        self.logits_output, self.logits_output_source = _resolve_logits_output(g, logits_output, meta)
-        self.output_name = _main_output(g, self.tap.name, self.logits_output)
-        if output_kind is not None and output_kind not in ("probabilities", "logits"):
-            raise ModelError(f"output kind must be 'probabilities' or 'logits', got {output_kind!r}")
-        meta_kind = meta.get(METADATA_OUTPUT_KIND)
-        if output_kind:
-            self.output_kind, self.output_kind_source = output_kind, "declared"
-        elif meta_kind in ("probabilities", "logits"):
-            self.output_kind, self.output_kind_source = meta_kind, "metadata"
-        else:
-            self.output_kind, self.output_kind_source = _guess_output_kind(g, self.output_name), "graph"
+        self.logits_output, self.logits_output_source = declared_logits_output(meta, logits_output)
+        if self.logits_output and not g.tensor_exists(self.logits_output):
+            where = ("declared" if self.logits_output_source == "declared"
+                     else f"named by the metadata key {METADATA_LOGITS_OUTPUT!r}")
+            raise ModelError(f"logits output {self.logits_output!r} ({where}) is not in the graph "
+                             f"(graph outputs: {g.outputs})")
+        self.output_name = choose_prediction_output(_declared_outputs(model), self.tap.name, self.logits_output)
+        self.output_kind, self.output_kind_source = resolve_output_kind(output_kind, meta, g.producer,
+                                                                        self.output_name)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
@@ -899,21 +330,6 @@ class OnnxModel:
         if not np.all(np.isfinite(logits)):
             raise ModelOutputError(f"logits output {self.logits_output!r} contains NaN/inf values")
         return logits
-
-
-def _resolve_logits_output(g: _Graph, declared: str | None, meta: dict[str, str]) -> tuple[str | None, str | None]:
-    """The ISM logits tensor: declared, else named by the metadata, else none; it must exist in the graph."""
-    if declared:
-        name, source = declared, "declared"
-    elif meta.get(METADATA_LOGITS_OUTPUT):
-        name, source = meta[METADATA_LOGITS_OUTPUT], "metadata"
-    else:
-        return None, None
-    if not g.tensor_exists(name):
-        where = "declared" if source == "declared" else f"named by the metadata key {METADATA_LOGITS_OUTPUT!r}"
-        raise ModelError(f"logits output {name!r} ({where}) is not in the graph "
-                         f"(graph outputs: {g.outputs})")
-    return name, source
 
 
 def inspect_model(path: str | Path, length: int, tap: str | None = None, output_kind: str | None = None,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from benchmark.errors import MotifbenchError
+from evaluator.onnx_rules import OUTPUT_KINDS  # noqa: F401 - the CLI reads it from here
 
 PPM_METHODS: tuple[str, ...] = ("nmi", "ke")
 DISTANCES: tuple[str, ...] = ("ed", "pearson")
-OUTPUT_KINDS: tuple[str, ...] = ("probabilities", "logits")
 #: Koo & Eddy 2019's KE window for every model (``activation_pwm(..., window=19)``).
 KE_DEFAULT_WINDOW = 19
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from benchmark.datasets import DATASET_CONFIGS, dataset_config
 from benchmark.errors import MotifbenchError
 from submissions.errors import SubmissionRejected
 from submissions.manifest import Manifest, load_manifest, parse_manifest
@@ -23,7 +24,6 @@ from submissions.sandbox import OK, OUT_OF_MEMORY, REJECTED, TIMEOUT, SandboxLim
 from submissions.store import Store, Submission, submissions_home
 from submissions.sqlite_store import open_store
 from submissions.validate import (
-    CONFIG_LENGTHS,
     StagedFile,
     ValidationLimits,
     check_static,
@@ -59,7 +59,7 @@ def dataset_facts(data: str | Path | None, config: str) -> DatasetFacts:
             "dataset_unavailable", f"the targeted dataset config {config!r} is not available here: {exc}"
         ) from None
     source = None if data is None else str(Path(data).resolve()) if Path(str(data)).exists() else str(data)
-    return DatasetFacts(info.version, int(info.sequence_length or CONFIG_LENGTHS[config]), source)
+    return DatasetFacts(info.version, int(info.sequence_length or dataset_config(config).length), source)
 
 
 def _check_version(manifest: Manifest, facts: DatasetFacts) -> None:
@@ -189,7 +189,7 @@ def _duplicate(existing: Submission) -> SubmissionRejected:
 def baseline_manifest(spec: dict[str, Any], dataset_version: str, submitter: str = "motifbench baselines") -> dict[str, Any]:
     """A manifest for a baselines run folder, from its spec.json record."""
     length = int(spec.get("input_length", 200))
-    config = next((c for c, n in CONFIG_LENGTHS.items() if n == length), "synthetic")
+    config = next((c.name for c in DATASET_CONFIGS.values() if c.length == length), "synthetic")
     zoo, activation = spec.get("zoo_name", "baseline"), spec.get("activation")
     convs = (spec.get("spec") or {}).get("convs") or [{}]
     architecture = {"framework": "pytorch", "zoo_name": str(zoo)}

@@ -15,11 +15,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from benchmark.datasets import CONFIG_NAMES
+from evaluator.onnx_rules import OUTPUT_KINDS
 from submissions.errors import SubmissionRejected
 
 MANIFEST_VERSION = 1
-OUTPUT_KINDS = ("probabilities", "logits")
-DATASET_CONFIGS = ("synthetic", "deepsea")
+DATASET_CONFIGS = CONFIG_NAMES  # benchmark.datasets is the table
 _VERSION_PATTERN = r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._+()-]{0,99}$"
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.files import atomic_write
+from evaluator.onnx_rules import ACTIVATION_OPS, GLOBAL_POOL, first_layer_pool
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +50,12 @@ ACTIVATION_NAMES: dict[str, str] = {
     "Softplus": "softplus", "Softsign": "softsign", "HardSigmoid": "hard_sigmoid", "HardSwish": "hard_swish",
     "ThresholdedRelu": "thresholded_relu", "Abs": "abs", "Erf": "gelu", "Clip": "clip", "Shrink": "shrink",
 }
+assert set(ACTIVATION_NAMES) <= ACTIVATION_OPS  # the names cover ops the tap walk counts as activations
 #: ONNX producers that are converters: the framework the model came from.
 PRODUCER_FRAMEWORKS: dict[str, str] = {
     "tf2onnx": "tensorflow", "keras2onnx": "keras", "torch": "pytorch", "pytorch": "pytorch",
     "paddle2onnx": "paddlepaddle", "jax2onnx": "jax",
 }
-#: Ops between the tap and its pooling that only move axes around.
-_LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Cast", "Dropout"})
-_WINDOW_POOLS = frozenset({"MaxPool", "AveragePool", "LpPool"})
-_GLOBAL_POOLS = frozenset({"GlobalMaxPool", "GlobalAveragePool", "GlobalLpPool"})
-#: A tap that feeds one of these directly has no first-layer pooling (pool size 1).
-_NO_POOL_CONSUMERS = frozenset({"Conv", "Flatten", "Gemm", "MatMul"})
-#: Pool value meaning "over the whole tap length" (the caller knows that length).
-GLOBAL_POOL = -1
-
 _memory: dict[tuple[str, str], dict[str, Any]] = {}
 
 
@@ -132,42 +125,6 @@ def parameter_count(model) -> int:
 
     visit(model.graph)
     return int(total)
-
-
-def _kernel_size(node) -> int | None:
-    for attr in node.attribute:
-        if attr.name == "kernel_shape" and attr.ints:
-            return int(math.prod(attr.ints))
-    return None
-
-
-def first_layer_pool(model, tap_name: str) -> int | None:
-    """Pooling window applied to the tap: from the first pooling op it feeds (through layout ops).
-
-    Returns the window (product of ``kernel_shape``, so a 1-D pool unsqueezed
-    to 2-D as ``[1, k]`` gives ``k``), :data:`GLOBAL_POOL` for a global pool,
-    ``1`` when the tap feeds a Conv or dense layer directly, else None.
-    """
-    consumers: dict[str, list] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            if name:
-                consumers.setdefault(name, []).append(node)
-    frontier, seen = [tap_name], set()
-    for _ in range(16):  # a few layout ops at most sit between the tap and its pooling
-        nodes = [n for t in frontier for n in consumers.get(t, []) if id(n) not in seen]
-        if not nodes:
-            return None
-        seen.update(id(n) for n in nodes)
-        for node in nodes:
-            if node.op_type in _WINDOW_POOLS:
-                return _kernel_size(node)
-            if node.op_type in _GLOBAL_POOLS:
-                return GLOBAL_POOL
-        if all(n.op_type in _NO_POOL_CONSUMERS for n in nodes):
-            return 1
-        frontier = [o for n in nodes if n.op_type in _LAYOUT_OPS for o in n.output]
-    return None
 
 
 def onnx_facts(path: Path, tap_name: str | None) -> dict[str, Any]:

@@ -21,18 +21,12 @@ from typing import BinaryIO
 import onnx
 from google.protobuf.message import DecodeError
 
+from evaluator.onnx_rules import N_CLASSES, ModelError, choose_prediction_output, declared_logits_output
 from submissions.errors import SubmissionRejected
 from submissions.manifest import Manifest
 
 #: Op-set domains a submission may use: the ONNX standard ones only.
 ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
-#: Output width every submission must have: the 12 classes of REFERENCE.md section 1.
-N_CLASSES = 12
-#: Graph output name that marks the first-layer tap (what baselines export).
-FIRST_LAYER_OUTPUT = "first_layer"
-#: Sequence length of each dataset config, used when the dataset folder does not say.
-CONFIG_LENGTHS = {"synthetic": 200, "deepsea": 1000}
-
 _FLOAT_OUTPUTS = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
 
 # ModelProto fields (number -> protobuf wire type): the first tag of a real ONNX
@@ -316,33 +310,13 @@ def _dims(value: onnx.ValueInfoProto) -> list[int | str] | None:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim]
 
 
-#: ONNX metadata key naming an extra logits output (what baselines export).
-LOGITS_METADATA_KEY = "motifbench.logits_output"
-
-
-def declared_logits_output(model: onnx.ModelProto, manifest_value: str | None) -> str | None:
-    """The extra logits output: the manifest's ``logits_output``, else the model's metadata."""
-    if manifest_value:
-        return manifest_value
-    return next((p.value for p in model.metadata_props if p.key == LOGITS_METADATA_KEY and p.value), None)
-
-
 def _prediction_output(graph: onnx.GraphProto, tap: str | None, logits: str | None = None) -> onnx.ValueInfoProto:
-    """The graph output holding predictions: the evaluator's rule (all outputs but the tap and the logits)."""
-    candidates = [o for o in graph.output if o.name not in (tap, FIRST_LAYER_OUTPUT, logits)]
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise SubmissionRejected("output_mismatch", f"the model has no prediction output [batch, {N_CLASSES}]")
-    shaped = [o for o in candidates if (_dims(o) or [None, None])[1:] == [N_CLASSES]]
-    if len(shaped) == 1:
-        return shaped[0]
-    raise SubmissionRejected(
-        "output_mismatch",
-        f"the model has several outputs {[o.name for o in candidates][:5]}; expected one [batch, {N_CLASSES}] "
-        "prediction output (plus, optionally, the first-layer tap and a logits output named by "
-        "the manifest's logits_output)",
-    )
+    """The graph output holding predictions, by the evaluator's rule (:func:`evaluator.onnx_rules.choose_prediction_output`)."""
+    try:
+        name = choose_prediction_output([(o.name, _dims(o)) for o in graph.output], tap, logits)
+    except ModelError as exc:
+        raise SubmissionRejected("output_mismatch", str(exc)) from None
+    return next(o for o in graph.output if o.name == name)
 
 
 def check_io(model: onnx.ModelProto, length: int, tap: str | None = None, logits: str | None = None) -> tuple[str, str]:
@@ -419,7 +393,7 @@ def check_static(model: onnx.ModelProto, manifest: Manifest, length: int, limits
     check_no_external_data(model)
     check_domains(model)
     opset = check_versions(model, limits)
-    logits = declared_logits_output(model, manifest.logits_output)
+    logits, _ = declared_logits_output({p.key: p.value for p in model.metadata_props}, manifest.logits_output)
     input_name, output_name = check_io(model, length, manifest.first_layer_tap, logits)
     check_declared_tap(model, manifest.first_layer_tap)
     return StaticFacts(input_name, output_name, opset, manifest.first_layer_tap, logits)
