@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from evaluator import tomtom_cli
-from evaluator.params import DISTANCES, OUTPUT_KINDS, PPM_METHODS, EvalParams
+from evaluator.params import OUTPUT_KINDS, EvalParams
+from evaluator.params_cli import add_eval_params_arguments, eval_params_overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,22 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--logits-output", default=None, metavar="NAME",
                    help="a [batch, 12] logits tensor for in silico mutagenesis only (default: the one named by the "
                         "ONNX metadata key motifbench.logits_output, else the prediction output)")
-    p.add_argument("--ppm-method", choices=PPM_METHODS, default=defaults.ppm_method,
-                   help="nmi = Koo & Ploenzke 2021 (20-nt unweighted windows), ke = Koo & Eddy 2019 "
-                        "(filter-width windows weighted by activation) (default: %(default)s)")
-    p.add_argument("--ke-window", type=_ke_window, default=defaults.ke_window,
-                   help="KE window width, or 'kernel' for the first conv's kernel width (default: %(default)s, "
-                        "what Koo & Eddy used for every model)")
-    p.add_argument("--dist", choices=DISTANCES, default=defaults.tomtom_dist,
-                   help="Tomtom column distance (default: %(default)s, MEME's default and the papers')")
-    p.add_argument("--thresh", type=float, default=defaults.tomtom_thresh, help="Tomtom E-value threshold (default: %(default)s)")
-    p.add_argument("--jaspar", type=int, default=defaults.jaspar_release,
-                   help="JASPAR CORE vertebrates release used as Tomtom targets (default: %(default)s)")
-    p.add_argument("--ism-sequences", type=int, default=defaults.ism_sequences,
-                   help="positive sequences scored by in silico mutagenesis (default: %(default)s)")
-    p.add_argument("--no-attribution", action="store_true", help="skip the in silico mutagenesis stage")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N sequences of the split (smoke runs)")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="sequences per ONNX Runtime call (default: %(default)s)")
+    add_eval_params_arguments(p)
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: all available CPUs)")
     p.add_argument("--logo-engine", choices=("fast", "logomaker"), default="fast",
                    help="logo renderer: same picture, logomaker is ~10x slower (default: %(default)s)")
@@ -60,34 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tomtom_cli.register(subparsers)
 
 
-def _ke_window(text: str) -> int | None:
-    """``--ke-window``: a positive width, or ``kernel`` (None: the first conv's kernel width)."""
-    if text.strip().lower() == "kernel":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a width (e.g. 19) or 'kernel', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"the KE window must be >= 1, got {value}")
-    return value
-
-
 def _run_evaluate(args: argparse.Namespace) -> int:
     from evaluator.evaluate import evaluate
     from evaluator.record import format_summary
 
-    params = EvalParams(
-        batch_size=args.batch_size,
-        ppm_method=args.ppm_method,
-        ke_window=args.ke_window,
-        tomtom_dist=args.dist,
-        tomtom_thresh=args.thresh,
-        jaspar_release=args.jaspar,
-        attribution=not args.no_attribution,
-        ism_sequences=args.ism_sequences,
-        limit=args.limit,
-    )
+    params = EvalParams.from_dict(eval_params_overrides(args))
     out: Path = args.out
     if out.suffix != ".json":
         out = out / "result.json" if out.is_dir() else out.with_suffix(".json")
@@ -95,7 +58,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         args.model, data=args.data, config=args.config, split=args.split, out_dir=out.parent, params=params,
         tap=args.tap, output_kind=args.output_kind, progress=not args.quiet and sys.stderr.isatty(),
         revision=args.revision, record_name=out.name, model_name=args.name, logo_engine=args.logo_engine,
-        threads=args.threads, logits_output=args.logits_output,
+        threads=args.threads, logits_output=args.logits_output, source=getattr(args, "model_source", None),
     )
     print(format_summary(record))
     print(f"record: {out}")

@@ -96,16 +96,13 @@ def _table(subs) -> str:
 
 
 def _eval_params(args: argparse.Namespace) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if args.params:
-        params.update(json.loads(Path(args.params).read_text()))
-    if args.limit is not None:
-        params["limit"] = args.limit
-    if args.no_attribution:
-        params["attribution"] = False
-    if params:
-        from evaluator.params import EvalParams
+    """EvalParams overrides for every job: the ``--params`` file, then the evaluation flags given."""
+    from evaluator.params import EvalParams
+    from evaluator.params_cli import eval_params_overrides
 
+    params: dict[str, Any] = json.loads(Path(args.params).read_text()) if args.params else {}
+    params.update(eval_params_overrides(args))
+    if params:
         EvalParams.from_dict(params)  # fail now, not in every job
     return params
 
@@ -155,6 +152,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``submit``, ``queue`` and ``worker`` to the umbrella CLI."""
+    from evaluator.params_cli import add_eval_params_arguments
+
     p = subparsers.add_parser("submit", help="validate a model and queue it for evaluation",
                               description="Validate MODEL.onnx + manifest and queue it; prints the submission id. "
                               "Exits 4 with the reason when the submission is rejected.")
@@ -194,14 +193,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w.add_argument("--stale-after", type=float, default=60.0,
                    help="requeue RUNNING jobs silent this long: their worker died (default 60)")
     w.add_argument("--max-attempts", type=int, default=3, help="claims per job before it is FAILED (default 3)")
-    w.add_argument("--params", help="JSON file of evaluator.params.EvalParams overrides")
-    w.add_argument("--limit", type=int, help="score only the first N rows of the split (quick runs)")
-    w.add_argument("--no-attribution", action="store_true", help="skip in silico mutagenesis")
+    w.add_argument("--params", help="JSON file of evaluator.params.EvalParams overrides (flags below win)")
     w.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per evaluation (default 1)")
     w.add_argument("--no-artifacts", action="store_true", help="do not write filter logos / Tomtom tables per job")
     w.add_argument("--no-warm", action="store_true",
                    help="start a fresh interpreter per job instead of forking a warm one (slower, simpler)")
     w.add_argument("--json-out", help="write what this worker did (ids, states) to this JSON file")
+    add_eval_params_arguments(w)
     w.set_defaults(func=_cmd_worker)
 
 

@@ -107,7 +107,7 @@ def test_ke_method_and_pearson_distance(tmp_path):
 
 def test_ke_window_kernel_width_on_request(tmp_path, capsys):
     """ke_window=None (CLI: --ke-window kernel) is the first conv's kernel width, recorded as such."""
-    from evaluator.cli import _ke_window
+    from evaluator.params_cli import _ke_window
 
     assert _ke_window("kernel") is None and _ke_window("9") == 9
     split = make_split(n=40, seed=4)
