@@ -7,7 +7,7 @@ runner (`baselines.runners`): sequential in this process by default, or Ray.
 After the grid, every complete run is collected into ``runs.csv`` (one row per
 run), ``summary.csv`` and ``summary.md`` (mean +/- sd per model x activation).
 With ``evaluate=True`` every run's model.onnx also goes through
-``evaluator.evaluate.evaluate``, the same door as any outside submission; the
+``evaluator.evaluate``, the same door as any outside submission; the
 record it writes is reused on resume until it is stale (`stale_reason`).
 Presets (`PRESETS`) are one paper's grid each, with its protocol and trials.
 """
@@ -192,10 +192,14 @@ def execute(task: RunTask) -> dict[str, Any]:
 
 
 def evaluator_function() -> Callable[..., dict]:
-    """``evaluator.evaluate.evaluate`` (imported when first needed: the evaluator is another part)."""
-    from evaluator.evaluate import evaluate
+    """:func:`evaluator.evaluate`, returning the record dict (imported when first needed: the evaluator is
+    another part)."""
+    from evaluator import evaluate
 
-    return evaluate
+    def evaluate_record(model, **kwargs) -> dict:
+        return evaluate(model, **kwargs).to_record()
+
+    return evaluate_record
 
 
 def current_evaluator_settings() -> tuple[str, dict[str, Any]]:

@@ -47,19 +47,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from evaluator.evaluate import evaluate
-    from evaluator.record import format_summary
+    from evaluator import evaluate
 
     params = EvalParams.from_dict(eval_params_overrides(args))
     out: Path = args.out
     if out.suffix != ".json":
         out = out / "result.json" if out.is_dir() else out.with_suffix(".json")
-    record = evaluate(
+    result = evaluate(
         args.model, data=args.data, config=args.config, split=args.split, out_dir=out.parent, params=params,
         tap=args.tap, output_kind=args.output_kind, progress=not args.quiet and sys.stderr.isatty(),
         revision=args.revision, record_name=out.name, model_name=args.name, logo_engine=args.logo_engine,
         threads=args.threads, logits_output=args.logits_output, source=getattr(args, "model_source", None),
     )
-    print(format_summary(record))
+    print(result.summary())
     print(f"record: {out}")
     return 0

@@ -75,8 +75,7 @@ def main() -> None:
     parser.add_argument("--ism-sequences", type=int, default=200)
     args = parser.parse_args()
 
-    from evaluator.evaluate import evaluate
-    from evaluator.params import EvalParams
+    from evaluator import EvalParams, evaluate
 
     work = Path(tempfile.mkdtemp(prefix="motifbench-perf-"))
     data = args.data
@@ -94,7 +93,7 @@ def main() -> None:
     records = []
     for label in ("first call", "warm"):
         rec = evaluate(model, data=data, out_dir=work / label.replace(" ", "_"), params=params, progress=False,
-                       threads=args.threads)
+                       threads=args.threads).to_record()
         records.append((label, rec))
     n = records[0][1]["dataset"]["n_sequences"]
     f = records[0][1]["model"]["n_filters"]

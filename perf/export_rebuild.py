@@ -122,14 +122,13 @@ def main() -> int:
         print(f"  (filled: activation={row['activation']} pool={row['first_layer_pool']} params={row['params']})")
 
         from benchmark.synthetic import build_synthetic
-        from evaluator.evaluate import evaluate
-        from evaluator.params import EvalParams
+        from evaluator import EvalParams, evaluate
 
         build_synthetic(tmp / "data", preset="koo2019", n=2000)
         model = corpus.save(corpus.cnn_model(1, **SIZES[0][1]), tmp / "eval.onnx")
         out = tmp / "out"
         record = evaluate(model, data=tmp / "data", params=EvalParams(limit=200, attribution=False),
-                          out_dir=out, progress=False)
+                          out_dir=out, progress=False).to_record()
         sub = dataclasses.replace(store.list(["FINISHED"])[0], record=record)
         copied: dict = {}
 

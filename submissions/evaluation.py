@@ -23,16 +23,15 @@ def evaluate_submission(
     threads: int = 1,
     logits_output: str | None = None,
 ) -> dict[str, Any]:
-    """Score one stored checkpoint with ``evaluator.evaluate.evaluate`` and return its result record.
+    """Score one stored checkpoint with :func:`evaluator.evaluate` and return its result record.
 
     Parameters mirror the evaluator's; ``params`` is ``EvalParams.as_dict()``
     (possibly partial: missing keys keep their defaults); ``threads`` caps
     ONNX Runtime so parallel workers do not oversubscribe the CPUs.
     """
-    from evaluator.evaluate import evaluate
-    from evaluator.params import EvalParams
+    from evaluator import EvalParams, evaluate
 
-    record = evaluate(
+    result = evaluate(
         Path(model),
         data=data,
         config=config,
@@ -46,4 +45,4 @@ def evaluate_submission(
         threads=threads,
         logits_output=logits_output,
     )
-    return record
+    return result.to_record()

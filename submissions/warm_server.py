@@ -36,7 +36,7 @@ WARM_PROFILES: dict[str, tuple[str, ...]] = {
         "onnx",
         "onnxruntime",
         "evaluator.onnx_model",
-        "evaluator.evaluate",
+        "evaluator.pipeline",
         "evaluator.classification",
         "evaluator.ppm",
         "evaluator.tomtom",

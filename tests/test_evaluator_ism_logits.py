@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from evaluator.attribution import ism_delta
-from evaluator.evaluate import evaluate_arrays
+from evaluator import evaluate_arrays
 from evaluator.onnx_model import METADATA_LOGITS_OUTPUT, ModelError, ModelOutputError, OnnxModel
 from evaluator.params import EvalParams
 from test_evaluator_builders import ground_truth_model, make_split, save

@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.errors import DatasetError
 from evaluator import EVALUATOR_VERSION
-from evaluator.evaluate import evaluate, evaluate_arrays
+from evaluator import evaluate, evaluate_arrays
 from evaluator.params import EvalParams
 from evaluator.record import RecordError, read_record, validate_record
 from motifbench.cli import main
@@ -27,27 +27,29 @@ def gt_onnx(tmp_path_factory):
 @pytest.fixture(scope="module")
 def gt_record(gt_onnx, synthetic_repo, tmp_path_factory):
     out = tmp_path_factory.mktemp("gt_eval")
-    record = evaluate(gt_onnx, data=synthetic_repo, out_dir=out, params=FAST, progress=False)
-    return record, out
+    result = evaluate(gt_onnx, data=synthetic_repo, out_dir=out, params=FAST, progress=False)
+    return result, out
 
 
 def test_ground_truth_filters_recover_all_twelve_motifs(gt_record):
-    record, _ = gt_record
-    rec = record["results"]["motif_recovery"]
-    assert rec["coverage_count"] == 12 and rec["missed_tfs"] == []
-    assert rec["n_filters"] == 24
-    assert rec["match_ground_truth_fraction"] >= 22 / 24
-    assert rec["match_jaspar_fraction"] >= rec["match_ground_truth_fraction"]
+    result, _ = gt_record
+    rec = result.recovery
+    assert rec.coverage_count == 12 and rec.missed_tfs == []
+    assert rec.n_filters == 24
+    assert rec.match_ground_truth_fraction >= 22 / 24
+    assert rec.match_jaspar_fraction >= rec.match_ground_truth_fraction
     # the forward and reverse-complement filter of each TF both find it
-    assert all(count >= 1 for count in rec["filters_per_tf"].values())
-    cls = record["results"]["classification"]
-    assert cls["macro_auroc"] > 0.85
-    att = record["results"]["attribution"]
-    assert att["n_sequences_scored"] == 12 and att["mean_auroc"] > 0.6
+    assert all(count >= 1 for count in rec.filters_per_tf.values())
+    assert result.classification.macro_auroc > 0.85
+    att = result.attribution
+    assert att.n_sequences_scored == 12 and att.mean_auroc > 0.6
+    assert "coverage" in result.summary() and result.to_record()["results"]["motif_recovery"]["coverage_count"] == 12
 
 
 def test_record_carries_provenance_and_artifacts(gt_record, gt_onnx):
-    record, out = gt_record
+    result, out = gt_record
+    assert result.provenance.evaluator_version == EVALUATOR_VERSION and result.provenance.jaspar["release"] == 2016
+    record = result.to_record()
     assert record["evaluator_version"] == EVALUATOR_VERSION
     assert record["dataset"]["config"] == "synthetic" and record["dataset"]["split"] == "test"
     assert record["dataset"]["n_sequences"] == 400 and record["dataset"]["files_sha256"]
@@ -67,7 +69,7 @@ def test_record_carries_provenance_and_artifacts(gt_record, gt_onnx):
 
 
 def test_schema_rejects_broken_records(gt_record):
-    record, _ = gt_record
+    record = gt_record[0].to_record()
     validate_record(record)
     broken = copy.deepcopy(record)
     del broken["jaspar"]["sha256"]
@@ -151,7 +153,7 @@ def test_unreadable_model_on_real_data_is_a_clear_error(synthetic_repo, tmp_path
 
 
 def test_labels_of_wrong_width_are_rejected(tmp_path):
-    from evaluator.evaluate import EvaluationError
+    from evaluator import EvaluationError
 
     split = make_split(n=10)
     split.y = split.y[:, :11]

@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from evaluator.evaluate import evaluate_arrays
+from evaluator import evaluate_arrays
 from evaluator.onnx_model import OnnxModel, TapNotFoundError, UnsupportedLayerError, find_tap, inspect_model
 from evaluator.params import EvalParams
 from test_evaluator_builders import OPSET, keras_conv1d_model, keras_conv1d_reference, make_split, random_onehot_batch, save
