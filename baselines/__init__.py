@@ -1,5 +1,12 @@
 """baselines: the papers' CNN zoo in PyTorch: specs, training, ONNX/safetensors export, sweeps.
 
+Public API (imported on first use; ``baselines.zoo`` and ``baselines.train`` are the modules)::
+
+    from baselines import get_protocol, model_names, train_run
+    model_names()                       # the zoo: Koo & Eddy's CNN-k, cnn-deep, their -nmi variants
+    train_run("cnn-25", activation="exp", seed=0, protocol=get_protocol("koo2019"),
+              out_dir="runs/cnn-25-exp", data_source="path/or/hub-id")   # one run folder
+
 Importing this package before torch asks OpenMP to sleep rather than spin
 while waiting (``OMP_WAIT_POLICY=PASSIVE``, unless the user set it): on a CPU
 shared with other jobs, spinning threads made a 2-thread training step ~30x
@@ -12,3 +19,17 @@ import sys as _sys
 
 if "torch" not in _sys.modules:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from benchmark.lazy import lazy_api  # noqa: E402 - after the OpenMP setting above
+
+_API = {
+    "get_spec": ("baselines.zoo", "get_spec"),
+    "model_names": ("baselines.zoo", "model_names"),
+    "train_run": ("baselines.run", "train_run"),
+    "Protocol": ("baselines.protocols", "Protocol"),
+    "get_protocol": ("baselines.protocols", "get_protocol"),
+    "export_checkpoint": ("baselines.export", "export_checkpoint"),
+    "sweep": ("baselines.sweep", "sweep"),
+}
+__all__ = sorted(_API)
+__getattr__, __dir__ = lazy_api(__name__, _API, globals())

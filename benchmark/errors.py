@@ -5,8 +5,11 @@ CLI can print one clean line (and a specific exit code) instead of a traceback.
 """
 
 
-class MotifbenchError(Exception):
-    """A user-facing error: the message says what was wrong and what was expected."""
+class MotifbenchError(ValueError):
+    """A user-facing error: the message says what was wrong and what was expected.
+
+    A :class:`ValueError`, so callers can catch bad input the usual way.
+    """
 
     exit_code: int = 2
 

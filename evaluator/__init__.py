@@ -19,40 +19,24 @@ Public API (imported on first use, so ``import evaluator`` stays cheap)::
 record changes meaning (the leaderboard never mixes majors); minor for new
 fields or options; patch for fixes that leave every number unchanged.
 """
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from benchmark.lazy import lazy_api
 
 EVALUATOR_VERSION = "2.0.0"
 
-#: Public name -> the module that defines it.
 _API = {
-    "evaluate": "evaluator.pipeline",
-    "evaluate_arrays": "evaluator.pipeline",
-    "EvaluationError": "evaluator.stages",
-    "EvaluationResult": "evaluator.result",
-    "EvalParams": "evaluator.params",
-    "ModelSource": "evaluator.model_source",
-    "ReferenceBundle": "evaluator.reference",
-    "load_reference": "evaluator.reference",
-    "jaspar_targets": "evaluator.tomtom",
-    "read_meme": "evaluator.meme_io",
-    "write_meme": "evaluator.meme_io",
-    "read_record": "evaluator.record",
-    "inspect_model": "evaluator.onnx_model",
+    "evaluate": ("evaluator.pipeline", "evaluate"),
+    "evaluate_arrays": ("evaluator.pipeline", "evaluate_arrays"),
+    "EvaluationError": ("evaluator.stages", "EvaluationError"),
+    "EvaluationResult": ("evaluator.result", "EvaluationResult"),
+    "EvalParams": ("evaluator.params", "EvalParams"),
+    "ModelSource": ("evaluator.model_source", "ModelSource"),
+    "ReferenceBundle": ("evaluator.reference", "ReferenceBundle"),
+    "load_reference": ("evaluator.reference", "load_reference"),
+    "jaspar_targets": ("evaluator.tomtom", "jaspar_targets"),
+    "read_meme": ("evaluator.meme_io", "read_meme"),
+    "write_meme": ("evaluator.meme_io", "write_meme"),
+    "read_record": ("evaluator.record", "read_record"),
+    "inspect_model": ("evaluator.onnx_model", "inspect_model"),
 }
-
-__all__ = ["EVALUATOR_VERSION", *_API]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        value = getattr(importlib.import_module(_API[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'evaluator' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__all__ = ["EVALUATOR_VERSION", *sorted(_API)]
+__getattr__, __dir__ = lazy_api(__name__, _API, globals())
