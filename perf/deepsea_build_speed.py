@@ -33,13 +33,16 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # fixtures (corpus, seed, bundles) live with the tests
+
 REAL_TRAIN_ROWS, REAL_TRAIN_KEPT = 4_400_000, 270_382
 
 
 def _generate(folder: Path, rows: int, keep: float, seed: int = 0) -> None:
     import numpy as np
 
-    from benchmark.deepsea_source import LABEL_COLUMNS, deepsea_one_hot, write_classic_mat, write_train_mat
+    from benchmark.deepsea_source import LABEL_COLUMNS
+    from deepsea_fixtures import deepsea_one_hot, write_classic_mat, write_train_mat
 
     rng = np.random.default_rng(seed)
 

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # fixtures (corpus, seed, bundles) live with the tests
+
 REAL_TEST_ROWS, REAL_TEST_KEPT = 455_024, 23_768
 
 
@@ -39,7 +41,8 @@ def _generate(path: Path, rows: int, compress: bool, seed: int = 0) -> None:
     import numpy as np
     import scipy.io
 
-    from benchmark.deepsea_source import LABEL_COLUMNS, deepsea_one_hot
+    from benchmark.deepsea_source import LABEL_COLUMNS
+    from deepsea_fixtures import deepsea_one_hot
 
     rng = np.random.default_rng(seed)
     x = np.empty((rows, 4, 1000), np.uint8)

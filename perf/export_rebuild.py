@@ -31,6 +31,7 @@ from pathlib import Path
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # fixtures (corpus, seed, bundles) live with the tests
 
 #: (label, cnn_model kwargs): a small model, a baseline-sized one, one near the 50 MiB cap's scale.
 SIZES = (
@@ -62,8 +63,9 @@ def main() -> int:
     try:
         import numpy as np
 
-        from space_app.seed import fake_record
-        from submissions import corpus, export, model_facts
+        from leaderboard_seed import fake_record
+        import corpus
+        from submissions import export, model_facts
         from submissions.store import submissions_home
         from submissions.sqlite_store import open_store
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # fixtures (corpus, seed, bundles) live with the tests
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     home = Path(tempfile.mkdtemp(prefix="mb-perf-space-"))
     os.environ["MOTIFBENCH_HOME"] = str(home)
-    from space_app.seed import seed_results
+    from leaderboard_seed import seed_results
 
     t = time.perf_counter()
     seed_results(args.rows, home, seed=0)

@@ -21,9 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # fixtures (corpus, seed, bundles) live with the tests
+
 
 def _queue(n: int, data: Path, tmp: Path) -> None:
-    from submissions import corpus
+    import corpus
     from submissions.intake import submit
     from submissions.validate import ValidationLimits
 

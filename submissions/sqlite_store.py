@@ -13,7 +13,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,8 +113,10 @@ class SQLiteStore(Store):
         Seconds a writer waits for the lock before giving up with StoreError.
     """
 
-    def __init__(self, path: Path, checkpoints: CheckpointFiles, busy_timeout: float = 60.0) -> None:
+    def __init__(self, path: Path, checkpoints: CheckpointFiles, busy_timeout: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        self.clock = clock  # seconds since the epoch; tests inject a settable clock
         self.checkpoints = checkpoints
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -221,13 +223,13 @@ class SQLiteStore(Store):
                 (
                     new_submission_id(), PENDING, manifest["model_name"], manifest["submitter"], config, version,
                     sha256, int(size_bytes), int(bool(baseline)), json.dumps(manifest, sort_keys=True),
-                    data_source, json.dumps(trial or {}), time.time(),
+                    data_source, json.dumps(trial or {}), self.clock(),
                 ),
             ).fetchone()
         return _row_to_submission(row), True
 
     def claim(self, worker_id: str) -> Submission | None:
-        now = time.time()
+        now = self.clock()
         with self._tx() as cur:
             row = cur.execute(
                 f"""UPDATE submissions
@@ -248,10 +250,10 @@ class SQLiteStore(Store):
             return cur.rowcount == 1
 
     def heartbeat(self, submission_id: str, worker_id: str) -> bool:
-        return self._owned_update("heartbeat_at = ?", (time.time(),), submission_id, worker_id)
+        return self._owned_update("heartbeat_at = ?", (self.clock(),), submission_id, worker_id)
 
     def finish(self, submission_id: str, worker_id: str, record: dict[str, Any]) -> bool:
-        now = time.time()
+        now = self.clock()
         return self._owned_update(
             "state = ?, finished_at = ?, heartbeat_at = ?, record_json = ?, reason = NULL",
             (FINISHED, now, now, json.dumps(record, sort_keys=True, default=str)),
@@ -260,7 +262,7 @@ class SQLiteStore(Store):
         )
 
     def fail(self, submission_id: str, worker_id: str, reason: str) -> bool:
-        now = time.time()
+        now = self.clock()
         return self._owned_update(
             "state = ?, finished_at = ?, heartbeat_at = ?, reason = ?", (FAILED, now, now, reason), submission_id, worker_id
         )
@@ -274,7 +276,7 @@ class SQLiteStore(Store):
         )
 
     def recover_stale(self, stale_after: float, max_attempts: int) -> list[Recovered]:
-        now = time.time()
+        now = self.clock()
         out: list[Recovered] = []
         with self._tx() as cur:
             stale = cur.execute(

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmark.deepsea import build_deepsea
-from benchmark.deepsea_source import LABEL_COLUMNS, MATLAB_USERBLOCK, write_bundle, write_classic_mat
+from benchmark.deepsea_source import LABEL_COLUMNS, MATLAB_USERBLOCK
+from deepsea_fixtures import write_bundle, write_classic_mat
 from benchmark.motifs import load_motif_set
 from motifbench.cli import main
 

@@ -18,15 +18,9 @@ import pytest
 import scipy.io
 
 from benchmark.deepsea import build_deepsea
-from benchmark.deepsea_source import (
-    LABEL_COLUMNS,
-    MATLAB_USERBLOCK,
-    deepsea_one_hot,
-    write_bundle,
-    write_classic_mat,
-    write_train_mat,
-)
+from benchmark.deepsea_source import LABEL_COLUMNS, MATLAB_USERBLOCK
 from benchmark.errors import DatasetError
+from deepsea_fixtures import deepsea_one_hot, write_bundle, write_classic_mat, write_train_mat
 from motifbench.cli import main
 
 N_TRAIN = 200

@@ -56,7 +56,7 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.
 def server(tmp_path_factory, artifacts_dir):
     """``motifbench serve`` (app + worker) against a temporary data home with seeded rows."""
     from benchmark.synthetic import build_synthetic
-    from space_app.seed import seed_results
+    from leaderboard_seed import seed_results
 
     home = tmp_path_factory.mktemp("space_home")
     manifest = build_synthetic(home / "datasets" / "motifbench", n=2_000)
@@ -193,7 +193,7 @@ def test_garbage_upload_shows_the_validation_error(browser_page, artifacts_dir, 
 
 
 def test_uploaded_model_becomes_a_finished_leaderboard_row(browser_page, artifacts_dir, tmp_path):
-    from submissions.corpus import cnn_model
+    from corpus import cnn_model
 
     page, _ = browser_page
     model = tmp_path / "tiny_cnn.onnx"

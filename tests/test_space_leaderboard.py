@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from space_app import leaderboard as lb
-from space_app.seed import seed_results
+from leaderboard_seed import seed_results
 from submissions.export import leaderboard_path
 
 

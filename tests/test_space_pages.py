@@ -11,9 +11,9 @@ import pytest
 from space_app import detail, plots, service
 from space_app.about import about_markdown
 from space_app.queue_view import queue_summary, queue_table
-from space_app.seed import seed_results
+from leaderboard_seed import seed_results
 from space_app.submit import RateLimit, build_manifest, plain_words, submit_form
-from submissions.corpus import cnn_model
+from corpus import cnn_model
 from submissions.errors import SubmissionRejected
 from submissions.sqlite_store import open_store
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from motifbench.cli import main
-from submissions import corpus
+import corpus
 from submissions.export import read_leaderboard
 from submissions.store import FINISHED
 from submissions.sqlite_store import open_store

@@ -11,7 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from submissions import corpus, model_facts
+import corpus
+from submissions import model_facts
 from submissions.export import (
     ARTIFACT_COLUMNS,
     LEADERBOARD_SCHEMA,
@@ -276,7 +277,7 @@ def test_facts_of_a_real_pytorch_baseline_export(tmp_path):
 
 def test_incremental_row_upsert_equals_a_full_rebuild(tmp_path):
     """Each finish updates one row; the table must hold exactly what a rebuild from every record holds."""
-    from space_app.seed import seed_results
+    from leaderboard_seed import seed_results
     from submissions.export import export_all, export_submission, read_leaderboard
 
     home = tmp_path / "home"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from onnx import TensorProto
 
-from submissions import corpus
+import corpus
 from submissions.errors import SubmissionRejected
 from submissions.intake import submit
 from submissions.store import PENDING, submissions_home

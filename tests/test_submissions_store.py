@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -70,14 +69,16 @@ def test_claims_are_oldest_first_and_release_keeps_attempts(store):
 
 
 def test_stale_jobs_are_requeued_then_failed(store):
+    now = [1_000_000.0]
+    store.clock = lambda: now[0]  # an injected clock: no wall-clock waits
     sub = _add(store, 1)
     store.claim("dead-1")
-    time.sleep(0.15)
+    now[0] += 0.15
     assert [r.new_state for r in store.recover_stale(0.1, max_attempts=2)] == [PENDING]
     assert store.get(sub.id).state == PENDING
     store.claim("dead-2")
     assert store.recover_stale(10.0, max_attempts=2) == [], "a fresh heartbeat is not stale"
-    time.sleep(0.15)
+    now[0] += 0.15
     assert [r.new_state for r in store.recover_stale(0.1, max_attempts=2)] == [FAILED]
     failed = store.get(sub.id)
     assert failed.state == FAILED and failed.attempts == 2 and "killed or outlived its worker 2 times" in failed.reason

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from submissions import corpus
+import corpus
 from submissions.export import read_leaderboard, results_dir
 from submissions.store import FAILED, FINISHED, RUNNING, submissions_home
 from submissions.sqlite_store import open_store
@@ -100,12 +100,12 @@ def test_sigkilled_worker_job_is_finished_once_by_another(home, tmp_path, synthe
     attempt1 = submissions_home() / "runs" / job / "attempt-1"
     with open_store() as store:
         _wait_for(lambda: (attempt1 / "child.log").exists(), 90, "the first worker to start evaluating")
-        time.sleep(0.3)  # inside the evaluation (it takes seconds with attribution on)
-        assert store.get(job).state == RUNNING and not (attempt1 / "result.json").exists()
+        # kill at once: the evaluation (attribution on) takes seconds, and the job is RUNNING from its claim
         first.send_signal(signal.SIGKILL)
         first.wait()
+        assert not (attempt1 / "result.json").exists(), "killed before the evaluation could finish"
         assert store.get(job).state == RUNNING, "a dead worker cannot record anything"
-        time.sleep(2.0)  # let the heartbeat go stale
+        _wait_for(lambda: time.time() - store.get(job).heartbeat_at > 1.5, 30, "the heartbeat to go stale")
         # the second worker runs in this process: it reuses the warm fork server earlier tests started
         config = WorkerConfig(eval_params={"limit": 150, "attribution": False}, heartbeat_seconds=0.3,
                               stale_after=1.5, memory_limit=3 * 1024**3, artifacts=False)
@@ -122,7 +122,7 @@ def test_sigkilled_worker_job_is_finished_once_by_another(home, tmp_path, synthe
 _SUBMITTER = """
 import json, sys
 from pathlib import Path
-from submissions import corpus
+import corpus
 from submissions.intake import submit
 from submissions.validate import ValidationLimits
 first, count, data, tmp = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
@@ -138,6 +138,8 @@ print(json.dumps(ids))
 
 def test_fifty_concurrent_submissions_each_evaluated_once(home, tmp_path, synthetic_repo):
     env = os.environ.copy()
+    tests_dir = str(Path(__file__).resolve().parent)  # the submitters import the corpus fixture
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, env.get("PYTHONPATH")) if p)
     workers = [subprocess.Popen(_worker_cmd("--poll", "0.2", "--limit", "30", "--no-attribution"), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     submitters = [subprocess.Popen([sys.executable, "-c", _SUBMITTER, str(10 * k), "10", str(synthetic_repo),

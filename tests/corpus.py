@@ -19,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 IR_VERSION = 10
 OPSET = 17
-N_CLASSES = 12
+from benchmark.datasets import N_CLASSES  # noqa: E402
 
 
 def _tensor(name: str, array: np.ndarray) -> TensorProto:
