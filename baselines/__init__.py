@@ -29,7 +29,7 @@ _API = {
     "Protocol": ("baselines.protocols", "Protocol"),
     "get_protocol": ("baselines.protocols", "get_protocol"),
     "export_checkpoint": ("baselines.export", "export_checkpoint"),
-    "sweep": ("baselines.sweep", "sweep"),
+    "run_sweep": ("baselines.sweep", "sweep"),
 }
 __all__ = sorted(_API)
 __getattr__, __dir__ = lazy_api(__name__, _API, globals())

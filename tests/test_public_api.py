@@ -37,6 +37,17 @@ def test_public_names_resolve(package, names):
         getattr(module, "no_such_name")
 
 
+@pytest.mark.parametrize("package", ["benchmark", "baselines", "evaluator", "submissions"])
+def test_no_public_name_shadows_a_submodule(package):
+    """`import part.x` must keep meaning the module x: no API name may equal a submodule's."""
+    import importlib
+    import pkgutil
+
+    module = importlib.import_module(package)
+    submodules = {m.name for m in pkgutil.iter_modules(module.__path__)}
+    assert not submodules & set(module._API), submodules & set(module._API)
+
+
 def test_motifbench_error_is_a_value_error():
     from benchmark import MotifbenchError, dataset_config
 
