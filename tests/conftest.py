@@ -52,3 +52,44 @@ def synthetic_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synthetic_repo") / "motifbench"
     build_synthetic(out, preset="koo2019", n=2_000)
     return out
+
+
+#: Tests marked ``slow`` (real training, worker subprocesses, full dataset builds, long evaluations,
+#: the large MEME parity grids): ``pytest -m "not slow and not browser"`` is the quick loop, and
+#: ``scripts/test.sh`` still runs everything. Keyed by module, or by module::test-name prefix.
+SLOW_TESTS = (
+    "test_submissions_worker.py",
+    "test_baselines_train.py",
+    "test_baselines_sweep.py::test_sweep_resumes",
+    "test_baselines_sweep.py::test_summary_reports",
+    "test_baselines_sweep.py::test_resume_refuses",
+    "test_baselines_sweep.py::test_evaluate_flag",
+    "test_baselines_zoo.py::test_forward_shapes_at_both_lengths",
+    "test_baselines_export.py",
+    "test_benchmark_dataset.py::test_full_koo2019_build",
+    "test_benchmark_dataset.py::test_cli_build_verify_exit_codes",
+    "test_benchmark_generator.py",
+    "test_tomtom_parity.py::test_thresholded_output_matches_meme[all__",
+    "test_tomtom_parity.py::test_every_pair_matches_meme",
+    "test_tomtom_parity.py::test_qvalue_threshold_is_a_prefix_of_the_ranking",
+    "test_tomtom_parity.py::test_jaspar_targets_are_the_file_meme_read[2024]",
+    "test_deepsea_errors.py",
+    "test_evaluator_pipeline.py",
+    "test_evaluator_ism_logits.py",
+    "test_evaluator_logos.py::test_fast_engine_matches_logomaker",
+    "test_submissions_cli.py",
+    "test_submissions_export.py",
+    "test_submissions_intake.py::test_hostile_submission_is_rejected_with_its_code",
+    "test_space_pages.py",
+    "test_space_bundled_baselines.py",
+    "test_deepsea_build.py",
+    "test_motifbench_checkpoints.py",
+    "test_import_contracts.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        where = f"{item.path.name}::{item.name}"
+        if any(where == key or where.startswith(key if "::" in key else key + "::") for key in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)

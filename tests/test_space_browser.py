@@ -118,7 +118,7 @@ def _row_count(page) -> int:
     return int(page.locator("#leaderboard-table [role=grid]").get_attribute("aria-rowcount")) - 1
 
 
-def _wait_rows(page, predicate, timeout: float = 15.0) -> int:
+def _wait_rows(page, predicate, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while True:
         n = _row_count(page)
