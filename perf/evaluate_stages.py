@@ -20,38 +20,27 @@ with ``baselines.export``) when baselines is importable, else a hand-built ONNX 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # the hand-built ONNX fallback lives with the tests
 
 STAGES = ("load_data", "load_model", "inference", "classification", "ppm", "tomtom", "recovery", "attribution",
           "logos", "total")
 
 
 def cnn25_onnx(out: Path) -> tuple[Path, str]:
-    try:
-        from baselines.export import export_onnx
-        from baselines.model import build_model
-        from baselines.zoo import get_spec
+    import torch
 
-        import torch
+    from baselines.export import export_onnx
+    from baselines.model import build_model
+    from baselines.zoo import get_spec
 
-        torch.manual_seed(0)
-        path = export_onnx(build_model(get_spec("cnn-25"), "relu", 200), out / "cnn25.onnx")
-        return path, "baselines cnn-25 (relu, random init) via baselines.export"
-    except ImportError:
-        import onnx
-
-        from test_evaluator_builders import build_cnn25
-
-        onnx.save(build_cnn25(), str(out / "cnn25.onnx"))
-        return out / "cnn25.onnx", "hand-built ONNX of CNN-25 size (baselines not importable)"
+    torch.manual_seed(0)
+    path = export_onnx(build_model(get_spec("cnn-25"), "relu", 200), out / "cnn25.onnx")
+    return path, "baselines cnn-25 (relu, random init) via baselines.export"
 
 
 def per_filter_loop_ppms(x: np.ndarray, acts: np.ndarray, window: int = 20, threshold: float = 0.5) -> np.ndarray:
