@@ -61,3 +61,17 @@ def test_cli_argument_conversion_exports_beside_the_record(tmp_path):
     with ExitStack() as stack:
         convert_model_argument(plain, stack)
     assert plain.model == tmp_path / "x.onnx" and not hasattr(plain, "model_source")
+
+
+def test_evaluate_command_on_a_run_folder_records_the_checkpoint(tmp_path, synthetic_repo):
+    """`motifbench evaluate RUN_FOLDER`: exported by the umbrella CLI, recorded as a baseline checkpoint."""
+    from motifbench.cli import main
+
+    run = _run_folder(tmp_path)
+    out = tmp_path / "eval" / "r.json"
+    assert main(["evaluate", str(run), "--data", str(synthetic_repo), "--out", str(out), "--limit", "40",
+                 "--no-attribution", "--quiet"]) == 0
+    record = json.loads(out.read_text())
+    assert record["model"]["kind"] == "baseline-checkpoint" and record["model"]["name"] == "cnn-25-exp"
+    assert record["model"]["given_path"] == str(run) and record["model"]["spec"]["zoo_name"] == "cnn-25"
+    assert record["artifacts"]["onnx"] == "run.onnx" and (out.parent / "run.onnx").is_file()
