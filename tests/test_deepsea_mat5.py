@@ -19,6 +19,7 @@ import scipy.io
 import scipy.sparse
 
 import benchmark.deepsea_mat5 as mat5
+import benchmark.mat5_format as mat5_format
 from benchmark.deepsea_mat5 import Mat5File, whos
 from benchmark.errors import DatasetError
 
@@ -104,7 +105,7 @@ def test_tiny_blocks_and_zlib_feeds_stitch_the_same_rows(matfile, monkeypatch):
     """One column per block and 7-byte compressed reads: every block / feed boundary is crossed."""
     path, ref = matfile
     monkeypatch.setattr(mat5, "BLOCK_BYTES", 1)
-    monkeypatch.setattr(mat5, "_INFLATE_INPUT", 7)
+    monkeypatch.setattr(mat5_format, "_INFLATE_INPUT", 7)
     n = ref["xdata"].shape[0]
     rows = np.arange(0, n, 2)
     with Mat5File(path) as mat:
