@@ -59,7 +59,8 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
-        cmd = [sys.executable, "-m", "motifbench", "worker", "--poll", str(self.poll), *self.args]
+        # the submissions part's own entry point: the Space bundle ships no baselines, so not the umbrella CLI
+        cmd = [sys.executable, "-m", "submissions.cli", "worker", "--poll", str(self.poll), *self.args]
         self.proc = subprocess.Popen(cmd, env=dict(os.environ))
         log.info("worker started (pid %d): %s", self.proc.pid, " ".join(cmd[2:]))
         atexit.register(self.stop)

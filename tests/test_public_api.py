@@ -26,6 +26,7 @@ def test_importing_the_parts_loads_no_heavy_library():
     ("baselines", ["get_spec", "model_names", "train_run", "get_protocol", "export_checkpoint"]),
     ("evaluator", ["evaluate", "evaluate_arrays", "EvaluationResult", "EvalParams", "load_reference", "read_meme"]),
     ("submissions", ["submit", "open_store", "SubmissionRejected"]),
+    ("space_app", ["serve", "write_space_bundle", "ensure_dataset"]),
 ])
 def test_public_names_resolve(package, names):
     import importlib
@@ -37,7 +38,7 @@ def test_public_names_resolve(package, names):
         getattr(module, "no_such_name")
 
 
-@pytest.mark.parametrize("package", ["benchmark", "baselines", "evaluator", "submissions"])
+@pytest.mark.parametrize("package", ["benchmark", "baselines", "evaluator", "submissions", "space_app"])
 def test_no_public_name_shadows_a_submodule(package):
     """`import part.x` must keep meaning the module x: no API name may equal a submodule's."""
     import importlib

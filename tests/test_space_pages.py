@@ -205,6 +205,10 @@ def test_space_bundle_is_self_contained(tmp_path):
     probe = "import benchmark, evaluator, submissions, space_app.leaderboard as m; print(m.__file__)"
     found = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True, text=True, check=True)
     assert found.stdout.strip().startswith(str(out)), found.stdout
+    # the worker the Space starts (space_app.service.WorkerProcess) runs without baselines
+    worker = subprocess.run([sys.executable, "-m", "submissions.cli", "worker", "--help"], cwd=out,
+                            capture_output=True, text=True)
+    assert worker.returncode == 0 and "--evalue-thresh" in worker.stdout, worker.stderr[-2000:]
     from benchmark.errors import MotifbenchError
 
     with pytest.raises(MotifbenchError, match="not empty"):
