@@ -127,10 +127,69 @@ class ZooModel(nn.Module):
         """x: (batch, 4, L) one-hot A,C,G,T -> logits (batch, n_classes)."""
         return self.body(self.stem(x))
 
+    def forward_channels_last(self, x: torch.Tensor) -> torch.Tensor:
+        """`forward` computed with activations laid out (batch, L, channels): the CPU training path.
+
+        Same function, same parameters, same logits up to float rounding (tested
+        to 1e-5): convolutions run as channels-last 2-D convolutions (oneDNN's
+        fast layout), batch norm over a (batch x L, channels) matrix, max-pool
+        on the channels-last view; the flatten restores `forward`'s (channels, L)
+        feature order so the dense weights mean the same. On a 2-core CPU it
+        trains cnn-2 / cnn-25 about 1.3-1.6x faster than the channels-first
+        `forward` (`perf/train_speed.py --layouts`). Export and inference use
+        `forward`.
+
+        x : Tensor, shape (batch, 4, L) -> logits, shape (batch, n_classes)
+        """
+        h = x.transpose(1, 2).contiguous()
+        for layer in self._layers():
+            h = _channels_last_layer(layer, h)
+        return h
+
+    def _layers(self) -> list[nn.Module]:
+        flat: list[nn.Module] = []
+        for module in (*self.stem, *self.body):
+            flat.extend(module if isinstance(module, nn.Sequential) else [module])
+        return flat
+
     def l2_weights(self, include_output: bool = True) -> list[torch.Tensor]:
         """Conv and dense kernels the L2 penalty applies to (never BN, never biases)."""
         kernels = [m.weight for m in self.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
         return kernels if include_output else kernels[:-1]
+
+
+def _as_2d(h: torch.Tensor) -> torch.Tensor:
+    """(batch, L, C) contiguous -> the same memory as a channels-last (batch, C, 1, L) view."""
+    return h.transpose(1, 2).unsqueeze(2)
+
+
+def _from_2d(h: torch.Tensor) -> torch.Tensor:
+    """Channels-last (batch, C, 1, L) -> (batch, L, C) view."""
+    return h.squeeze(2).transpose(1, 2)
+
+
+def _channels_last_layer(layer: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """One layer of `ZooModel.forward_channels_last`; ``h`` is (batch, L, C) until the flatten."""
+    if isinstance(layer, nn.Conv1d):
+        padding = layer.padding if isinstance(layer.padding, str) else (0, layer.padding[0])
+        return _from_2d(F.conv2d(_as_2d(h), layer.weight.unsqueeze(2), layer.bias, padding=padding))
+    if isinstance(layer, nn.BatchNorm1d) and h.dim() == 3:
+        n, length, channels = h.shape
+        flat = F.batch_norm(h.reshape(n * length, channels), layer.running_mean, layer.running_var, layer.weight,
+                            layer.bias, layer.training, layer.momentum, layer.eps)
+        if layer.training:
+            layer.num_batches_tracked.add_(1)
+        return flat.view(n, length, channels)
+    if isinstance(layer, TFMaxPool1d):
+        h2 = _as_2d(h)
+        if layer.pad != (0, 0):
+            h2 = F.pad(h2, layer.pad, value=float("-inf"))
+        return _from_2d(F.max_pool2d(h2, (1, layer.pool), (1, layer.stride)))
+    if isinstance(layer, nn.Flatten):
+        return h.transpose(1, 2).flatten(1)  # (C, L) order, as forward's flatten
+    if isinstance(layer, (nn.ReLU, Exp, nn.Dropout, nn.Linear, nn.BatchNorm1d)):
+        return layer(h)  # elementwise, or 2-D after the flatten
+    raise TypeError(f"forward_channels_last does not know layer {type(layer).__name__}")
 
 
 def _pooled(block: ConvBlock, length: int) -> int:

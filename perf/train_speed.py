@@ -1,23 +1,28 @@
-"""Training speed of the baseline zoo on this machine's CPU.
+"""Training speed of the baseline zoo on this machine's CPU, beside tf.keras.
 
-Prints, for cnn-25, cnn-2 and cnn-1 on 17,500 random one-hot sequences of
-200 nt (the synthetic train split size), batch 100, koo2019 optimiser:
+Prints, for cnn-25 and cnn-2 (``--models``) on 17,500 random one-hot sequences
+of 200 nt (the synthetic train split size), batch 100, koo2019 optimiser, in
+``--rounds`` alternating A/B rounds (medians):
 
-* seconds per epoch through `baselines.train.fit` (the real code path: tensor
-  batches by permutation, BCE, Adam with L2 as weight decay), per thread count;
-* the same epoch for an equivalent Keras model when TensorFlow is installed, as
-  the ratio ours / Keras (skipped, with a note, when it is not);
+* seconds per epoch through `baselines.train.fit` (the real code path:
+  channels-last training forward, tensor batches by permutation, BCE, Adam
+  with L2 as weight decay), per thread count;
+* the same epoch of the equivalent tf.keras model (`perf/keras_epoch.py`, run
+  by ``--keras-python``: a separate venv with tensorflow-cpu, never a project
+  dependency) and the ratio ours / Keras;
+* with ``--layouts``, the same fit through the channels-first ``forward``;
 * achieved GFLOP/s (conv and dense FLOPs counted analytically, training step
   taken as 3x the forward pass) against a measured float32 matmul peak
   (``torch.matmul`` of 2048 x 2048 matrices) at the same thread count;
-* optionally (``--compile``) the step loop under ``torch.compile``;
-* the same 2-thread epoch with OpenMP spinning (``OMP_WAIT_POLICY=ACTIVE``)
-  against the passive waiting that ``baselines`` sets by default.
+* optionally (``--compile``) the step loop under ``torch.compile``, and
+  (``--spin-check``) OpenMP spinning (``OMP_WAIT_POLICY=ACTIVE``) against the
+  passive waiting that ``baselines`` sets by default.
 
 Each measurement runs in a fresh child process, because OpenMP reads its
 wait policy once, when torch loads.
 
-Usage: python perf/train_speed.py [--models cnn-25,cnn-2,cnn-1] [--threads 1,2] [--n 17500] [--compile]
+Usage: python perf/train_speed.py [--models cnn-25,cnn-2] [--threads 1,2] [--rounds 3]
+       [--keras-python /work/venv-keras/bin/python] [--layouts] [--n 17500] [--compile]
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -76,12 +82,18 @@ def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def epoch_via_fit(name: str, data: DataBundle, threads: int, epochs: int) -> float:
-    """Median training seconds per epoch of the real loop (validation time excluded)."""
+def epoch_via_fit(name: str, data: DataBundle, threads: int, epochs: int, layout: str = "channels-last") -> float:
+    """Median training seconds per epoch of the real loop (validation time excluded).
+
+    ``layout="channels-first"`` makes fit train through ``forward`` instead of
+    ``forward_channels_last`` (the comparison arm of ``--layouts``).
+    """
     protocol = get_protocol("koo2019", epochs=epochs, patience=epochs)
     device = torch.device("cpu")
     with reproducible(device, 0, threads):
         model = build_model(get_spec(name), "relu", LENGTH)
+        if layout == "channels-first":
+            model.forward_channels_last = model.forward  # instance attribute shadows the method
         fit_result = fit(model, data, protocol, device=device, seed=0, progress=False)
     # each epoch record's "seconds" includes the (small) validation pass; subtract a measured one
     with reproducible(device, 0, threads):
@@ -121,38 +133,25 @@ def epoch_manual(name: str, data: DataBundle, threads: int, compiled: bool) -> t
         return time.perf_counter() - t0, warm
 
 
-def keras_epoch(name: str, x: np.ndarray, y: np.ndarray, threads: int) -> float | None:
-    """One epoch of the equivalent Keras model (channels-last input), or None without TensorFlow."""
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return None
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    spec = get_spec(name)
-    layers = tf.keras.layers
-    inputs = tf.keras.Input((LENGTH, 4))
-    h = inputs
-    for block in spec.convs:
-        h = layers.Conv1D(block.filters, block.width, padding=block.padding, use_bias=False)(h)
-        h = layers.BatchNormalization()(h)
-        h = layers.Activation("relu")(h)
-        if block.pool > 1:
-            h = layers.MaxPool1D(block.pool, block.stride, padding=block.pool_padding)(h)
-        h = layers.Dropout(block.dropout)(h)
-    h = layers.Flatten()(h)
-    for dense in spec.dense:
-        h = layers.Dense(dense.units, use_bias=False)(h)
-        h = layers.BatchNormalization()(h)
-        h = layers.Activation("relu")(h)
-        h = layers.Dropout(dense.dropout)(h)
-    outputs = layers.Dense(12, activation="sigmoid")(h)
-    model = tf.keras.Model(inputs, outputs)
-    model.compile(tf.keras.optimizers.Adam(1e-3, beta_1=0.95), "binary_crossentropy")
-    xt = x.transpose(0, 2, 1)
-    model.fit(xt[:500], y[:500], batch_size=100, epochs=1, verbose=0)  # build + trace
-    t0 = time.perf_counter()
-    model.fit(xt, y, batch_size=100, epochs=1, verbose=0, shuffle=True)
-    return time.perf_counter() - t0
+def keras_arch(name: str, length: int = LENGTH, activation: str = "relu") -> dict:
+    """The zoo spec as the plain JSON `perf/keras_epoch.py` builds its Keras model from."""
+    spec = get_spec(name).for_length(length)
+    return {
+        "length": length, "n_classes": spec.n_classes, "l2": get_protocol("koo2019").l2, "activation": activation,
+        "convs": [{"filters": b.filters, "width": b.width, "padding": b.padding, "pool": b.pool, "stride": b.stride,
+                   "pool_padding": b.pool_padding, "dropout": b.dropout} for b in spec.convs],
+        "dense": [{"units": d.units, "dropout": d.dropout} for d in spec.dense],
+    }
+
+
+def keras_epoch(python: str, name: str, n: int, threads: int) -> dict:
+    """One Keras epoch in a child process of ``python`` (a venv with TensorFlow), scaled to N_TRAIN."""
+    cmd = [python, str(Path(__file__).with_name("keras_epoch.py")), json.dumps(keras_arch(name)), str(n), str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Keras child failed ({python}):\n{done.stderr[-2000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"seconds_per_epoch": out["seconds"] * N_TRAIN / n, "tensorflow": out["tensorflow"]}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -161,12 +160,10 @@ def child(args: argparse.Namespace) -> None:
     x, y = random_data(n, LENGTH)
     xv, yv = random_data(1_000, LENGTH, seed=1)
     data = DataBundle.from_arrays((x, y), (xv, yv), (xv, yv))
-    seconds = epoch_via_fit(name, data, threads, args.epochs) * (N_TRAIN / n)
-    out = {"model": name, "threads": threads, "n": n, "seconds_per_epoch": seconds,
+    seconds = epoch_via_fit(name, data, threads, args.epochs, args.child_layout) * (N_TRAIN / n)
+    out = {"model": name, "threads": threads, "n": n, "layout": args.child_layout, "seconds_per_epoch": seconds,
            "peak_gflops": matmul_peak(threads), "train_gflop": 3 * forward_flops(name, LENGTH) * N_TRAIN / 1e9,
            "wait_policy": os.environ.get("OMP_WAIT_POLICY")}
-    keras = keras_epoch(name, x, y, threads)
-    out["keras_seconds_per_epoch"] = keras * (N_TRAIN / n) if keras else None
     if args.compile:
         eager, _ = epoch_manual(name, data, threads, compiled=False)
         compiled, warm = epoch_manual(name, data, threads, compiled=True)
@@ -174,66 +171,107 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
-def run_child(model: str, threads: int, n: int, policy: str, epochs: int, compile_: bool) -> dict:
+def run_child(model: str, threads: int, n: int, policy: str, epochs: int, compile_: bool,
+              layout: str = "channels-last") -> dict:
     env = {**os.environ, "OMP_WAIT_POLICY": policy}
     cmd = [sys.executable, __file__, "--child", "--child-model", model, "--child-threads", str(threads),
-           "--n", str(n), "--epochs", str(epochs)] + (["--compile"] if compile_ else [])
+           "--child-layout", layout, "--n", str(n), "--epochs", str(epochs)] + (["--compile"] if compile_ else [])
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def find_keras_python(flag: str | None) -> str | None:
+    """``--keras-python`` if given (it must exist), else this Python when it can import TensorFlow, else None."""
+    if flag:
+        if not Path(flag).is_file():
+            raise SystemExit(f"--keras-python {flag}: no such file")
+        return flag
+    probe = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True)
+    return sys.executable if probe.returncode == 0 else None
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="cnn-25,cnn-2,cnn-1")
-    parser.add_argument("--threads", default="1,2", help="thread counts to try")
-    parser.add_argument("--epochs", type=int, default=1, help="epochs per measurement (median reported)")
+    parser.add_argument("--models", default="cnn-25,cnn-2")
+    parser.add_argument("--threads", default="1", help="thread counts to try (comma-separated)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating A/B rounds per model (medians reported)")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per measurement of ours (median taken)")
     parser.add_argument("--n", type=int, default=N_TRAIN, help="sequences actually trained (figures are scaled to 17,500)")
+    parser.add_argument("--keras-python", help="a Python with TensorFlow (e.g. /work/venv-keras/bin/python) for "
+                        "the Keras arm; default: this Python if it can import tensorflow, else no Keras arm")
+    parser.add_argument("--layouts", action="store_true",
+                        help="also time the channels-first forward (the layout before forward_channels_last)")
     parser.add_argument("--compile", action="store_true", help="also time the step loop under torch.compile")
-    parser.add_argument("--no-spin-check", action="store_true",
-                        help="skip the OMP_WAIT_POLICY=ACTIVE comparison (slow on a busy machine)")
+    parser.add_argument("--spin-check", action="store_true",
+                        help="also compare OMP_WAIT_POLICY=ACTIVE against PASSIVE at the largest thread count")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-model", help=argparse.SUPPRESS)
     parser.add_argument("--child-threads", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-layout", default="channels-last", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
         return
     models = args.models.split(",")
     thread_counts = [int(t) for t in args.threads.split(",")]
-    try:
-        import tensorflow  # noqa: F401
-        have_tf = True
-    except ImportError:
-        have_tf = False
+    keras_python = find_keras_python(args.keras_python)
     print(f"torch {torch.__version__}; epoch = {N_TRAIN:,} random one-hot sequences x {LENGTH} nt, batch 100, "
           f"koo2019 optimiser, through baselines.train.fit; CPUs available: {len(os.sched_getaffinity(0))}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {os.getloadavg()[0]:.1f}; {args.rounds} alternating rounds, medians")
     if args.n != N_TRAIN:
         print(f"(trained on {args.n:,} sequences and scaled to {N_TRAIN:,})")
-    if not have_tf:
-        print("Keras comparison skipped: TensorFlow is not installed (pip install tensorflow-cpu to compare)")
+    if keras_python is None:
+        print("Keras comparison skipped: no TensorFlow (give --keras-python PATH, e.g. a venv with tensorflow-cpu)")
     print()
-    print(f"{'model':<8} {'thr':>3} {'s/epoch':>8} {'GFLOP/s':>8} {'peak':>6} {'% peak':>7} {'keras s':>8} {'ours/keras':>10}")
+    header = f"{'model':<8} {'thr':>3} {'ours s':>7} {'GFLOP/s':>8} {'% peak':>7}"
+    if args.layouts:
+        header += f" {'ch-first s':>10} {'speedup':>7}"
+    header += f" {'keras s':>8} {'ours/keras':>10}"
+    print(header)
     results = []
     for name in models:
         for t in thread_counts:
-            r = run_child(name, t, args.n, "PASSIVE", args.epochs, args.compile)
-            results.append(r)
-            gflops = r["train_gflop"] / r["seconds_per_epoch"]
-            keras = r["keras_seconds_per_epoch"]
-            ratio = f"{r['seconds_per_epoch'] / keras:10.2f}" if keras else f"{'n/a':>10}"
-            keras_s = f"{keras:8.2f}" if keras else f"{'n/a':>8}"
-            print(f"{name:<8} {t:>3} {r['seconds_per_epoch']:8.2f} {gflops:8.1f} {r['peak_gflops']:6.1f} "
-                  f"{100 * gflops / r['peak_gflops']:6.1f}% {keras_s} {ratio}", flush=True)
-    print("\nGFLOP/s: conv + dense FLOPs counted analytically, training step = 3 x forward; "
-          "peak = torch.matmul 2048^3 float32 at the same thread count.")
+            arms: dict[str, list[float]] = {"ours": [], "first": [], "keras": []}
+            last = {}
+            for _ in range(args.rounds):  # A/B alternation: load drift hits every arm alike
+                last = run_child(name, t, args.n, "PASSIVE", args.epochs, args.compile)
+                arms["ours"].append(last["seconds_per_epoch"])
+                if args.layouts:
+                    arms["first"].append(run_child(name, t, args.n, "PASSIVE", args.epochs, False,
+                                                   layout="channels-first")["seconds_per_epoch"])
+                if keras_python:
+                    arms["keras"].append(keras_epoch(keras_python, name, args.n, t)["seconds_per_epoch"])
+            ours = _median(arms["ours"])
+            gflops = last["train_gflop"] / ours
+            line = f"{name:<8} {t:>3} {ours:7.2f} {gflops:8.1f} {100 * gflops / last['peak_gflops']:6.1f}%"
+            if args.layouts:
+                first = _median(arms["first"])
+                line += f" {first:10.2f} {first / ours:6.2f}x"
+            if arms["keras"]:
+                keras = _median(arms["keras"])
+                line += f" {keras:8.2f} {ours / keras:10.2f}"
+            else:
+                line += f" {'n/a':>8} {'n/a':>10}"
+            print(line, flush=True)
+            results.append({**last, "rounds": arms})
+    print("\nours = channels-last training forward (baselines' CPU path); GFLOP/s: conv + dense FLOPs counted "
+          "analytically, training step = 3 x forward; % of torch.matmul 2048^3 float32 at the same thread count. "
+          "Keras: same architecture, optimiser and batch in tf.keras (perf/keras_epoch.py), one fit() epoch after "
+          "a warm-up. Per-round figures:")
+    for r in results:
+        print(f"  {r['model']} {r['threads']} thr: " + "; ".join(
+            f"{arm} " + ", ".join(f"{v:.2f}" for v in values) for arm, values in r["rounds"].items() if values))
     if args.compile:
         print("\ntorch.compile (same step loop, one epoch; warm-up includes compilation):")
         for r in results:
             print(f"{r['model']:<8} {r['threads']} thread(s): eager {r['eager_loop']:6.2f} s/epoch, compiled "
                   f"{r['compiled_loop']:6.2f} s/epoch (x{r['eager_loop'] / r['compiled_loop']:.2f}), "
                   f"warm-up {r['compile_warmup']:.1f} s")
-    if not args.no_spin_check and max(thread_counts) > 1:
+    if args.spin_check and max(thread_counts) > 1:
         t = max(thread_counts)
         n = min(args.n, 2_000)
         passive = run_child(models[0], t, n, "PASSIVE", 1, False)["seconds_per_epoch"]

@@ -216,3 +216,26 @@ def test_first_layer_is_conv_bn_activation_and_glorot_init():
     with torch.no_grad():
         expected = torch.exp(model.first_bn(conv(x)))
         assert torch.allclose(model.first_layer(x), expected)
+
+
+@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("activation", ["relu", "exp"])
+def test_channels_last_training_forward_is_the_same_function(name, activation):
+    """fit trains on CPU through forward_channels_last: same logits and BN statistics as forward."""
+    length = 200
+    torch.manual_seed(0)
+    model = build_model(get_spec(name), activation, length)
+    twin = build_model(get_spec(name), activation, length)
+    twin.load_state_dict(model.state_dict())
+    x = _one_hot(16, length)
+    with torch.no_grad():
+        model.eval(), twin.eval()
+        torch.testing.assert_close(model.forward_channels_last(x), twin(x), rtol=1e-5, atol=1e-5)
+        for net in (model, twin):  # batch statistics, no dropout: dropout masks are drawn per layout
+            net.train()
+            for m in net.modules():
+                if isinstance(m, torch.nn.Dropout):
+                    m.eval()
+        torch.testing.assert_close(model.forward_channels_last(x), twin(x), rtol=1e-4, atol=1e-5)
+    for (key, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=f"{key} differs after a training-mode forward")
