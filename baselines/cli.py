@@ -46,9 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="also score every run's model.onnx with the evaluator (motif recovery)")
     sweep.add_argument("--runner", choices=("local", "ray"), default="local",
                        help="local = sequential in this process (default); ray = one Ray task per run")
-    sweep.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
+    sweep.add_argument("--ray-address", "--address", dest="ray_address",
+                       help="Ray cluster address: auto = the cluster this node joined, ray://HEAD:10001 = a "
+                       "remote one (default: start a local Ray)")
+    sweep.add_argument("--ray-cpus", type=int,
+                       help="CPUs of the local Ray started without --ray-address (default: all)")
     sweep.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task reserves")
-    sweep.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs each Ray task reserves")
+    sweep.add_argument("--cpus-per-run", type=float, default=1.0,
+                       help="CPUs each Ray task reserves; also its torch threads unless --threads is given")
+    sweep.add_argument("--retries", type=int, default=2, help="Ray: extra attempts for a failed run (default 2)")
     _add_common(sweep)
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -163,16 +169,31 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         alias = f" (alias of {preset.name})" if args.preset != preset.name else ""
         print(f"preset {args.preset}{alias}: {preset.description}")
     evaluate = args.evaluate
-    tasks = sw.plan(models, activations, seeds, args.out, protocol, data_source=args.data,
-                    config=args.config, revision=args.revision, limit=args.limit, device=args.device,
-                    amp=not args.no_amp, threads=args.threads, evaluate=evaluate, progress=not args.no_progress)
+    threads = args.threads
     runner_options = {}
     if args.runner == "ray":
-        runner_options = {"address": args.ray_address, "num_cpus": args.cpus_per_run, "num_gpus": args.gpus_per_run}
+        runner_options = {"address": args.ray_address, "num_cpus": args.cpus_per_run, "num_gpus": args.gpus_per_run,
+                          "cluster_cpus": args.ray_cpus, "max_retries": args.retries}
+        # a worker must not use every core of a shared node: its reservation is its thread count (recorded)
+        threads = threads or max(1, int(args.cpus_per_run))
+    tasks = sw.plan(models, activations, seeds, args.out, protocol, data_source=args.data,
+                    config=args.config, revision=args.revision, limit=args.limit, device=args.device,
+                    amp=not args.no_amp, threads=threads, evaluate=evaluate,
+                    progress=not args.no_progress and args.runner == "local")
     runner = get_runner(args.runner, **runner_options)
     print(f"sweep: {len(models)} model(s) x {len(activations)} activation(s) x {len(seeds)} seed(s) "
           f"= {len(tasks)} run(s) under protocol {protocol.name} (batch {protocol.batch_size}) -> {args.out}")
-    result = sw.sweep(tasks, args.out, runner=runner)
+    finished = iter(range(1, len(tasks) + 1))
+
+    def report(row: dict[str, Any]) -> None:
+        print(f"[{next(finished)}/{len(tasks)}] {row['status']} {row['run_dir']}: test auPR {row['test_aupr']:.4f}",
+              flush=True)
+
+    try:
+        result = sw.sweep(tasks, args.out, runner=runner, on_row=report)
+    finally:
+        if hasattr(runner, "shutdown"):
+            runner.shutdown()
     counts = result.counts
     print(f"trained {counts['trained']}, skipped {counts['skipped']} (already complete)")
     if evaluate:

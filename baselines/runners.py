@@ -33,29 +33,82 @@ class LocalRunner:
             yield fn(task)
 
 
+class RunFailed(BaselineError):
+    """Some cells failed even after their retries; the others finished (and were written)."""
+
+
 class RayRunner:
-    """One Ray task per cell.
+    """One Ray task per cell, each with its own CPU/GPU request.
+
+    Results stream back as runs finish (completion order); workers' stdout and
+    stderr (tqdm bars, logs) are forwarded to this process by Ray. A task that
+    raises or whose worker dies is retried up to ``max_retries`` times: a cell
+    is resumable on its own (an unfinished run folder is cleared and retrained),
+    so a retry starts that run cleanly. Cells that still fail are reported
+    together at the end, after every other cell has finished.
 
     Parameters
     ----------
     address : str, optional
-        Ray cluster address (``"auto"`` joins a running cluster); None starts a local one.
+        Ray cluster address (``"auto"`` joins the cluster this machine belongs
+        to, ``"ray://HEAD:10001"`` a remote one); None starts a local Ray.
     num_cpus, num_gpus : float
-        Resources each cell reserves (give ``num_gpus=1`` to pin one GPU per run).
+        Resources each cell reserves (``num_gpus=1`` pins one GPU per run).
+    cluster_cpus : int, optional
+        CPUs of the local Ray started when ``address`` is None (default: all).
+    max_retries : int
+        Extra attempts per cell after a failure (exceptions and worker crashes).
     """
 
-    def __init__(self, address: str | None = None, num_cpus: float = 1, num_gpus: float = 0) -> None:
+    def __init__(self, address: str | None = None, num_cpus: float = 1, num_gpus: float = 0,
+                 cluster_cpus: int | None = None, max_retries: int = 2) -> None:
         self.ray = import_ray()
         self.address, self.num_cpus, self.num_gpus = address, num_cpus, num_gpus
+        self.cluster_cpus, self.max_retries = cluster_cpus, max_retries
+        self.started_here = False
+
+    def connect(self) -> None:
+        """``ray.init`` once: join ``address``, or start a local Ray with ``cluster_cpus`` CPUs."""
+        ray = self.ray
+        if ray.is_initialized():
+            return
+        if self.address:
+            ray.init(address=self.address, log_to_driver=True)
+        else:
+            ray.init(num_cpus=self.cluster_cpus, include_dashboard=False, log_to_driver=True)
+        self.started_here = True
+
+    def shutdown(self) -> None:
+        """Stop the local Ray this runner started (a joined cluster is only disconnected)."""
+        if self.started_here and self.ray.is_initialized():
+            self.ray.shutdown()
+        self.started_here = False
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         ray = self.ray
-        if not ray.is_initialized():
-            ray.init(address=self.address, ignore_reinit_error=True)
-        remote = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=1)(fn)
-        refs = [remote.remote(task) for task in tasks]
-        for ref in refs:  # task order, like LocalRunner
-            yield ray.get(ref)
+        self.connect()
+        remote = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries,
+                            retry_exceptions=True)(fn)
+        pending = {remote.remote(task): task for task in tasks}
+        failures: list[tuple[Any, BaseException]] = []
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as exc:  # RayTaskError (after retries) or a lost worker
+                    failures.append((task, exc))
+        if failures:
+            lines = "\n".join(f"- {getattr(t, 'run_dir', t)}: {_last_line(exc)}" for t, exc in failures)
+            raise RunFailed(f"{len(failures)} of {len(tasks)} run(s) failed after {self.max_retries} "
+                            f"retries (rerun the same command to resume):\n{lines}")
+
+
+def _last_line(exc: BaseException) -> str:
+    """The final line of a (remote) traceback: the error itself."""
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
 
 
 def import_ray() -> Any:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -188,6 +190,7 @@ def execute(task: RunTask) -> dict[str, Any]:
     row = run_row(run_dir)
     row["status"] = status
     row["evaluation"] = evaluation
+    row["worker"] = f"{socket.gethostname()}:{os.getpid()}"  # where it ran (a Ray node, or this process)
     return row
 
 
@@ -382,14 +385,26 @@ class SweepResult:
         return {s: statuses.count(s) for s in ("evaluated", "re-evaluated", "reused")}
 
 
-def sweep(tasks: list[RunTask], out_dir: Path | str, runner: Any | None = None) -> SweepResult:
-    """Run every task through ``runner`` (default: local, sequential) and write the tables."""
+def sweep(tasks: list[RunTask], out_dir: Path | str, runner: Any | None = None,
+          on_row: Callable[[dict[str, Any]], None] | None = None) -> SweepResult:
+    """Run every task through ``runner`` (default: local, sequential) and write the tables.
+
+    ``on_row`` is called with each finished cell's row as it streams back. The
+    tables are written even when some cells fail (the runner's error is then
+    raised after them), so finished runs are always summarised.
+    """
     from baselines.runners import LocalRunner
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "sweep.json").write_text(json.dumps([asdict(t) for t in tasks], indent=2) + "\n")
     runner = runner or LocalRunner()
-    rows = list(runner.map(execute, tasks))
-    return SweepResult(rows=rows, tables=write_tables(out_dir), evaluated=any(t.evaluate for t in tasks))
-
+    rows: list[dict[str, Any]] = []
+    try:
+        for row in runner.map(execute, tasks):
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    finally:
+        tables = write_tables(out_dir)
+    return SweepResult(rows=rows, tables=tables, evaluated=any(t.evaluate for t in tasks))

@@ -11,7 +11,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # torch pinned: the CPU build installs from local disk in seconds; an unpinned one drags a multi-GB CUDA build.
-python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test]"
+python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test,ray]"
 
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1
 export MPLBACKEND=Agg

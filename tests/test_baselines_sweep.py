@@ -96,7 +96,7 @@ def _planned(monkeypatch, *argv):
     """Run the sweep command up to planning; returns the tasks it would run."""
     captured = {}
 
-    def fake_sweep(tasks, out_dir, runner=None):
+    def fake_sweep(tasks, out_dir, runner=None, on_row=None):
         captured["tasks"] = tasks
         out_dir.mkdir(parents=True)
         return sw.SweepResult(rows=[], tables=sw.write_tables(out_dir), evaluated=False)

@@ -1,0 +1,107 @@
+"""The Ray runner for real: a local Ray with 2 CPUs trains a two-run sweep exactly as the local runner does."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import ray
+
+from baselines import sweep as sw
+from baselines.protocols import get_protocol
+from baselines.runners import RayRunner, RunFailed
+from motifbench.cli import main
+
+#: spec.json fields that are clocks or calendars, not results.
+TIMING_FIELDS = {"train_seconds", "wall_time_seconds", "created"}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray (2 CPUs) for this module; runners join it and leave it running."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
+    yield ray
+    ray.shutdown()
+
+
+def _plan(out, repo):
+    protocol = get_protocol("koo2019", epochs=2, patience=2)
+    return sw.plan(["cnn-25"], ["relu", "exp"], [0], out, protocol, data_source=str(repo), limit=200,
+                   device="cpu", threads=1, progress=False)
+
+
+def _results(run_dir):
+    spec = json.loads((run_dir / "spec.json").read_text())
+    for key in TIMING_FIELDS:
+        spec.pop(key)
+    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    for record in log:
+        record.pop("seconds")
+    return spec, log
+
+
+def test_sweep_command_on_a_local_ray(tmp_path, synthetic_repo, capsys):
+    assert not ray.is_initialized()
+    out = tmp_path / "cli"
+    args = ["sweep", "--models", "cnn-25", "--activations", "relu", "--seeds", "0,1", "--out", str(out),
+            "--data", str(synthetic_repo), "--limit", "200", "--epochs", "1", "--device", "cpu",
+            "--runner", "ray", "--ray-cpus", "2", "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "[2/2] trained" in printed and "trained 2, skipped 0" in printed
+    spec = json.loads((sw.run_dir_for(out, "cnn-25", "relu", 1) / "spec.json").read_text())
+    assert spec["threads"] == 1  # --cpus-per-run 1 -> one torch thread per Ray task
+    assert not ray.is_initialized()  # the local Ray the command started is stopped again (runs first: no fixture)
+
+
+def test_ray_sweep_equals_the_local_runner_bit_for_bit(tmp_path, synthetic_repo, local_ray):
+    local = sw.sweep(_plan(tmp_path / "local", synthetic_repo), tmp_path / "local")
+    remote_rows = []
+    distributed = sw.sweep(_plan(tmp_path / "ray", synthetic_repo), tmp_path / "ray",
+                           runner=RayRunner(num_cpus=1), on_row=remote_rows.append)
+    assert local.counts == distributed.counts == {"trained": 2, "skipped": 0}
+    assert len(remote_rows) == 2
+    workers = {row["worker"].rsplit(":", 1)[1] for row in distributed.rows}
+    assert str(os.getpid()) not in workers  # trained in Ray worker processes, not here
+    for activation in ("relu", "exp"):
+        a = sw.run_dir_for(tmp_path / "local", "cnn-25", activation, 0)
+        b = sw.run_dir_for(tmp_path / "ray", "cnn-25", activation, 0)
+        assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()
+        assert (a / "model.onnx").read_bytes() == (b / "model.onnx").read_bytes()
+        assert _results(a) == _results(b)
+    # resumable exactly like the local runner: a second pass skips both, an interrupted run is redone
+    (sw.run_dir_for(tmp_path / "ray", "cnn-25", "exp", 0) / "COMPLETE").unlink()
+    again = sw.sweep(_plan(tmp_path / "ray", synthetic_repo), tmp_path / "ray", runner=RayRunner(num_cpus=1))
+    assert again.counts == {"trained": 1, "skipped": 1}
+    b = sw.run_dir_for(tmp_path / "ray", "cnn-25", "exp", 0)
+    a = sw.run_dir_for(tmp_path / "local", "cnn-25", "exp", 0)
+    assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()
+
+
+def flaky(path: str) -> str:
+    """Fails on its first call for a path (leaves a marker), succeeds on the next: a transient fault."""
+    marker = f"{path}.tried"
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise OSError(f"transient failure for {path}")
+    return path
+
+
+def broken(path: str) -> str:
+    if path.endswith("bad"):
+        raise ValueError(f"cannot train {path}")
+    return path
+
+
+ray.cloudpickle.register_pickle_by_value(__import__(__name__))  # workers need not import the test module
+
+
+def test_ray_runner_retries_and_reports_failures_after_the_rest(tmp_path, local_ray):
+    paths = [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert sorted(RayRunner(max_retries=1).map(flaky, paths)) == paths
+
+    got = []
+    with pytest.raises(RunFailed, match=r"1 of 2 run\(s\) failed after 0 retries[\s\S]*ValueError: cannot train .*bad"):
+        for value in RayRunner(max_retries=0).map(broken, [str(tmp_path / "good"), str(tmp_path / "bad")]):
+            got.append(value)
+    assert got == [str(tmp_path / "good")]
