@@ -1,4 +1,4 @@
-"""Baseline commands: ``zoo``, ``train``, ``sweep`` and ``export-onnx``."""
+"""Baseline commands: ``zoo``, ``train``, ``sweep``, ``results`` and ``export-onnx``."""
 from __future__ import annotations
 
 import argparse
@@ -34,10 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser("sweep", help="train a grid of models x activations x seeds, resumably",
                                   description="Run a grid resumably (finished runs are skipped, interrupted ones "
                                   "redone) and write runs.csv, summary.csv and summary.md.")
-    sweep.add_argument("--preset", metavar="{koo2019,nmi2021,paper}",
+    sweep.add_argument("--preset", metavar="{koo2019,nmi2021,paper,results}",
                        help="a named grid with its paper's protocol and trials: koo2019 = Koo & Eddy's models, "
                        "relu, 5 seeds; nmi2021 = the NMI code's CNN-k (every pool size) and CNN-deep, relu/exp, "
-                       "10 seeds; paper = nmi2021. Flags override single parts")
+                       "10 seeds; paper = nmi2021; results = the results table's grid (CNN-k relu/exp x 5, "
+                       "variants relu x 3, CNN-deep relu/exp x 3, koo2019). Flags override single parts")
     sweep.add_argument("--models", help="comma-separated zoo names (default: the preset's)")
     sweep.add_argument("--activations", help="comma-separated (default: the preset's, else relu,exp)")
     sweep.add_argument("--seeds", help="comma-separated ints or a range like 0-4 (default: the preset's, else 0)")
@@ -57,6 +58,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--retries", type=int, default=2, help="Ray: extra attempts for a failed run (default 2)")
     _add_common(sweep)
     sweep.set_defaults(func=_cmd_sweep)
+
+    results = subparsers.add_parser("results", help="the baseline results table: score run records, build docs/results.md",
+                                    description="Score run folders with both PPM methods and build the results "
+                                    "page (mean ± sd and n per model and activation, the papers' values, verdicts, "
+                                    "the GT-match-vs-pool figure) from every run record found.")
+    actions = results.add_subparsers(dest="results_command", metavar="ACTION", required=True)
+    table = actions.add_parser("table", help="build the results Markdown and figure from run records",
+                               description="Build the results page from every run record under the roots.")
+    table.add_argument("roots", nargs="*", type=Path,
+                       help="folders holding run folders (default: space_app/baseline_models)")
+    table.add_argument("--out", type=Path, default=Path("docs/results.md"), help="Markdown page (docs/results.md)")
+    table.add_argument("--figure", type=Path, help="PNG (default: results_gt_vs_pool.png beside --out)")
+    table.set_defaults(func=_cmd_results_table)
+    score = actions.add_parser("score", help="evaluate run folders with the NMI and KE PPM methods (cached)",
+                               description="Add the evaluator records (one per PPM method) to run folders that "
+                               "hold model.onnx; current records are reused.")
+    score.add_argument("run_dirs", nargs="+", type=Path, help="run folders (spec.json + model.onnx)")
+    score.add_argument("--data", help="dataset repo folder or Hub id (default: the data home's dataset)")
+    score.add_argument("--config", default="synthetic", help="dataset config (default synthetic)")
+    score.add_argument("--methods", default="nmi,ke", help="PPM methods (default nmi,ke)")
+    score.add_argument("--keep-artifacts", action="store_true", help="keep logos, MEME file and Tomtom TSV")
+    score.set_defaults(func=_cmd_results_score)
 
     export = subparsers.add_parser("export-onnx", help="turn a safetensors + spec.json checkpoint into model.onnx",
                                    description="Export a baseline checkpoint to the submission ONNX contract.")
@@ -164,6 +187,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     seeds = _seeds(args.seeds) or list(preset.seeds if preset else [0])
     if not models:
         raise BaselineError("give --models NAME[,NAME...] or --preset")
+    overridden = bool(args.models or args.activations or args.seeds)
+    cells = preset.cells() if preset is not None and not overridden else [(models, activations, seeds)]
     protocol = _protocol(args, default=preset.protocol if preset else "koo2019")
     if preset is not None:
         alias = f" (alias of {preset.name})" if args.preset != preset.name else ""
@@ -176,12 +201,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                           "cluster_cpus": args.ray_cpus, "max_retries": args.retries}
         # a worker must not use every core of a shared node: its reservation is its thread count (recorded)
         threads = threads or max(1, int(args.cpus_per_run))
-    tasks = sw.plan(models, activations, seeds, args.out, protocol, data_source=args.data,
-                    config=args.config, revision=args.revision, limit=args.limit, device=args.device,
-                    amp=not args.no_amp, threads=threads, evaluate=evaluate,
-                    progress=not args.no_progress and args.runner == "local")
+    options = dict(data_source=args.data, config=args.config, revision=args.revision, limit=args.limit,
+                   device=args.device, amp=not args.no_amp, threads=threads, evaluate=evaluate,
+                   progress=not args.no_progress and args.runner == "local")
+    tasks = [task for m, a, s in cells for task in sw.plan(m, a, s, args.out, protocol, **options)]
     runner = get_runner(args.runner, **runner_options)
-    print(f"sweep: {len(models)} model(s) x {len(activations)} activation(s) x {len(seeds)} seed(s) "
+    shape = " + ".join(f"{len(m)} model(s) x {len(a)} activation(s) x {len(s)} seed(s)" for m, a, s in cells)
+    print(f"sweep: {shape} "
           f"= {len(tasks)} run(s) under protocol {protocol.name} (batch {protocol.batch_size}) -> {args.out}")
     finished = iter(range(1, len(tasks) + 1))
 
@@ -202,6 +228,26 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               f"reused {ev['reused']}")
     print(result.tables["markdown"].read_text(), end="")
     print(f"tables: {result.tables['summary']}, {result.tables['markdown']}, {result.tables['runs']}")
+    return 0
+
+
+def _cmd_results_table(args: argparse.Namespace) -> int:
+    from baselines.results import build_results
+
+    roots = args.roots or [Path("space_app/baseline_models")]
+    command = "motifbench results table " + " ".join(map(str, roots))
+    built = build_results(roots, args.out, args.figure, command=command)
+    print(f"{len(built.runs)} run(s) in {len(built.summary)} row(s) -> {built.markdown}, {built.figure}")
+    return 0
+
+
+def _cmd_results_score(args: argparse.Namespace) -> int:
+    from baselines.results import score_runs
+
+    for status in score_runs(args.run_dirs, data=args.data, config=args.config, methods=_split(args.methods),
+                             keep_artifacts=args.keep_artifacts):
+        run_dir = status.pop("run_dir")
+        print(f"{run_dir}: " + ", ".join(f"{method} {how}" for method, how in status.items()), flush=True)
     return 0
 
 

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 #: The evaluator writes its result record here (``evaluate(out_dir=run/evaluation)``); it doubles as the cache.
 EVAL_FILE = "evaluation/result.json"
+#: PPM methods every run is scored with (REFERENCE.md section 6): NMI (Koo & Ploenzke) and KE (Koo & Eddy).
+PPM_METHODS: tuple[str, ...] = ("nmi", "ke")
+#: One evaluator record per PPM method; the NMI one (with attribution) keeps the historical name.
+EVAL_FILES: dict[str, str] = {"nmi": EVAL_FILE, "ke": "evaluation/result.ke.json"}
 
 @dataclass(frozen=True)
 class Preset:
@@ -50,6 +54,13 @@ class Preset:
     activations: tuple[str, ...]
     seeds: tuple[int, ...]
     protocol: str
+    #: Sub-grids (models, activations, seeds) when the preset is not one product; flags that set
+    #: models, activations or seeds replace the groups by the single product they describe.
+    groups: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]], ...] = ()
+
+    def cells(self) -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]]:
+        """The (models, activations, seeds) products this preset runs."""
+        return list(self.groups) or [(self.models, self.activations, self.seeds)]
 
 
 #: Named grids, one per paper, each with that paper's models, protocol and number of trials.
@@ -75,6 +86,22 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
+_KE_VARIANTS: tuple[str, ...] = ("cnn-50-2", "cnn9-4", "cnn9-25", "cnn3-2", "cnn3-50", "cnn19-1-2", "cnn-1-1-100",
+                                  "cnn-25-f60", "cnn-25-f90", "cnn-25-f120")
+PRESETS["results"] = Preset(
+    name="results",
+    description="the results table's grid (docs/results.md, issue 13): CNN-k (every pool) relu/exp x 5 seeds, "
+    "Koo & Eddy's variants relu x 3 seeds, CNN-deep relu/exp x 3 seeds; koo2019 full protocol "
+    "(up to 100 epochs, patience 20, best weights)",
+    models=(*POOL_FAMILY, *_KE_VARIANTS, "cnn-deep"),
+    activations=("relu", "exp"),
+    seeds=tuple(range(5)),
+    protocol="koo2019",
+    groups=((POOL_FAMILY, ("relu", "exp"), tuple(range(5))),
+            (_KE_VARIANTS, ("relu",), tuple(range(3))),
+            (("cnn-deep",), ("relu", "exp"), tuple(range(3)))),
+)
+
 #: Other accepted preset names and the preset they stand for (documented in docs/baselines.md).
 PRESET_ALIASES: dict[str, str] = {"paper": "nmi2021"}
 
@@ -89,6 +116,8 @@ def get_preset(name: str) -> Preset:
 
 #: Motif-recovery numbers copied from an evaluator record into the sweep tables.
 RECOVERY_KEYS: tuple[str, ...] = ("match_jaspar_fraction", "match_ground_truth_fraction", "coverage_count")
+#: Attribution numbers (ISM against the ground-truth mask) copied from the NMI record.
+ATTRIBUTION_KEYS: tuple[str, ...] = ("mean_auroc", "mean_aupr")
 
 
 @dataclass(frozen=True)
@@ -184,12 +213,15 @@ def execute(task: RunTask) -> dict[str, Any]:
             progress=task.progress, overwrite=False,
         )
         status = "trained"
-    evaluation = None
+    evaluations = {}
     if task.evaluate:
-        evaluation = evaluate_run(run_dir, data_source=task.data_source, config=task.config).status
+        for method in PPM_METHODS:
+            evaluations[method] = evaluate_run(run_dir, data_source=task.data_source, config=task.config,
+                                               method=method).status
     row = run_row(run_dir)
     row["status"] = status
-    row["evaluation"] = evaluation
+    row["evaluation"] = evaluations.get("nmi")
+    row["evaluations"] = evaluations
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"  # where it ran (a Ray node, or this process)
     return row
 
@@ -205,12 +237,21 @@ def evaluator_function() -> Callable[..., dict]:
     return evaluate_record
 
 
-def current_evaluator_settings() -> tuple[str, dict[str, Any]]:
-    """(evaluator version, default evaluation parameters as the record stores them)."""
-    from evaluator import EVALUATOR_VERSION
+def eval_params(method: str = "nmi") -> Any:
+    """The evaluator's `EvalParams` for one PPM method: the papers' defaults with that method;
+    attribution (ISM, independent of the PPM method) only in the NMI record."""
     from evaluator.params import EvalParams
 
-    return EVALUATOR_VERSION, json.loads(json.dumps(EvalParams().as_dict()))
+    if method not in PPM_METHODS:
+        raise BaselineError(f"unknown PPM method {method!r}; expected one of {', '.join(PPM_METHODS)}")
+    return EvalParams(ppm_method=method, attribution=method == "nmi")
+
+
+def current_evaluator_settings(method: str = "nmi") -> tuple[str, dict[str, Any]]:
+    """(evaluator version, evaluation parameters for ``method`` as the record stores them)."""
+    from evaluator import EVALUATOR_VERSION
+
+    return EVALUATOR_VERSION, json.loads(json.dumps(eval_params(method).as_dict()))
 
 
 def _major(version: Any) -> str:
@@ -254,12 +295,12 @@ class Evaluation:
     status: str
 
 
-def evaluate_run(run_dir: Path, *, data_source: str | None, config: str) -> Evaluation:
-    """Score a run's ONNX through the evaluator; ``evaluation/result.json`` is the cache, reused
-    only while `stale_reason` finds nothing against the current evaluator."""
-    cached = run_dir / EVAL_FILE
+def evaluate_run(run_dir: Path, *, data_source: str | None, config: str, method: str = "nmi") -> Evaluation:
+    """Score a run's ONNX through the evaluator with one PPM method; ``EVAL_FILES[method]`` is the
+    cache, reused only while `stale_reason` finds nothing against the current evaluator."""
+    cached = run_dir / EVAL_FILES[method]
     record = json.loads(cached.read_text()) if cached.is_file() else None
-    settings = current_evaluator_settings()
+    settings = current_evaluator_settings(method)
     evaluate = evaluator_function()
     status = "evaluated"
     if record is not None:
@@ -268,7 +309,7 @@ def evaluate_run(run_dir: Path, *, data_source: str | None, config: str) -> Eval
             return Evaluation(record, "reused")
         log.info("re-evaluating %s: %s", run_dir, reason)
         status = "re-evaluated"
-    fresh = evaluate(run_dir / ONNX_FILE, data=data_source, config=config, split="test",
+    fresh = evaluate(run_dir / ONNX_FILE, data=data_source, config=config, split="test", params=eval_params(method),
                      out_dir=cached.parent, progress=False, record_name=cached.name)
     return Evaluation(fresh, status)
 
@@ -307,13 +348,20 @@ def run_row(run_dir: Path | str) -> dict[str, Any]:
         "protocol": record.get("protocol", {}).get("name"),
         "run_dir": str(run_dir),
     }
-    evaluation = run_dir / EVAL_FILE
-    if evaluation.is_file():
+    for method in PPM_METHODS:
+        evaluation = run_dir / EVAL_FILES[method]
+        if not evaluation.is_file():
+            continue
         ev = json.loads(evaluation.read_text())
+        suffix = "" if method == "nmi" else f"_{method}"
         for key in RECOVERY_KEYS:
             value = _find_key(ev, key)
             if isinstance(value, (int, float)):
-                row[key] = value
+                row[key + suffix] = value
+        attribution = (ev.get("results") or {}).get("attribution") or {}
+        for key in ATTRIBUTION_KEYS:
+            if isinstance(attribution.get(key), (int, float)):
+                row[f"ism_{key.removeprefix('mean_')}"] = attribution[key]
     return row
 
 
@@ -327,7 +375,8 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd (ddof=1) and n per model x activation for every metric column."""
     if runs.empty:
         return pd.DataFrame()
-    metrics = ["test_auroc", "test_aupr", *[k for k in RECOVERY_KEYS if k in runs]]
+    extra = [k + sfx for sfx in ("", "_ke") for k in RECOVERY_KEYS] + ["ism_auroc", "ism_aupr"]
+    metrics = ["test_auroc", "test_aupr", *[k for k in extra if k in runs]]
     names, acts = model_names(), list(ACTIVATIONS)
     runs = runs.assign(_m=runs["model"].map(lambda m: names.index(m) if m in names else len(names)),
                        _a=runs["activation"].map(lambda a: acts.index(a) if a in acts else len(acts)))
@@ -380,8 +429,9 @@ class SweepResult:
 
     @property
     def evaluation_counts(self) -> dict[str, int]:
-        """How many runs were evaluated, re-evaluated (stale cache), reused or left unscored."""
-        statuses = [r.get("evaluation") for r in self.rows if r.get("evaluation")]
+        """How many evaluator records (one per run and PPM method) were evaluated, re-evaluated
+        (stale cache) or reused."""
+        statuses = [s for r in self.rows for s in (r.get("evaluations") or {}).values() if s]
         return {s: statuses.count(s) for s in ("evaluated", "re-evaluated", "reused")}
 
 

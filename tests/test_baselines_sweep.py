@@ -157,28 +157,33 @@ def test_evaluate_flag_scores_each_run_once_through_the_evaluator(tmp_path, synt
         calls.append(model)
         assert model.name == "model.onnx" and model.is_file() and split == "test" and data == str(synthetic_repo)
         version, params = settings["now"]
+        params = {**params, "ppm_method": kwargs["params"].ppm_method}
+        ke = kwargs["params"].ppm_method == "ke"
         record = {"evaluator_version": version, "parameters": {"eval": params}, "dataset": {"config": config},
-                  "results": {"motif_recovery": {"match_jaspar_fraction": 0.5, "match_ground_truth_fraction": 0.25,
+                  "results": {"motif_recovery": {"match_jaspar_fraction": 0.5, "match_ground_truth_fraction": 0.2 if ke else 0.25,
                                                  "coverage_count": 3}}}
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / record_name).write_text(json.dumps(record))
         return record
 
     monkeypatch.setattr(sw, "evaluator_function", lambda: fake_evaluate)
-    monkeypatch.setattr(sw, "current_evaluator_settings", lambda: settings["now"])
+    monkeypatch.setattr(sw, "current_evaluator_settings",
+                        lambda method="nmi": (settings["now"][0], {**settings["now"][1], "ppm_method": method}))
     args = _args(tmp_path / "s", synthetic_repo, "--evaluate", "--activations", "exp")
-    assert main(args) == 0
+    assert main(args) == 0  # one record per PPM method
+    assert len(calls) == 2 and (tmp_path / "s/cnn-2/exp/seed0/evaluation/result.ke.json").is_file()
     assert main(args) == 0  # resumed: neither retrained nor re-evaluated
-    assert len(calls) == 1 and "evaluated 0, re-evaluated 0 (stale cache), reused 1" in capsys.readouterr().out
+    assert len(calls) == 2 and "evaluated 0, re-evaluated 0 (stale cache), reused 2" in capsys.readouterr().out
     settings["now"] = ("1.3.0", {"ppm_method": "nmi", "limit": None})  # minor bump: numbers keep their meaning
-    assert main(args) == 0 and len(calls) == 1
-    settings["now"] = ("2.0.0", {"ppm_method": "nmi", "limit": None})  # major bump: re-evaluate
     assert main(args) == 0 and len(calls) == 2
-    assert "re-evaluated 1 (stale cache)" in capsys.readouterr().out
-    settings["now"] = ("2.0.0", {"ppm_method": "ke", "limit": None})  # other parameters: re-evaluate
-    assert main(args) == 0 and len(calls) == 3
+    settings["now"] = ("2.0.0", {"ppm_method": "nmi", "limit": None})  # major bump: re-evaluate
+    assert main(args) == 0 and len(calls) == 4
+    assert "re-evaluated 2 (stale cache)" in capsys.readouterr().out
+    settings["now"] = ("2.0.0", {"ppm_method": "nmi", "limit": 5})  # other parameters: re-evaluate
+    assert main(args) == 0 and len(calls) == 6
     summary = pd.read_csv(tmp_path / "s" / "summary.csv")
     assert summary.loc[0, "match_ground_truth_fraction_mean"] == 0.25 and summary.loc[0, "coverage_count_mean"] == 3
+    assert summary.loc[0, "match_ground_truth_fraction_ke_mean"] == 0.2
     assert "match_ground_truth_fraction" in (tmp_path / "s" / "summary.md").read_text()
 
 
@@ -209,3 +214,27 @@ def test_current_evaluator_settings_match_what_the_evaluator_records():
     from evaluator.params import EvalParams
 
     assert settings == (EVALUATOR_VERSION, json.loads(json.dumps(EvalParams().as_dict())))
+    ke_version, ke_params = sw.current_evaluator_settings("ke")
+    assert ke_params == json.loads(json.dumps(EvalParams(ppm_method="ke", attribution=False).as_dict()))
+
+
+def test_results_preset_covers_the_issue_grid_under_the_full_protocol(tmp_path, monkeypatch):
+    tasks = _planned(monkeypatch, "--preset", "results", "--out", str(tmp_path / "grid"))
+    seeds: dict[tuple[str, str], set[int]] = {}
+    for t in tasks:
+        seeds.setdefault((t.model, t.activation), set()).add(t.seed)
+    for pool in (1, 2, 4, 10, 25, 50, 100):
+        for act in ("relu", "exp"):
+            assert seeds[(f"cnn-{pool}", act)] == set(range(5))
+    for variant in ("cnn3-2", "cnn3-50", "cnn9-4", "cnn9-25", "cnn-50-2", "cnn19-1-2", "cnn-25-f60", "cnn-25-f90",
+                    "cnn-25-f120", "cnn-1-1-100"):
+        assert len(seeds[(variant, "relu")]) >= 3
+    assert len(seeds[("cnn-deep", "relu")]) >= 3 and len(seeds[("cnn-deep", "exp")]) >= 3
+    assert len(tasks) == len({t.run_dir for t in tasks}) == 70 + 30 + 6
+    protocol = tasks[0].protocol
+    assert (protocol["name"], protocol["epochs"], protocol["patience"], protocol["restore_best"]) == \
+        ("koo2019", 100, 20, True)
+    # flags still override the whole grid with one product
+    tasks = _planned(monkeypatch, "--preset", "results", "--out", str(tmp_path / "one"), "--models", "cnn-25",
+                     "--seeds", "7")
+    assert {(t.model, t.seed) for t in tasks} == {("cnn-25", 7)} and len(tasks) == 2
