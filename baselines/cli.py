@@ -80,6 +80,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--methods", default="nmi,ke", help="PPM methods (default nmi,ke)")
     score.add_argument("--keep-artifacts", action="store_true", help="keep logos, MEME file and Tomtom TSV")
     score.set_defaults(func=_cmd_results_score)
+    folder = actions.add_parser("hub-folder", help="write a Hugging Face model repo folder (card + ONNX + spec per run)",
+                                description="Copy every run with model.onnx under the roots into a model repo "
+                                "folder with a model card and a hashed manifest.")
+    folder.add_argument("roots", nargs="+", type=Path, help="folders holding run folders")
+    folder.add_argument("--out", type=Path, required=True, help="new folder to write")
+    folder.add_argument("--version", required=True, help="release version X.Y.Z (publish tag vX.Y.Z)")
+    folder.set_defaults(func=_cmd_results_hub_folder)
+    pub = actions.add_parser("publish", help="upload a verified model repo folder to the Hub and tag it",
+                             description="The dataset's publish checks (verified folder, tag vX.Y.Z = manifest "
+                             "version, ORG/NAME, Hub online, token), then one upload and one tag.")
+    pub.add_argument("folder", type=Path)
+    pub.add_argument("--repo-id", required=True, help="ORG/NAME of the Hub model repo")
+    pub.add_argument("--tag", required=True, help="vX.Y.Z, equal to the folder's manifest version")
+    pub.add_argument("--token", help="Hub token (default: the logged-in one or HF_TOKEN)")
+    pub.add_argument("--private", action="store_true")
+    pub.set_defaults(func=_cmd_results_publish)
 
     export = subparsers.add_parser("export-onnx", help="turn a safetensors + spec.json checkpoint into model.onnx",
                                    description="Export a baseline checkpoint to the submission ONNX contract.")
@@ -248,6 +264,22 @@ def _cmd_results_score(args: argparse.Namespace) -> int:
                              keep_artifacts=args.keep_artifacts):
         run_dir = status.pop("run_dir")
         print(f"{run_dir}: " + ", ".join(f"{method} {how}" for method, how in status.items()), flush=True)
+    return 0
+
+
+def _cmd_results_hub_folder(args: argparse.Namespace) -> int:
+    from baselines.hub import write_model_repo
+
+    out = write_model_repo(args.roots, args.out, args.version)
+    print(f"wrote {out} (publish with: motifbench results publish {out} --repo-id ORG/NAME --tag v{args.version})")
+    return 0
+
+
+def _cmd_results_publish(args: argparse.Namespace) -> int:
+    from baselines.hub import publish_model_repo
+
+    url = publish_model_repo(args.folder, args.repo_id, args.tag, token=args.token, private=args.private)
+    print(f"published {args.folder} to {args.repo_id} as {args.tag}: {url}")
     return 0
 
 
