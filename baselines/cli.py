@@ -70,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="folders holding run folders (default: space_app/baseline_models)")
     table.add_argument("--out", type=Path, default=Path("docs/results.md"), help="Markdown page (docs/results.md)")
     table.add_argument("--figure", type=Path, help="PNG (default: results_gt_vs_pool.png beside --out)")
+    table.add_argument("--notes", type=Path, help="hand-written Markdown appended as the Notes section")
     table.set_defaults(func=_cmd_results_table)
     score = actions.add_parser("score", help="evaluate run folders with the NMI and KE PPM methods (cached)",
                                description="Add the evaluator records (one per PPM method) to run folders that "
@@ -251,8 +252,8 @@ def _cmd_results_table(args: argparse.Namespace) -> int:
     from baselines.results import build_results
 
     roots = args.roots or [Path("space_app/baseline_models")]
-    command = "motifbench results table " + " ".join(map(str, roots))
-    built = build_results(roots, args.out, args.figure, command=command)
+    command = "motifbench results table " + " ".join(map(str, roots)) + (f" --notes {args.notes}" if args.notes else "")
+    built = build_results(roots, args.out, args.figure, command=command, notes=args.notes)
     print(f"{len(built.runs)} run(s) in {len(built.summary)} row(s) -> {built.markdown}, {built.figure}")
     return 0
 

@@ -222,7 +222,7 @@ class ResultsTable:
 
 
 def build_results(roots: Sequence[Path | str], out: Path | str, figure: Path | str | None = None,
-                  command: str | None = None) -> ResultsTable:
+                  command: str | None = None, notes: Path | str | None = None) -> ResultsTable:
     """Build the results page (Markdown) and its figure from every run record under ``roots``.
 
     Parameters
@@ -231,6 +231,8 @@ def build_results(roots: Sequence[Path | str], out: Path | str, figure: Path | s
     out : the Markdown file (docs/results.md)
     figure : the PNG (default: ``results_gt_vs_pool.png`` beside ``out``)
     command : the command line that produced the page, printed in it
+    notes : a hand-written Markdown file appended as the page's "Notes" section (explanations of
+        departures, with evidence), so the generated part never needs hand edits
     """
     out = Path(out)
     figure = Path(figure) if figure else out.with_name(FIGURE_NAME)
@@ -241,7 +243,10 @@ def build_results(roots: Sequence[Path | str], out: Path | str, figure: Path | s
     write_figure(summary, figure)
     main_table, paper_table = markdown_tables(summary)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(_page(runs, summary, main_table, paper_table, figure, out, command))
+    page = _page(runs, summary, main_table, paper_table, figure, out, command)
+    if notes is not None:
+        page += "\n## Notes\n\n" + Path(notes).read_text().strip() + "\n"
+    out.write_text(page)
     return ResultsTable(runs, summary, out, figure)
 
 
