@@ -311,7 +311,8 @@ def evaluate_run(run_dir: Path, *, data_source: str | None, config: str, method:
         status = "re-evaluated"
     fresh = evaluate(run_dir / ONNX_FILE, data=data_source, config=config, split="test", params=eval_params(method),
                      out_dir=cached.parent, progress=False, record_name=cached.name)
-    return Evaluation(fresh, status)
+    record = fresh.to_record() if hasattr(fresh, "to_record") else fresh  # EvaluationResult or a plain record
+    return Evaluation(record, status)
 
 
 def _find_key(obj: Any, key: str) -> Any:
