@@ -153,7 +153,7 @@ def _cell(mean: float, sd: float, n: int, digits: int) -> str:
     if n == 0 or math.isnan(mean):
         return "-"
     if n == 1 or math.isnan(sd):
-        return f"{mean:.{digits}f}"
+        return f"{int(mean)}" if digits == 1 and float(mean).is_integer() else f"{mean:.{digits}f}"  # counts
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
@@ -201,7 +201,8 @@ def write_figure(summary: pd.DataFrame, path: Path | str) -> Path:
             n = group[f"{key}_n"].to_numpy()[order]
             ax.errorbar([pools[i] for i in order], means, yerr=sds, fmt="o" + style, capsize=3,
                         color=colours.get(activation, "grey"), alpha=0.9 if method == "NMI" else 0.6,
-                        label=f"{activation}, {method} PPMs, {label} (n = {min(n)}-{max(n)})")
+                        label=f"{activation}, {method} PPMs, {label} (n = "
+                        f"{min(n) if min(n) == max(n) else f'{min(n)}-{max(n)}'})")
     ax.set(xscale="log", xlabel="first-layer max-pool size (CNN-k)", ylabel="fraction of filters matching ground truth",
            ylim=(-0.05, 1.05), title="GT match vs first-layer pool size (mean ± sd over seeds)")
     ax.set_xticks([1, 2, 4, 10, 25, 50, 100], labels=["1", "2", "4", "10", "25", "50", "100"])
