@@ -93,3 +93,15 @@ def test_model_repo_folder_verifies_and_publish_checks_refuse(scored_sweep, tmp_
         publish_model_repo(folder, "org/baselines", "v1.0.0")
     with pytest.raises(Exception, match="not empty"):
         write_model_repo([scored_sweep], folder, "1.0.0")
+
+
+def test_docs_results_page_is_what_the_generator_builds_from_the_shipped_records(tmp_path):
+    """docs/results.md is generated, never hand-edited: rebuilding it from the bundled records gives the same page."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    rebuilt = build_results([root / "space_app" / "baseline_models"], tmp_path / "results.md",
+                            command="motifbench results table space_app/baseline_models --notes docs/results_notes.md",
+                            notes=root / "docs" / "results_notes.md")
+    assert rebuilt.markdown.read_text() == (root / "docs" / "results.md").read_text()
+    assert (rebuilt.summary["n_runs"] >= 1).all() and rebuilt.summary["match_ground_truth_fraction_ke_n"].min() == 1
