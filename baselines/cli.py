@@ -252,7 +252,9 @@ def _cmd_results_table(args: argparse.Namespace) -> int:
     from baselines.results import build_results
 
     roots = args.roots or [Path("space_app/baseline_models")]
-    command = "motifbench results table " + " ".join(map(str, roots)) + (f" --notes {args.notes}" if args.notes else "")
+    command = " ".join(["motifbench results table", *map(str, roots),
+                        *([f"--figure {args.figure}"] if args.figure else []),
+                        *([f"--notes {args.notes}"] if args.notes else [])])
     built = build_results(roots, args.out, args.figure, command=command, notes=args.notes)
     print(f"{len(built.runs)} run(s) in {len(built.summary)} row(s) -> {built.markdown}, {built.figure}")
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -257,10 +258,7 @@ def _versions(runs: pd.DataFrame, column: str) -> str:
 
 
 def _page(runs, summary, main_table, paper_table, figure: Path, out: Path, command: str | None) -> str:
-    try:
-        figure_ref = figure.relative_to(out.parent)
-    except ValueError:
-        figure_ref = figure
+    figure_ref = Path(os.path.relpath(figure, out.parent)).as_posix()
     missing_ke = int(runs["match_ground_truth_fraction_ke"].isna().sum()) if "match_ground_truth_fraction_ke" in runs \
         else len(runs)
     lines = [

@@ -5,6 +5,8 @@ and the motif set, so this page cannot drift from what the code does.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchmark.versions import motifbench_version
 from evaluator import EVALUATOR_VERSION
 from evaluator.params import EvalParams
@@ -41,6 +43,16 @@ tf2onnx.convert.from_keras(wrapped, input_signature=[tf.TensorSpec([None, 4, 200
 ```
 A Keras tap is channel-last (`[batch, L, filters]`); the evaluator follows the graph's Transpose
 nodes to find the filter axis. If it picks the wrong tensor, name the right one in *First-layer tensor*.'''
+
+
+#: The results page's figure (GT match vs first-layer pool size), written by `motifbench results table
+#: --figure space_app/baseline_models/results_gt_vs_pool.png`; shown on the About tab when present.
+RESULTS_FIGURE = Path(__file__).resolve().parent / "baseline_models" / "results_gt_vs_pool.png"
+
+
+def results_figure() -> Path | None:
+    """The bundled baselines' GT-match-vs-pool figure, or None when this install has none."""
+    return RESULTS_FIGURE if RESULTS_FIGURE.is_file() else None
 
 
 def about_markdown() -> str:

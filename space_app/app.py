@@ -28,7 +28,7 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from space_app import leaderboard as lb  # noqa: E402
-from space_app.about import about_markdown  # noqa: E402
+from space_app.about import about_markdown, results_figure  # noqa: E402
 from space_app.detail import FILTER_COLUMNS, build_detail, choices  # noqa: E402
 from space_app.queue_view import QUEUE_COLUMNS, queue_summary, queue_table  # noqa: E402
 from space_app.submit import RateLimit, available_configs, on_space, status_text, submit_form  # noqa: E402
@@ -279,6 +279,9 @@ def build_demo() -> gr.Blocks:
                 queue_refresh = gr.Button("Refresh", size="sm", elem_id="queue-refresh")
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_markdown(), elem_id="about")
+                if (figure := results_figure()) is not None:
+                    gr.Image(str(figure), label="Bundled baselines (docs/results.md)",
+                             interactive=False, elem_id="about-figure", buttons=[])
 
         selectors = [config, version, activation, kind, columns]
         lb_outputs = [config, version, activation, table, csv, count, model_pick]

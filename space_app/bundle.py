@@ -19,7 +19,7 @@ from benchmark.errors import MotifbenchError
 
 PACKAGES = ("motifbench", "benchmark", "evaluator", "submissions", "space_app")
 SPACE_FILES = ("app.py", "README.md", "requirements.txt")
-_KEEP = re.compile(r".*\.(py|json|md|txt|css|onnx)$")
+_KEEP = re.compile(r".*\.(py|json|md|txt|css|onnx|png)$")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

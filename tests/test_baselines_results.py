@@ -100,8 +100,11 @@ def test_docs_results_page_is_what_the_generator_builds_from_the_shipped_records
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    rebuilt = build_results([root / "space_app" / "baseline_models"], tmp_path / "results.md",
-                            command="motifbench results table space_app/baseline_models --notes docs/results_notes.md",
-                            notes=root / "docs" / "results_notes.md")
+    figure = "space_app/baseline_models/results_gt_vs_pool.png"
+    rebuilt = build_results([root / "space_app" / "baseline_models"], tmp_path / "docs" / "results.md",
+                            figure=tmp_path / figure, notes=root / "docs" / "results_notes.md",
+                            command=f"motifbench results table space_app/baseline_models --figure {figure} "
+                            "--notes docs/results_notes.md")
     assert rebuilt.markdown.read_text() == (root / "docs" / "results.md").read_text()
+    assert (root / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # shipped for the About tab
     assert (rebuilt.summary["n_runs"] >= 1).all() and rebuilt.summary["match_ground_truth_fraction_ke_n"].min() == 1

@@ -228,5 +228,8 @@ def test_page_loaded_nothing_from_other_hosts(browser_page, artifacts_dir):
     page, outside = browser_page
     _open_tab(page, "About")
     page.get_by_text("Citation").first.wait_for()
+    figure = page.locator("#about-figure img").first  # the results page's GT-vs-pool figure, served locally
+    figure.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=figure.element_handle(), timeout=15000)
     page.screenshot(path=str(artifacts_dir / "space-09-about.png"), full_page=True)
     assert outside == [], f"requests to other hosts: {sorted(set(outside))[:10]}"
