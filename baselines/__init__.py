@@ -2,10 +2,11 @@
 
 Public API (imported on first use; ``baselines.zoo`` and ``baselines.train`` are the modules)::
 
-    from baselines import get_protocol, model_names, train_run
+    from baselines import build_results, get_protocol, model_names, train_run
     model_names()                       # the zoo: Koo & Eddy's CNN-k, cnn-deep, their -nmi variants
     train_run("cnn-25", activation="exp", seed=0, protocol=get_protocol("koo2019"),
               out_dir="runs/cnn-25-exp", data_source="path/or/hub-id")   # one run folder
+    build_results(["grid"], "docs/results.md")   # the results page from run records (+ figure)
 
 Importing this package before torch asks OpenMP to sleep rather than spin
 while waiting (``OMP_WAIT_POLICY=PASSIVE``, unless the user set it): on a CPU
@@ -30,6 +31,12 @@ _API = {
     "get_protocol": ("baselines.protocols", "get_protocol"),
     "export_checkpoint": ("baselines.export", "export_checkpoint"),
     "run_sweep": ("baselines.sweep", "sweep"),
+    "get_preset": ("baselines.presets", "get_preset"),
+    "RayRunner": ("baselines.runners", "RayRunner"),
+    "build_results": ("baselines.results", "build_results"),
+    "score_runs": ("baselines.results", "score_runs"),
+    "write_model_repo": ("baselines.hub", "write_model_repo"),
+    "publish_model_repo": ("baselines.hub", "publish_model_repo"),
 }
 __all__ = sorted(_API)
 __getattr__, __dir__ = lazy_api(__name__, _API, globals())
