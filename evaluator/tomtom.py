@@ -16,16 +16,22 @@ exactly as exported for MEME.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from benchmark.errors import MotifbenchError
+from evaluator import tomtom_jit as J
 from evaluator import tomtom_kernels as K
 from evaluator.meme_io import MemeMotif, read_meme
 from evaluator.tomtom_qvalues import MemeRandom, qvalues
+from evaluator.tomtom_targets import TomtomTargets, check_ppm, prepare_targets
+
+__all__ = ["COLUMNS", "TOMTOM_METHOD", "TomtomTargets", "format_tsv", "jaspar_targets", "prepare_targets", "tomtom"]
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +40,8 @@ COLUMNS = ["Query_ID", "Target_ID", "Optimal_offset", "p-value", "E-value", "q-v
 DISTANCES = ("ed", "pearson")
 #: MEME's TOMTOM_MAX_QUERY_WIDTH: wider queries are skipped (memory is cubic in width).
 MAX_QUERY_WIDTH = 100
-#: Elements of the (queries x query columns x target columns) score block per batch.
-_BATCH_ELEMENTS = 4_000_000
+#: Queries per thread-pool task (at least): a query takes about a millisecond.
+_MIN_CHUNK = 4
 
 #: What a result record should store to say how Tomtom was run (the papers' command).
 TOMTOM_METHOD: dict = {
@@ -78,69 +84,91 @@ def _jaspar_targets(release: int) -> tuple[MemeMotif, ...]:
     return motifs
 
 
-class _Targets:
-    """Target motifs in MEME's working layout: +/- strands interleaved, columns concatenated."""
+class _Workspace:
+    """One thread's scratch arrays for queries up to ``q_max`` columns against ``n_cols`` target columns."""
 
-    def __init__(self, targets: Sequence[MemeMotif], background: np.ndarray, pseudo: float):
-        if len(targets) == 0:
-            raise MotifbenchError("tomtom needs at least one target motif")
-        if len(targets) < 50:
-            log.warning("only %d target motifs: MEME warns that p-values need at least 50", len(targets))
-        self.ids = [t.id for t in targets]
-        mats, strands, owners = [], [], []
-        for i, t in enumerate(targets):
-            fwd = K.apply_pseudocount(K.normalise_rows(_check_ppm(t)), t.nsites, background, pseudo)
-            mats += [fwd, K.reverse_complement(fwd)]
-            strands += ["+", "-"]
-            owners += [i, i]
-        self.mats = mats
-        self.strand = np.array(strands)
-        self.owner = np.array(owners)
-        self.lengths = np.array([m.shape[0] for m in mats], dtype=np.int64)
-        self.columns = np.concatenate(mats, axis=0)  # (C, 4)
-        starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
-        l_max = int(self.lengths.max())
-        n_cols = self.columns.shape[0]
-        pos = np.arange(l_max)[None, :]
-        self.col_index = np.where(pos < self.lengths[:, None], starts[:, None] + pos, n_cols)
-        self.unique_lengths = np.unique(self.lengths)
-        self.length_slot = np.searchsorted(self.unique_lengths, self.lengths)
-        self.consensus = [K.consensus(m) for m in mats]
-        # MEME's tie order: strcmp of strand-prefixed ids, so every '+' sorts before every '-'
-        order = sorted(range(len(mats)), key=lambda j: (self.strand[j], self.ids[self.owner[j]]))
-        self.tie_rank = np.empty(len(mats), dtype=np.int64)
-        self.tie_rank[order] = np.arange(len(mats))
+    def __init__(self, q_max: int, targets: TomtomTargets):
+        n_cols, n = targets.n_columns, targets.lengths.size
+        self.scores = np.empty((q_max, n_cols))
+        self.s_int = np.empty((q_max, n_cols), dtype=np.int16)
+        self.hist = np.empty((q_max, K.BINS + 1), dtype=np.int64)
+        self.median_bins = np.empty(J._MEDIAN_BINS, dtype=np.int64)
+        self.median_buf = np.empty(n_cols)
+        self.diag = np.empty(q_max + int(targets.lengths.max()), dtype=np.int64)
+        self.score = np.empty(n, dtype=np.int64)
+        self.p = np.empty(n)
 
 
-def _check_ppm(motif: MemeMotif) -> np.ndarray:
-    ppm = np.asarray(motif.ppm, dtype=np.float64)
-    if ppm.ndim != 2 or ppm.shape[1] != 4 or ppm.shape[0] < 1:
-        raise MotifbenchError(f"motif {motif.id!r}: ppm must have shape (width, 4), got {ppm.shape}")
-    if not np.all(np.isfinite(ppm)) or (ppm < 0).any():
-        raise MotifbenchError(f"motif {motif.id!r}: ppm must be finite and non-negative")
-    if (ppm.sum(axis=1) <= 0).any():
-        raise MotifbenchError(f"motif {motif.id!r}: a ppm row sums to zero")
-    return ppm
+def _score_query(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
+                 ws: _Workspace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(p-value float32, offset, overlap), each shape (2N,), for one query ``mat`` (Q, 4)."""
+    q = mat.shape[0]
+    scores, s_int, hist = ws.scores[:q], ws.s_int[:q], ws.hist[:q]
+    if dist == "ed":
+        J.ed_rows(np.ascontiguousarray(mat), ts.columns_t, scores)
+    else:
+        scores[...] = K.pearson_scores(mat[None], ts.columns)[0]
+    offset, scale = J.shift_scale_hist(scores, s_int, hist, ws.median_bins, ws.median_buf)
+    k0 = int(np.rint(-offset * scale))
+    n = ts.lengths.size
+    offsets, overlaps = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    J.best_alignments(s_int, k0, ts.starts, ts.lengths, int(min_overlap), bool(internal),
+                      ws.score, offsets, overlaps, ws.diag)
+    lookup = ws.score + q * k0
+    J.alignment_pvalues(hist, ts.n_columns, k0, ts.unique_lengths, ts.length_slot, lookup, 2, ws.p)
+    return ws.p.astype(np.float32), offsets, overlaps
 
 
-def _score_batch(queries: np.ndarray, targets: _Targets, dist: str, min_overlap: int, internal: bool):
-    """(p-value float32, offset, overlap) for a batch of same-width queries, shape=(B, 2N) each."""
-    scorer = K.ed_scores if dist == "ed" else K.pearson_scores
-    raw = scorer(queries, targets.columns)
-    s_int, offset, scale = K.shift_and_scale(raw)
-    del raw
-    k0 = np.rint(-offset * scale).astype(np.int64)
-    score, best_offset, overlap = K.best_alignments(
-        s_int, k0, targets.col_index, targets.lengths, min_overlap=min_overlap, internal=internal
-    )
-    lookup = score + queries.shape[1] * k0[:, None]
-    p = K.max_alignment_pvalues(s_int, k0, targets.unique_lengths, targets.length_slot, lookup)
-    return p.astype(np.float32), best_offset, overlap
+def _score_chunk(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool):
+    ws = _Workspace(max(m.shape[0] for m in mats), ts)
+    return [_score_query(m, ts, dist, min_overlap, internal, ws) for m in mats]
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="tomtom")
+
+
+def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
+            progress: bool):
+    """Yield each query's (p, offset, overlap) in order; query chunks run on a thread pool.
+
+    The compiled kernels release the GIL, so chunks run on every core, while
+    the caller consumes finished chunks in order (q-values draw from one
+    random stream, so they must go in query order).
+    """
+    n_workers = _workers()
+    if len(mats) < 2 * _MIN_CHUNK or n_workers == 1:
+        chunks = [mats[i:i + _MIN_CHUNK] for i in range(0, len(mats), _MIN_CHUNK)]
+        futures = None
+    else:
+        size = max(_MIN_CHUNK, -(-len(mats) // (4 * n_workers)))
+        chunks = [mats[i:i + size] for i in range(0, len(mats), size)]
+        futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal) for c in chunks]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(mats), desc="tomtom", unit="query")
+    for i, chunk in enumerate(chunks):
+        results = futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal)
+        yield from results
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
 
 
 def tomtom(
     queries: Sequence[MemeMotif],
-    targets: Sequence[MemeMotif],
+    targets: Sequence[MemeMotif] | TomtomTargets,
     *,
     dist: str = "ed",
     min_overlap: int = 1,
@@ -156,7 +184,9 @@ def tomtom(
     Parameters
     ----------
     queries: motifs with ``ppm`` shape=(width, 4); widths above 100 are skipped, as MEME does.
-    targets: the database (its size and content change every p-value, as in MEME).
+    targets: the database (its size and content change every p-value, as in MEME), or
+        a :class:`TomtomTargets` from :func:`prepare_targets` (prepared with the same
+        ``motif_pseudo`` and ``background``) to reuse its precomputation.
     dist: "ed" (MEME's default, Euclidean) or "pearson".
     min_overlap: MEME ``-min-overlap`` (alignments shorter than this are not considered).
     motif_pseudo: MEME ``-motif-pseudo``, applied to queries and targets.
@@ -165,7 +195,7 @@ def tomtom(
     background: A,C,G,T frequencies for the pseudocount (MEME uses the query
         file's, made strand-symmetric); None means uniform.
     internal: MEME ``-internal`` (only alignments where one motif lies inside the other).
-    progress: show a tqdm bar over query batches.
+    progress: show a tqdm bar over queries.
 
     Returns
     -------
@@ -181,70 +211,48 @@ def tomtom(
         raise MotifbenchError(f"motif_pseudo must be non-negative, got {motif_pseudo}")
     if thresh is not None and not evalue and thresh > 1:
         raise MotifbenchError(f"a q-value threshold must be at most 1, got {thresh} (use evalue=True)")
-    bg = K.symmetric_background((0.25,) * 4 if background is None else background)
-    target_set = _Targets(targets, bg, motif_pseudo)
-    n_targets = len(target_set.ids)
+    ts = prepare_targets(targets, motif_pseudo=motif_pseudo, background=background)
+    bg = ts.background
 
     prepared: list[tuple[MemeMotif, np.ndarray]] = []
     for motif in queries:
-        ppm = _check_ppm(motif)
+        ppm = check_ppm(motif)
         if ppm.shape[0] > MAX_QUERY_WIDTH:
             log.warning("skipping query %s: wider than %d columns (as MEME does)", motif.id, MAX_QUERY_WIDTH)
             continue
         prepared.append((motif, K.apply_pseudocount(K.normalise_rows(ppm), motif.nsites, bg, motif_pseudo)))
-
-    results: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    by_width: dict[int, list[int]] = {}
-    for i, (_, mat) in enumerate(prepared):
-        by_width.setdefault(mat.shape[0], []).append(i)
-    batches = []
-    n_cols = target_set.columns.shape[0]
-    for width, members in by_width.items():
-        size = max(1, _BATCH_ELEMENTS // (width * n_cols))
-        batches += [members[s:s + size] for s in range(0, len(members), size)]
-    iterator = batches
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(batches, desc="tomtom", unit="batch")
-    for members in iterator:
-        stack = np.stack([prepared[i][1] for i in members])
-        p, off, ov = _score_batch(stack, target_set, dist, int(min_overlap), internal)
-        for row, i in enumerate(members):
-            results[i] = (p[row], off[row], ov[row])
+    if not prepared:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
 
     limit = np.inf if thresh is None else float(thresh)
-    frames = []
-    ts = target_set
+    n_targets = ts.n_targets
+    n_strands = ts.lengths.size
+    pair = np.arange(n_strands) ^ 1  # the other strand of the same target (t0+, t0-, ... interleaved)
     rng = MemeRandom()  # one stream for the whole run, as in MEME
-    for i, (motif, mat) in enumerate(prepared):
-        p32, off, ov = results[i]
+    parts: dict[str, list] = {c: [] for c in COLUMNS}
+    scored = _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, progress)
+    for (motif, mat), (p32, off, ov) in zip(prepared, scored):
         order = np.lexsort((ts.tie_rank, -ov, p32))
         p_sorted = p32[order].astype(np.float64)
         q_sorted = qvalues(p_sorted, rng)
         e_sorted = (p32[order] * np.float32(2 * n_targets)) / np.float32(2)
         passing = (e_sorted.astype(np.float64) if evalue else q_sorted) <= limit
-        owner = ts.owner[order]
-        first = np.zeros(order.size, dtype=bool)
-        first[np.unique(owner, return_index=True)[1]] = True
-        keep = order[passing & first]
+        rank = np.empty(n_strands, dtype=np.int64)
+        rank[order] = np.arange(n_strands)
+        first = rank[order] < rank[pair[order]]  # this strand comes before the target's other one
         sel = passing & first
-        query_cons = K.consensus(mat)
-        frames.append(pd.DataFrame({
-            "Query_ID": motif.id,
-            "Target_ID": [ts.ids[j] for j in ts.owner[keep]],
-            "Optimal_offset": off[keep].astype(np.int64),
-            "p-value": p_sorted[sel],
-            "E-value": e_sorted[sel].astype(np.float64),
-            "q-value": q_sorted[sel].astype(np.float32).astype(np.float64),
-            "Overlap": ov[keep].astype(np.int64),
-            "Query_consensus": query_cons,
-            "Target_consensus": [ts.consensus[j] for j in keep],
-            "Orientation": ts.strand[keep],
-        }))
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
-    return pd.concat(frames, ignore_index=True)[COLUMNS]
+        keep = order[sel]
+        parts["Query_ID"].append(np.full(keep.size, motif.id, dtype=object))
+        parts["Target_ID"].append(ts.id_array[ts.owner[keep]])
+        parts["Optimal_offset"].append(off[keep])
+        parts["p-value"].append(p_sorted[sel])
+        parts["E-value"].append(e_sorted[sel].astype(np.float64))
+        parts["q-value"].append(q_sorted[sel].astype(np.float32).astype(np.float64))
+        parts["Overlap"].append(ov[keep])
+        parts["Query_consensus"].append(np.full(keep.size, K.consensus(mat), dtype=object))
+        parts["Target_consensus"].append(ts.consensus[keep])
+        parts["Orientation"].append(ts.strand[keep])
+    return pd.DataFrame({c: np.concatenate(parts[c]) for c in COLUMNS})
 
 
 def format_tsv(hits: pd.DataFrame, comment_lines: Sequence[str] = ()) -> str:

@@ -16,6 +16,9 @@ MEME's when the queries are given in the same order as MEME read them.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 NUM_BOOTSTRAPS = 100
@@ -27,25 +30,72 @@ MIN_SAMPLES = 100
 MTWIST_DEFAULT_SEED = 4357
 
 
+#: Bytes of bootstrap tables kept between calls (see :class:`MemeRandom`).
+BOOTSTRAP_CACHE_BYTES = 128 * 2**20
+_bootstrap_cache: OrderedDict = OrderedDict()
+_bootstrap_cache_lock = threading.Lock()
+
+
 class MemeRandom:
-    """MEME's ``my_drand`` stream: mtwist's default-seeded MT19937, 64-bit doubles in [0, 1)."""
+    """MEME's ``my_drand`` stream: mtwist's default-seeded MT19937, 64-bit doubles in [0, 1).
+
+    The generator runs in compiled code (:mod:`evaluator.tomtom_jit`). The
+    stream is the same in every run (MEME never seeds it), so the bootstrap
+    tables drawn from it depend only on where in the stream they start and
+    on ``m``: they are kept between calls (up to ``BOOTSTRAP_CACHE_BYTES``,
+    least recently used dropped), with the generator state after each, and
+    a later run with the same target count skips regenerating them. A
+    table is 100 x (m + 1) uint16 (about 200 kB for JASPAR 2016).
+    """
 
     def __init__(self, seed: int = MTWIST_DEFAULT_SEED):
         key = np.empty(624, dtype=np.uint64)
         key[0] = seed & 0xFFFFFFFF
         for i in range(1, 624):  # sgenrand: Knuth's multiplier 69069
             key[i] = (69069 * int(key[i - 1])) & 0xFFFFFFFF
-        self._bits = np.random.MT19937(0)
-        state = self._bits.state
-        state["state"]["key"] = key.astype(np.uint32)
-        state["state"]["pos"] = 624  # twist before the first output, as after seeding
-        self._bits.state = state
+        self._seed = int(seed)
+        self._key = key
+        self._pos = 624  # twist before the first output, as after seeding
+        self._consumed = 0  # 32-bit outputs drawn so far
 
     def random(self, shape: tuple[int, ...]) -> np.ndarray:
         """Doubles ``(hi * 2**32 + lo) * 2**-64`` from consecutive 32-bit outputs, shape=shape."""
-        n = int(np.prod(shape))
-        raw = self._bits.random_raw(2 * n).reshape(n, 2).astype(np.float64)
-        return ((raw[:, 0] * 4294967296.0 + raw[:, 1]) * 2.0**-64).reshape(shape)
+        from evaluator.tomtom_jit import mt_doubles
+
+        out = np.empty(int(np.prod(shape)))
+        self._pos = int(mt_doubles(self._key, self._pos, out))
+        self._consumed += 2 * out.size
+        return out.reshape(shape)
+
+    def bootstrap_tables(self, m: int, n_boot: int, n_samples: int) -> np.ndarray:
+        """Tail counts of ``n_boot`` bootstraps of ``n_samples`` indices in ``[0, m)``, shape (n_boot, m + 1).
+
+        ``out[b, s]`` = how many indices ``min(int(u * m), m - 1)`` of
+        bootstrap ``b`` are ``>= s``, ``u`` = :meth:`random` doubles in order
+        (the stream advances exactly as drawing them would).
+        """
+        from evaluator.tomtom_jit import mt_bootstrap_tables
+
+        cache_key = (self._seed, self._consumed, int(m), int(n_boot), int(n_samples))
+        with _bootstrap_cache_lock:
+            hit = _bootstrap_cache.get(cache_key)
+            if hit is not None:
+                _bootstrap_cache.move_to_end(cache_key)
+        if hit is not None:
+            table, key, pos = hit
+            self._key, self._pos = key.copy(), pos
+        else:
+            table = np.empty((n_boot, m + 1), dtype=np.uint16 if n_samples < 2**16 else np.int64)
+            self._pos = int(mt_bootstrap_tables(self._key, self._pos, int(m), int(n_samples), table))
+            table.flags.writeable = False
+            with _bootstrap_cache_lock:
+                _bootstrap_cache[cache_key] = (table, self._key.copy(), self._pos)
+                used = sum(t.nbytes for t, _, _ in _bootstrap_cache.values())
+                while used > BOOTSTRAP_CACHE_BYTES and len(_bootstrap_cache) > 1:
+                    old, _, _ = _bootstrap_cache.popitem(last=False)[1]
+                    used -= old.nbytes
+        self._consumed += 2 * n_boot * n_samples
+        return table
 
 
 def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
@@ -56,13 +106,9 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     pi0 = (m - starts) / ((1.0 - lambdas) * m)
     pi0 = np.where(pi0 == 0.0, np.inf, pi0)
     min_pi0 = pi0.min()
-    draws = rng.random((NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES))
-    idx = np.minimum((draws * float(m)).astype(np.int64), m - 1)
     # number of resampled p-values >= lambda = number of resampled indices >= start(lambda)
-    flat = idx + (m + 1) * np.arange(NUM_BOOTSTRAPS)[:, None]
-    counts = np.bincount(flat.ravel(), minlength=NUM_BOOTSTRAPS * (m + 1)).reshape(NUM_BOOTSTRAPS, m + 1)
-    at_least = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # at_least[b, s] = #idx >= s
-    boot = at_least[:, starts] / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
+    at_least = rng.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)[:, starts].astype(np.int64)
+    boot = at_least / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
     boot = np.where(boot == 0.0, np.inf, boot)
     with np.errstate(invalid="ignore"):
         mse = np.add.reduce((boot - min_pi0) ** 2, axis=0)  # bootstrap by bootstrap, as MEME adds

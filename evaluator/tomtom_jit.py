@@ -1,0 +1,440 @@
+"""Compiled (numba) kernels for one Tomtom query: the same arithmetic as :mod:`evaluator.tomtom_kernels`.
+
+:mod:`evaluator.tomtom_kernels` states each MEME step as NumPy array code and
+is what the unit tests pin down; these kernels fuse the same steps per query
+so a query's ``(Q, C)`` score block is made and consumed in cache, without
+NumPy temporaries:
+
+- :func:`ed_rows`: MEME's ``ed_scores``, the same floating-point order;
+- :func:`shift_scale_hist`: the lower median of each row (exact selection:
+  value bins, then a sort of the one bin holding the rank), MEME's global
+  offset/scale, ``nint`` to integers and each row's score histogram;
+- :func:`best_alignments`: MEME's ``compare_motifs`` (complete scores) per
+  target, ties by overlap then first configuration;
+- :func:`alignment_pvalues`: the null of the best alignment over all offsets
+  and both strands, from exact direct convolutions of the columns' score
+  distributions, evaluated at each target's observed score.
+
+Every function is ``nogil``, so a thread pool runs queries on all cores, and
+``cache=True``: the first call of an installation compiles them (about a
+second), later processes load the machine code from ``__pycache__``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+BINS = 100
+_MEDIAN_BINS = 2048
+
+
+@njit(cache=True, nogil=True)
+def ed_rows(query, targets_t, out):  # pragma: no cover - compiled
+    """``out[i, j] = -sqrt(((dA^2 + dC^2) + dG^2) + dT^2)`` (MEME's order).
+
+    Parameters
+    ----------
+    query : ndarray, shape (Q, 4), float64
+    targets_t : ndarray, shape (4, C), float64: target columns, letter-major.
+    out : ndarray, shape (Q, C), float64, written.
+    """
+    q, c = out.shape
+    t0 = targets_t[0]
+    t1 = targets_t[1]
+    t2 = targets_t[2]
+    t3 = targets_t[3]
+    for i in range(q):
+        a0 = query[i, 0]
+        a1 = query[i, 1]
+        a2 = query[i, 2]
+        a3 = query[i, 3]
+        row = out[i]
+        for j in range(c):
+            d0 = a0 - t0[j]
+            d1 = a1 - t1[j]
+            d2 = a2 - t2[j]
+            d3 = a3 - t3[j]
+            row[j] = -np.sqrt(((d0 * d0 + d1 * d1) + d2 * d2) + d3 * d3)
+
+
+@njit(cache=True, nogil=True)
+def _select(row, rank, lo, hi, counts, buf):  # pragma: no cover - compiled
+    """The ``rank``-th smallest (0-based) of ``row``, exactly; ``lo``/``hi`` its min and max.
+
+    Values go into monotone bins ((x - lo) * f truncated); the bin holding
+    the rank is then sorted. Any monotone binning keeps the order between
+    bins, so the result is the same as a full sort's.
+    """
+    n = row.size
+    if hi == lo:
+        return lo
+    nb = counts.size
+    f = nb / (hi - lo)
+    counts[:] = 0
+    for j in range(n):
+        b = int((row[j] - lo) * f)
+        if b >= nb:
+            b = nb - 1
+        counts[b] += 1
+    before = 0
+    target = 0
+    for b in range(nb):
+        if before + counts[b] > rank:
+            target = b
+            break
+        before += counts[b]
+    m = 0
+    for j in range(n):
+        b = int((row[j] - lo) * f)
+        if b >= nb:
+            b = nb - 1
+        if b == target:
+            buf[m] = row[j]
+            m += 1
+    part = np.sort(buf[:m])
+    return part[rank - before]
+
+
+@njit(cache=True, nogil=True)
+def shift_scale_hist(scores, s_int, hist, counts, buf):  # pragma: no cover - compiled
+    """MEME's median shift, integer scaling and the per-row histogram of the integers.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (Q, C), float64: column scores.
+    s_int : ndarray, shape (Q, C), int16, written: ``nint((s - median - offset) * scale)``.
+    hist : ndarray, shape (Q, BINS + 1), int64, written: counts of each integer per row.
+    counts : ndarray, shape (nbins,), int64: scratch.
+    buf : ndarray, shape (C,), float64: scratch.
+
+    Returns
+    -------
+    offset, scale : float, float (``floor(min)`` and ``floor(100 / (max - offset))``).
+    """
+    q, n = scores.shape
+    i1 = max(int(np.floor(0.5 * n)) - 1, 0)
+    i2 = max(int(np.ceil(0.5 * n)) - 1, i1)
+    quantile = np.empty(q)
+    small = np.inf
+    large = -np.inf
+    for i in range(q):
+        row = scores[i]
+        lo = row[0]
+        hi = row[0]
+        for j in range(1, n):
+            v = row[j]
+            lo = min(lo, v)
+            hi = max(hi, v)
+        v1 = _select(row, i1, lo, hi, counts, buf)
+        v2 = v1 if i2 == i1 else _select(row, i2, lo, hi, counts, buf)
+        med = (v1 + v2) / 2.0
+        quantile[i] = med
+        # x - med is monotone in x, so the shifted block's extremes are these
+        small = min(small, lo - med)
+        large = max(large, hi - med)
+    if large == small:
+        small = large - 1.0
+    offset = np.floor(small)
+    scale = np.floor(BINS / (large - offset))
+    hist[:] = 0
+    for i in range(q):
+        row = scores[i]
+        med = quantile[i]
+        out = s_int[i]
+        h = hist[i]
+        for j in range(n):
+            k = int(np.floor(((row[j] - med) - offset) * scale + 0.5))
+            out[j] = k
+            h[k] += 1
+    return offset, scale
+
+
+@njit(cache=True, nogil=True)
+def best_alignments(s_int, k0, starts, lengths, min_overlap, internal,
+                    score, offset, overlap, diag):  # pragma: no cover - compiled
+    """MEME's ``compare_motifs`` (complete scores) for one query against every target.
+
+    The complete score of an alignment is the sum over aligned columns of
+    ``s_int - k0``; the best is the highest, ties to the larger overlap,
+    then to the first configuration.
+
+    Parameters
+    ----------
+    s_int : ndarray, shape (Q, C), int16
+    k0 : int: the scaled score of an unaligned column.
+    starts, lengths : ndarray, shape (T,), int64: each target's first column in C and width.
+    score, offset, overlap : ndarray, shape (T,), int64, written
+        (offset = configuration - Q: target column = query column + offset).
+    diag : ndarray, int64 scratch of at least Q + max(lengths) - 1.
+    """
+    q = s_int.shape[0]
+    for t in range(starts.size):
+        st = starts[t]
+        length = lengths[t]
+        n_conf = q + length - 1
+        diag[:n_conf] = 0
+        for qc in range(q):
+            base = q - 1 - qc
+            row = s_int[qc]
+            for pos in range(length):
+                diag[base + pos] += row[st + pos] - k0
+        if internal:
+            first = min(q, length)
+            last = max(q, length)
+        elif min_overlap > 1:
+            mo = min(min(min_overlap, q), length)
+            first = mo
+            last = q + length - mo
+        else:
+            first = 1
+            last = n_conf
+        best_score = 0
+        best_overlap = -1
+        best_conf = 0
+        for conf in range(first, last + 1):
+            ov = min(min(conf, q + length - conf), min(q, length))
+            s = diag[conf - 1]
+            if best_overlap < 0 or s > best_score or (s == best_score and ov > best_overlap):
+                best_score = s
+                best_overlap = ov
+                best_conf = conf
+        score[t] = best_score
+        offset[t] = best_conf - q
+        overlap[t] = best_overlap
+
+
+@njit(cache=True, nogil=True, inline="never")
+def _axpy(dst, dst_start, src, src_start, n, h):  # pragma: no cover - compiled
+    """``dst[dst_start:dst_start+n] += src[src_start:src_start+n] * h`` (vectorised by LLVM)."""
+    d = dst[dst_start:dst_start + n]
+    s = src[src_start:src_start + n]
+    for i in range(n):
+        d[i] += s[i] * h
+
+
+@njit(cache=True, nogil=True)
+def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orient, out):  # pragma: no cover
+    """p-values of the observed best complete scores (MEME's null of the best alignment).
+
+    For a target of width L the null is the maximum of ``n_orient * (Q+L-1)``
+    independent alignment scores, each the sum of its aligned query
+    columns' nulls (a column's null: its scaled score against a uniformly
+    drawn target column) plus ``k0`` per unaligned query column. Here
+    ``P(max >= k) = 1 - prod_j (1 - S_j(k))``, accumulated as
+    ``p += S_j * (1 - p)`` (no cancellation, full relative precision in the
+    tail), with ``S_j`` each alignment's survival function from exact direct
+    convolutions of the columns' integer score distributions.
+
+    Parameters
+    ----------
+    hist : ndarray, shape (Q, BINS + 1), int64: per query column, counts of each integer score.
+    n_cols : int: C, the number of target columns (the counts' total).
+    k0 : int
+    lengths : ndarray, shape (nL,), int64: the distinct target widths.
+    slot_of_target : ndarray, shape (T,), int64: index into ``lengths``.
+    lookup : ndarray, shape (T,), int64: observed best complete score + Q * k0.
+    out : ndarray, shape (T,), float64, written.
+    """
+    q = hist.shape[0]
+    inv_c = 1.0 / n_cols
+    # trimmed supports of each column's distribution
+    lo = np.empty(q, np.int64)
+    hi = np.empty(q, np.int64)
+    for c in range(q):
+        a = 0
+        while hist[c, a] == 0:
+            a += 1
+        b = BINS
+        while hist[c, b] == 0:
+            b -= 1
+        lo[c] = a
+        hi[c] = b
+    probs = np.empty((q, BINS + 1))
+    for c in range(q):
+        for k in range(BINS + 1):
+            probs[c, k] = hist[c, k] * inv_c
+    # the lowest observed score per target width: no survival value below it is ever read
+    big = np.iinfo(np.int64).max // 4
+    min_lookup = np.full(lengths.size, big, np.int64)
+    for t in range(lookup.size):
+        min_lookup[slot_of_target[t]] = min(min_lookup[slot_of_target[t]], lookup[t])
+    # which ranges [a, e] a target width needs (MEME's alignment loop), and from which score on
+    need = np.zeros((q, q), np.bool_)
+    floor_ = np.full((q, q), big, np.int64)
+    for li in range(lengths.size):
+        length = lengths[li]
+        if min_lookup[li] == big:
+            continue
+        for i in range(q + length - 1):
+            if i < q:
+                s = q - i - 1
+                e = min(q, s + length) - 1
+            else:
+                s = 0
+                e = min(q, length + q - i - 1) - 1
+            need[s, e] = True
+            floor_[s, e] = min(floor_[s, e], min_lookup[li] - (q - (e - s + 1)) * k0)
+    # building [a, e] exactly from index J needs [a, e-1] exactly from J - hi[e]
+    for a in range(q):
+        for e in range(q - 1, a, -1):
+            floor_[a, e - 1] = min(floor_[a, e - 1], floor_[a, e] - hi[e])
+    # survival functions of the needed ranges, stored flat: sf[r_off[a,e] + k - r_lo[a,e]]
+    r_lo = np.zeros((q, q), np.int64)
+    r_hi = np.zeros((q, q), np.int64)
+    r_off = np.zeros((q, q), np.int64)
+    total = 0
+    for a in range(q):
+        for e in range(a, q):
+            if need[a, e]:
+                total += (hi[a:e + 1].sum() - lo[a:e + 1].sum()) + 1
+    sf = np.empty(total)
+    width_max = 0
+    for c in range(q):
+        width_max += hi[c] - lo[c] + 1
+    cur = np.empty(width_max)
+    nxt = np.empty(width_max)
+    pos = 0
+    for a in range(q):
+        last = -1
+        for e in range(a, q):
+            if need[a, e]:
+                last = e
+        if last < 0:
+            continue
+        # cur holds the pmf of [a, e] on [base, base + n - 1], exact from floor_[a, e] on
+        base = min(max(lo[a], floor_[a, a]), hi[a])  # keep at least one value
+        n = hi[a] - base + 1
+        for k in range(n):
+            cur[k] = probs[a, base + k]
+        for e in range(a, last + 1):
+            if e > a:
+                m = hi[e] - lo[e] + 1
+                new_base = min(max(base + lo[e], floor_[a, e]), base + n - 1 + hi[e])
+                nn = base + n - 1 + hi[e] - new_base + 1
+                nxt[:nn] = 0.0
+                col = probs[e]
+                l0 = lo[e]
+                # nxt[base + i + lo[e] + k - new_base] += cur[i] * p_e[lo[e] + k]
+                for k in range(m):
+                    h = col[l0 + k]
+                    if h != 0.0:
+                        shift = base + l0 + k - new_base
+                        i0 = 0
+                        if shift < 0:
+                            i0 = -shift
+                        if i0 < n:
+                            _axpy(nxt, i0 + shift, cur, i0, n - i0, h)
+                cur[:nn] = nxt[:nn]  # a copy, not a swap: the swap stops LLVM vectorising _axpy
+                n = nn
+                base = new_base
+            if need[a, e]:
+                r_lo[a, e] = base
+                r_hi[a, e] = base + n - 1
+                r_off[a, e] = pos
+                acc = 0.0
+                for k in range(n - 1, -1, -1):
+                    acc += cur[k]
+                    sf[pos + k] = acc
+                pos += n
+    for t in range(lookup.size):
+        length = lengths[slot_of_target[t]]
+        k_obs = lookup[t]
+        p = 0.0
+        for i in range(q + length - 1):
+            if i < q:
+                s = q - i - 1
+                e = min(q, s + length) - 1
+            else:
+                s = 0
+                e = min(q, length + q - i - 1) - 1
+            span = e - s + 1
+            j = k_obs - (q - span) * k0
+            if j > r_hi[s, e]:
+                continue
+            if j <= r_lo[s, e]:
+                surv = sf[r_off[s, e]]
+            else:
+                surv = sf[r_off[s, e] + j - r_lo[s, e]]
+            if surv >= 1.0:
+                p = 1.0
+                break
+            for _ in range(n_orient):
+                p += surv * (1.0 - p)
+        out[t] = p
+
+
+# ---- MEME's random stream for the q-value bootstraps (mtwist = MT19937) ----
+
+_UPPER = np.uint64(0x80000000)
+_LOWER = np.uint64(0x7FFFFFFF)
+_MATRIX_A = np.uint64(0x9908B0DF)
+_TEMPER_B = np.uint64(0x9D2C5680)
+_TEMPER_C = np.uint64(0xEFC60000)
+_WORD = np.uint64(0xFFFFFFFF)
+
+
+@njit(cache=True, nogil=True)
+def _mt_twist(key):  # pragma: no cover - compiled
+    """One MT19937 state refill (``key``: shape (624,), uint64 holding 32-bit words)."""
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    for i in range(227):
+        y = (key[i] & _UPPER) | (key[i + 1] & _LOWER)
+        key[i] = key[i + 397] ^ (y >> one) ^ (_MATRIX_A if (y & one) != zero else zero)
+    for i in range(227, 623):
+        y = (key[i] & _UPPER) | (key[i + 1] & _LOWER)
+        key[i] = key[i - 227] ^ (y >> one) ^ (_MATRIX_A if (y & one) != zero else zero)
+    y = (key[623] & _UPPER) | (key[0] & _LOWER)
+    key[623] = key[396] ^ (y >> one) ^ (_MATRIX_A if (y & one) != zero else zero)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mt_next(key, pos):  # pragma: no cover - compiled
+    if pos >= 624:
+        _mt_twist(key)
+        pos = 0
+    y = key[pos]
+    y ^= y >> np.uint64(11)
+    y ^= (y << np.uint64(7)) & _TEMPER_B
+    y ^= (y << np.uint64(15)) & _TEMPER_C
+    y ^= y >> np.uint64(18)
+    return y & _WORD, pos + 1
+
+
+@njit(cache=True, nogil=True)
+def mt_doubles(key, pos, out):  # pragma: no cover - compiled
+    """Fill ``out`` (float64, flat) with MEME's ``mt_ldrand`` doubles; returns the new position."""
+    for i in range(out.size):
+        hi, pos = _mt_next(key, pos)
+        lo, pos = _mt_next(key, pos)
+        out[i] = (float(np.int64(hi)) * 4294967296.0 + float(np.int64(lo))) * 2.0 ** -64
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def mt_bootstrap_tables(key, pos, m, n_samples, out):  # pragma: no cover - compiled
+    """Storey's bootstrap resamples from MEME's stream, as tail counts.
+
+    Bootstrap ``b`` (``out.shape[0]`` of them) draws ``n_samples`` indices
+    ``min(int(u * m), m - 1)`` from the stream's doubles ``u`` in order;
+    ``out[b, s]`` is how many of them are ``>= s``, for ``s`` in ``[0, m]``
+    (``out.shape[1] == m + 1``). Returns the new stream position.
+    """
+    n_boot = out.shape[0]
+    fm = float(m)
+    cnt = np.zeros(m + 1, np.int64)
+    for b in range(n_boot):
+        cnt[:] = 0
+        for _ in range(n_samples):
+            hi, pos = _mt_next(key, pos)
+            lo, pos = _mt_next(key, pos)
+            u = (float(np.int64(hi)) * 4294967296.0 + float(np.int64(lo))) * 2.0 ** -64
+            idx = int(u * fm)
+            if idx > m - 1:
+                idx = m - 1
+            cnt[idx] += 1
+        acc = 0
+        for s in range(m, -1, -1):
+            acc += cnt[s]
+            out[b, s] = acc
+    return pos
