@@ -84,36 +84,51 @@ def _jaspar_targets(release: int) -> tuple[MemeMotif, ...]:
     return motifs
 
 
+#: Bounds of each distance's column scores (for the median's value bins).
+_SCORE_BOUNDS = {"ed": (-1.5, 0.0), "pearson": (-1.0, 1.0)}
+
+
 class _Workspace:
-    """One thread's scratch arrays for queries up to ``q_max`` columns against ``n_cols`` target columns."""
+    """One thread's scratch arrays for queries up to ``q_max`` columns."""
 
     def __init__(self, q_max: int, targets: TomtomTargets):
         n_cols, n = targets.n_columns, targets.lengths.size
         self.scores = np.empty((q_max, n_cols))
-        self.s_int = np.empty((q_max, n_cols), dtype=np.int16)
         self.hist = np.empty((q_max, K.BINS + 1), dtype=np.int64)
-        self.median_bins = np.empty(J._MEDIAN_BINS, dtype=np.int64)
+        self.median_bins = np.empty(J.MEDIAN_BINS, dtype=np.int64)
+        self.bins = np.empty(n_cols, dtype=np.int64)
         self.median_buf = np.empty(n_cols)
-        self.diag = np.empty(q_max + int(targets.lengths.max()), dtype=np.int64)
         self.score = np.empty(n, dtype=np.int64)
         self.p = np.empty(n)
+        self.s_int = np.empty(n_cols, dtype=np.int64)
+        self._z_pad: dict[int, np.ndarray] = {}
+        self._targets = targets
+
+    def z_pad(self, q: int) -> np.ndarray:
+        """The (q, C') padded block; its padding stays 0, only target columns are rewritten."""
+        if q not in self._z_pad:
+            self._z_pad[q] = np.zeros((q, self._targets.padded_layout(q)[2]), dtype=np.int16)
+        return self._z_pad[q]
 
 
 def _score_query(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
                  ws: _Workspace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(p-value float32, offset, overlap), each shape (2N,), for one query ``mat`` (Q, 4)."""
     q = mat.shape[0]
-    scores, s_int, hist = ws.scores[:q], ws.s_int[:q], ws.hist[:q]
+    scores, hist = ws.scores[:q], ws.hist[:q]
     if dist == "ed":
         J.ed_rows(np.ascontiguousarray(mat), ts.columns_t, scores)
     else:
         scores[...] = K.pearson_scores(mat[None], ts.columns)[0]
-    offset, scale = J.shift_scale_hist(scores, s_int, hist, ws.median_bins, ws.median_buf)
-    k0 = int(np.rint(-offset * scale))
+    pad_pos, pstarts, width = ts.padded_layout(q)
+    z_pad = ws.z_pad(q)
+    lo, hi = _SCORE_BOUNDS[dist]
+    _, _, k0 = J.shift_scale_hist(scores, lo, hi, pad_pos, z_pad, hist, ws.median_bins, ws.bins, ws.median_buf)
     n = ts.lengths.size
     offsets, overlaps = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    J.best_alignments(s_int, k0, ts.starts, ts.lengths, int(min_overlap), bool(internal),
-                      ws.score, offsets, overlaps, ws.diag)
+    diag = np.empty(width - q + 1, dtype=np.int64)
+    J.best_alignments(z_pad, pstarts, ts.lengths, int(min_overlap), bool(internal),
+                      ws.score, offsets, overlaps, diag)
     lookup = ws.score + q * k0
     J.alignment_pvalues(hist, ts.n_columns, k0, ts.unique_lengths, ts.length_slot, lookup, 2, ws.p)
     return ws.p.astype(np.float32), offsets, overlaps

@@ -25,7 +25,8 @@ import numpy as np
 from numba import njit
 
 BINS = 100
-_MEDIAN_BINS = 2048
+#: Value bins of the exact median selection (a bin holds a handful of the 12,108 JASPAR columns).
+MEDIAN_BINS = 4096
 
 
 @njit(cache=True, nogil=True)
@@ -57,59 +58,84 @@ def ed_rows(query, targets_t, out):  # pragma: no cover - compiled
             row[j] = -np.sqrt(((d0 * d0 + d1 * d1) + d2 * d2) + d3 * d3)
 
 
-@njit(cache=True, nogil=True)
-def _select(row, rank, lo, hi, counts, buf):  # pragma: no cover - compiled
-    """The ``rank``-th smallest (0-based) of ``row``, exactly; ``lo``/``hi`` its min and max.
+@njit(cache=True, nogil=True, fastmath={"nnan", "ninf", "nsz"})
+def _min_max(row):  # pragma: no cover - compiled
+    """(min, max) of a row without NaNs (min and max are exact in any order: vectorised)."""
+    mn = row[0]
+    mx = row[0]
+    for j in range(row.size):
+        mn = min(mn, row[j])
+        mx = max(mx, row[j])
+    return mn, mx
 
-    Values go into monotone bins ((x - lo) * f truncated); the bin holding
-    the rank is then sorted. Any monotone binning keeps the order between
-    bins, so the result is the same as a full sort's.
+
+@njit(cache=True, nogil=True)
+def _row_median(row, i1, i2, lo_bound, hi_bound, counts, bins, buf):  # pragma: no cover - compiled
+    """(min, max, lower median) of one row, exactly.
+
+    The median is MEME's ``(sorted[i1] + sorted[i2]) / 2``. Values go into
+    monotone bins (``(x - lo_bound) * f`` truncated and clipped) while the
+    min and max are tracked; only the bin holding the rank is then sorted.
+    A monotone binning keeps the order between bins, so the result is a
+    full sort's.
     """
     n = row.size
-    if hi == lo:
-        return lo
     nb = counts.size
-    f = nb / (hi - lo)
+    f = nb / (hi_bound - lo_bound)
+    mn, mx = _min_max(row)
+    for j in range(n):
+        b = int((row[j] - lo_bound) * f)
+        bins[j] = min(max(b, 0), nb - 1)
     counts[:] = 0
     for j in range(n):
-        b = int((row[j] - lo) * f)
-        if b >= nb:
-            b = nb - 1
-        counts[b] += 1
-    before = 0
-    target = 0
-    for b in range(nb):
-        if before + counts[b] > rank:
-            target = b
+        counts[bins[j]] += 1
+    out = 0.0
+    for rank in (i1, i2):
+        before = 0
+        target = 0
+        for b in range(nb):
+            if before + counts[b] > rank:
+                target = b
+                break
+            before += counts[b]
+        m = 0
+        for j in range(n):
+            if bins[j] == target:
+                buf[m] = row[j]
+                m += 1
+        out += np.sort(buf[:m])[rank - before]
+        if i2 == i1:
+            out *= 2.0
             break
-        before += counts[b]
-    m = 0
-    for j in range(n):
-        b = int((row[j] - lo) * f)
-        if b >= nb:
-            b = nb - 1
-        if b == target:
-            buf[m] = row[j]
-            m += 1
-    part = np.sort(buf[:m])
-    return part[rank - before]
+    return mn, mx, out / 2.0
 
 
 @njit(cache=True, nogil=True)
-def shift_scale_hist(scores, s_int, hist, counts, buf):  # pragma: no cover - compiled
+def _scale_row(row, med, offset, scale, k0, pad_pos, z_out, s_out):  # pragma: no cover - compiled
+    """``s = nint((row - med - offset) * scale)`` in MEME's operation order; ``s - k0`` at ``pad_pos``."""
+    for j in range(row.size):
+        k = int(np.floor(((row[j] - med) - offset) * scale + 0.5))
+        s_out[j] = k
+        z_out[pad_pos[j]] = k - k0
+
+
+@njit(cache=True, nogil=True)
+def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, bins, buf):  # pragma: no cover
     """MEME's median shift, integer scaling and the per-row histogram of the integers.
 
     Parameters
     ----------
-    scores : ndarray, shape (Q, C), float64: column scores.
-    s_int : ndarray, shape (Q, C), int16, written: ``nint((s - median - offset) * scale)``.
+    scores : ndarray, shape (Q, C), float64: column scores, all within [lo_bound, hi_bound].
+    pad_pos : ndarray, shape (C,), int64: each column's position in the padded layout.
+    z_pad : ndarray, shape (Q, C'), int16: ``nint((s - median - offset) * scale) - k0`` written
+        at ``pad_pos``; the padding must hold 0 (an unaligned column adds nothing).
     hist : ndarray, shape (Q, BINS + 1), int64, written: counts of each integer per row.
-    counts : ndarray, shape (nbins,), int64: scratch.
+    counts : ndarray, shape (nbins,), int64; bins : ndarray, shape (C,), int64;
     buf : ndarray, shape (C,), float64: scratch.
 
     Returns
     -------
-    offset, scale : float, float (``floor(min)`` and ``floor(100 / (max - offset))``).
+    offset, scale, k0 : ``floor(min)``, ``floor(100 / (max - offset))``, ``rint(-offset * scale)``.
     """
     q, n = scores.shape
     i1 = max(int(np.floor(0.5 * n)) - 1, 0)
@@ -118,16 +144,7 @@ def shift_scale_hist(scores, s_int, hist, counts, buf):  # pragma: no cover - co
     small = np.inf
     large = -np.inf
     for i in range(q):
-        row = scores[i]
-        lo = row[0]
-        hi = row[0]
-        for j in range(1, n):
-            v = row[j]
-            lo = min(lo, v)
-            hi = max(hi, v)
-        v1 = _select(row, i1, lo, hi, counts, buf)
-        v2 = v1 if i2 == i1 else _select(row, i2, lo, hi, counts, buf)
-        med = (v1 + v2) / 2.0
+        lo, hi, med = _row_median(scores[i], i1, i2, lo_bound, hi_bound, counts, bins, buf)
         quantile[i] = med
         # x - med is monotone in x, so the shifted block's extremes are these
         small = min(small, lo - med)
@@ -136,48 +153,44 @@ def shift_scale_hist(scores, s_int, hist, counts, buf):  # pragma: no cover - co
         small = large - 1.0
     offset = np.floor(small)
     scale = np.floor(BINS / (large - offset))
-    hist[:] = 0
+    k0 = int(np.rint(-offset * scale))
+    hist[:, :] = 0
     for i in range(q):
-        row = scores[i]
-        med = quantile[i]
-        out = s_int[i]
+        _scale_row(scores[i], quantile[i], offset, scale, k0, pad_pos, z_pad[i], bins)
         h = hist[i]
         for j in range(n):
-            k = int(np.floor(((row[j] - med) - offset) * scale + 0.5))
-            out[j] = k
-            h[k] += 1
-    return offset, scale
+            h[bins[j]] += 1
+    return offset, scale, k0
 
 
 @njit(cache=True, nogil=True)
-def best_alignments(s_int, k0, starts, lengths, min_overlap, internal,
+def best_alignments(z_pad, pstarts, lengths, min_overlap, internal,
                     score, offset, overlap, diag):  # pragma: no cover - compiled
     """MEME's ``compare_motifs`` (complete scores) for one query against every target.
 
     The complete score of an alignment is the sum over aligned columns of
     ``s_int - k0``; the best is the highest, ties to the larger overlap,
-    then to the first configuration.
+    then to the first configuration. In the padded layout (``Q - 1``
+    zero columns around each target) every configuration's sum is one
+    diagonal: ``diag[p] = sum_qc z_pad[qc, p + qc]``.
 
     Parameters
     ----------
-    s_int : ndarray, shape (Q, C), int16
-    k0 : int: the scaled score of an unaligned column.
-    starts, lengths : ndarray, shape (T,), int64: each target's first column in C and width.
+    z_pad : ndarray, shape (Q, C'), int16: scaled scores minus ``k0`` in the padded layout.
+    pstarts, lengths : ndarray, shape (T,), int64: each target's first padded column and width.
     score, offset, overlap : ndarray, shape (T,), int64, written
         (offset = configuration - Q: target column = query column + offset).
-    diag : ndarray, int64 scratch of at least Q + max(lengths) - 1.
+    diag : ndarray, shape (C' - Q + 1,), int64 scratch.
     """
-    q = s_int.shape[0]
-    for t in range(starts.size):
-        st = starts[t]
+    q, width = z_pad.shape
+    n_diag = width - q + 1
+    for p in range(n_diag):
+        diag[p] = z_pad[0, p]
+    for qc in range(1, q):
+        _add_row(diag, z_pad[qc, qc:qc + n_diag])
+    for t in range(pstarts.size):
         length = lengths[t]
-        n_conf = q + length - 1
-        diag[:n_conf] = 0
-        for qc in range(q):
-            base = q - 1 - qc
-            row = s_int[qc]
-            for pos in range(length):
-                diag[base + pos] += row[st + pos] - k0
+        first_p = pstarts[t] - q  # configuration conf (1-based) is diagonal first_p + conf
         if internal:
             first = min(q, length)
             last = max(q, length)
@@ -187,13 +200,13 @@ def best_alignments(s_int, k0, starts, lengths, min_overlap, internal,
             last = q + length - mo
         else:
             first = 1
-            last = n_conf
+            last = q + length - 1
         best_score = 0
         best_overlap = -1
         best_conf = 0
         for conf in range(first, last + 1):
             ov = min(min(conf, q + length - conf), min(q, length))
-            s = diag[conf - 1]
+            s = diag[first_p + conf]
             if best_overlap < 0 or s > best_score or (s == best_score and ov > best_overlap):
                 best_score = s
                 best_overlap = ov
@@ -201,6 +214,12 @@ def best_alignments(s_int, k0, starts, lengths, min_overlap, internal,
         score[t] = best_score
         offset[t] = best_conf - q
         overlap[t] = best_overlap
+
+
+@njit(cache=True, nogil=True, inline="never")
+def _add_row(acc, row):  # pragma: no cover - compiled
+    for i in range(acc.size):
+        acc[i] += row[i]
 
 
 @njit(cache=True, nogil=True, inline="never")

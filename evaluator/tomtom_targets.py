@@ -106,6 +106,32 @@ class TomtomTargets:
         self.tie_rank[order] = np.arange(len(mats))
         for arr in (self.columns, self.columns_t, self.lengths, self.starts, self.length_slot):
             arr.flags.writeable = False
+        self._layouts: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+
+    def padded_layout(self, q: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The columns spread out with ``q - 1`` padding columns before, between and after the targets.
+
+        In this layout each alignment of a width-``q`` query with a target is
+        one diagonal of the ``(q, C')`` score block (see
+        :func:`evaluator.tomtom_jit.best_alignments`).
+
+        Returns
+        -------
+        pad_pos : ndarray, shape (C,), int64: each column's padded position.
+        pstarts : ndarray, shape (2N,), int64: each target's first padded position.
+        width : int, C'.
+        """
+        with _lock:
+            hit = self._layouts.get(q)
+        if hit is None:
+            pad = q - 1
+            pstarts = self.starts + pad * (np.arange(self.lengths.size, dtype=np.int64) + 1)
+            owner_col = np.repeat(np.arange(self.lengths.size), self.lengths)
+            pad_pos = (np.arange(self.n_columns, dtype=np.int64) + pad * (owner_col + 1)).astype(np.int64)
+            hit = (pad_pos, pstarts, int(self.n_columns + pad * (self.lengths.size + 1)))
+            with _lock:
+                self._layouts[q] = hit
+        return hit
 
     @property
     def n_targets(self) -> int:
