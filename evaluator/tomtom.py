@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -134,8 +135,18 @@ def _score_query(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int
     return ws.p.astype(np.float32), offsets, overlaps
 
 
+def _workspace(ts: TomtomTargets, q_max: int) -> _Workspace:
+    """This thread's workspace for ``ts`` (kept on it, so repeated calls allocate nothing)."""
+    spaces = ts.__dict__.setdefault("_workspaces", {})
+    key = threading.get_ident()
+    ws = spaces.get(key)
+    if ws is None or ws.scores.shape[0] < q_max:
+        ws = spaces[key] = _Workspace(q_max, ts)
+    return ws
+
+
 def _score_chunk(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool):
-    ws = _Workspace(max(m.shape[0] for m in mats), ts)
+    ws = _workspace(ts, max(m.shape[0] for m in mats))
     return [_score_query(m, ts, dist, min_overlap, internal, ws) for m in mats]
 
 
@@ -246,15 +257,21 @@ def tomtom(
     rng = MemeRandom()  # one stream for the whole run, as in MEME
     parts: dict[str, list] = {c: [] for c in COLUMNS}
     scored = _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, progress)
+    tie_bits = max(1, int(n_strands - 1).bit_length())
+    positions = np.arange(n_strands)
     for (motif, mat), (p32, off, ov) in zip(prepared, scored):
-        order = np.lexsort((ts.tie_rank, -ov, p32))
-        p_sorted = p32[order].astype(np.float64)
+        # MEME's order: p ascending, overlap descending, then tie rank; one int64 key (p >= 0,
+        # so a float32's bits sort like its value)
+        key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - ov)) << tie_bits | ts.tie_rank
+        order = np.argsort(key)
+        p_ord = p32[order]
+        p_sorted = p_ord.astype(np.float64)
         q_sorted = qvalues(p_sorted, rng)
-        e_sorted = (p32[order] * np.float32(2 * n_targets)) / np.float32(2)
+        e_sorted = (p_ord * np.float32(2 * n_targets)) / np.float32(2)
         passing = (e_sorted.astype(np.float64) if evalue else q_sorted) <= limit
         rank = np.empty(n_strands, dtype=np.int64)
-        rank[order] = np.arange(n_strands)
-        first = rank[order] < rank[pair[order]]  # this strand comes before the target's other one
+        rank[order] = positions
+        first = positions < rank[pair[order]]  # this strand comes before the target's other one
         sel = passing & first
         keep = order[sel]
         parts["Query_ID"].append(np.full(keep.size, motif.id, dtype=object))

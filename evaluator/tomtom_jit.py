@@ -58,15 +58,30 @@ def ed_rows(query, targets_t, out):  # pragma: no cover - compiled
             row[j] = -np.sqrt(((d0 * d0 + d1 * d1) + d2 * d2) + d3 * d3)
 
 
-@njit(cache=True, nogil=True, fastmath={"nnan", "ninf", "nsz"})
+_ABS_MASK = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, nogil=True)
 def _min_max(row):  # pragma: no cover - compiled
-    """(min, max) of a row without NaNs (min and max are exact in any order: vectorised)."""
-    mn = row[0]
-    mx = row[0]
-    for j in range(row.size):
-        mn = min(mn, row[j])
-        mx = max(mx, row[j])
-    return mn, mx
+    """(min, max) of a row without NaNs, exactly.
+
+    Compared as integers (a float's bits with the magnitude flipped when
+    negative sort like the float), which LLVM vectorises; float min/max
+    reductions it will not.
+    """
+    bits = row.view(np.int64)
+    kmn = _ABS_MASK
+    kmx = -_ABS_MASK - 1
+    for j in range(bits.size):
+        b = bits[j]
+        k = b ^ ((b >> 63) & _ABS_MASK)
+        kmn = min(kmn, k)
+        kmx = max(kmx, k)
+    out = np.empty(2, np.int64)
+    out[0] = kmn ^ ((kmn >> 63) & _ABS_MASK)
+    out[1] = kmx ^ ((kmx >> 63) & _ABS_MASK)
+    f = out.view(np.float64)
+    return f[0], f[1]
 
 
 @njit(cache=True, nogil=True)
@@ -111,12 +126,10 @@ def _row_median(row, i1, i2, lo_bound, hi_bound, counts, bins, buf):  # pragma: 
 
 
 @njit(cache=True, nogil=True)
-def _scale_row(row, med, offset, scale, k0, pad_pos, z_out, s_out):  # pragma: no cover - compiled
-    """``s = nint((row - med - offset) * scale)`` in MEME's operation order; ``s - k0`` at ``pad_pos``."""
+def _scale_row(row, med, offset, scale, out):  # pragma: no cover - compiled
+    """``out[j] = nint((row[j] - med - offset) * scale)`` in MEME's operation order (vectorised)."""
     for j in range(row.size):
-        k = int(np.floor(((row[j] - med) - offset) * scale + 0.5))
-        s_out[j] = k
-        z_out[pad_pos[j]] = k - k0
+        out[j] = int(np.floor(((row[j] - med) - offset) * scale + 0.5))
 
 
 @njit(cache=True, nogil=True)
@@ -156,10 +169,13 @@ def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, b
     k0 = int(np.rint(-offset * scale))
     hist[:, :] = 0
     for i in range(q):
-        _scale_row(scores[i], quantile[i], offset, scale, k0, pad_pos, z_pad[i], bins)
+        _scale_row(scores[i], quantile[i], offset, scale, bins)
         h = hist[i]
+        z_row = z_pad[i]
         for j in range(n):
-            h[bins[j]] += 1
+            k = bins[j]
+            z_row[pad_pos[j]] = k - k0
+            h[k] += 1
     return offset, scale, k0
 
 
@@ -457,3 +473,30 @@ def mt_bootstrap_tables(key, pos, m, n_samples, out):  # pragma: no cover - comp
             acc += cnt[s]
             out[b, s] = acc
     return pos
+
+
+@njit(cache=True, nogil=True)
+def bootstrap_mse(tables, starts, lambdas, min_pi0, n_samples):  # pragma: no cover - compiled
+    """Storey's bootstrap MSE of each lambda's pi0 (MEME ``estimate_pi_zero``), shape (n_lambda,).
+
+    ``boot[b, l] = tables[b, starts[l]] / ((1 - lambdas[l]) * n_samples)``
+    (0 counts as infinity), ``mse[l] = sum_b (boot[b, l] - min_pi0)^2``
+    added bootstrap by bootstrap as MEME does; NaN becomes infinity.
+    """
+    n_boot = tables.shape[0]
+    n_lambda = starts.size
+    mse = np.zeros(n_lambda)
+    denom = np.empty(n_lambda)
+    for l in range(n_lambda):
+        denom[l] = (1.0 - lambdas[l]) * n_samples
+    for b in range(n_boot):
+        for l in range(n_lambda):
+            v = float(tables[b, starts[l]]) / denom[l]
+            if v == 0.0:
+                v = np.inf
+            d = v - min_pi0
+            mse[l] += d * d
+    for l in range(n_lambda):
+        if np.isnan(mse[l]):
+            mse[l] = np.inf
+    return mse

@@ -21,6 +21,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from evaluator.tomtom_jit import bootstrap_mse, mt_bootstrap_tables, mt_doubles
+
 NUM_BOOTSTRAPS = 100
 NUM_BOOTSTRAP_SAMPLES = 1000
 NUM_LAMBDA = 100
@@ -34,6 +36,7 @@ MTWIST_DEFAULT_SEED = 4357
 BOOTSTRAP_CACHE_BYTES = 128 * 2**20
 _bootstrap_cache: OrderedDict = OrderedDict()
 _bootstrap_cache_lock = threading.Lock()
+_bootstrap_cache_bytes = 0
 
 
 class MemeRandom:
@@ -60,8 +63,6 @@ class MemeRandom:
 
     def random(self, shape: tuple[int, ...]) -> np.ndarray:
         """Doubles ``(hi * 2**32 + lo) * 2**-64`` from consecutive 32-bit outputs, shape=shape."""
-        from evaluator.tomtom_jit import mt_doubles
-
         out = np.empty(int(np.prod(shape)))
         self._pos = int(mt_doubles(self._key, self._pos, out))
         self._consumed += 2 * out.size
@@ -74,8 +75,6 @@ class MemeRandom:
         bootstrap ``b`` are ``>= s``, ``u`` = :meth:`random` doubles in order
         (the stream advances exactly as drawing them would).
         """
-        from evaluator.tomtom_jit import mt_bootstrap_tables
-
         cache_key = (self._seed, self._consumed, int(m), int(n_boot), int(n_samples))
         with _bootstrap_cache_lock:
             hit = _bootstrap_cache.get(cache_key)
@@ -88,12 +87,13 @@ class MemeRandom:
             table = np.empty((n_boot, m + 1), dtype=np.uint16 if n_samples < 2**16 else np.int64)
             self._pos = int(mt_bootstrap_tables(self._key, self._pos, int(m), int(n_samples), table))
             table.flags.writeable = False
+            global _bootstrap_cache_bytes
             with _bootstrap_cache_lock:
                 _bootstrap_cache[cache_key] = (table, self._key.copy(), self._pos)
-                used = sum(t.nbytes for t, _, _ in _bootstrap_cache.values())
-                while used > BOOTSTRAP_CACHE_BYTES and len(_bootstrap_cache) > 1:
+                _bootstrap_cache_bytes += table.nbytes
+                while _bootstrap_cache_bytes > BOOTSTRAP_CACHE_BYTES and len(_bootstrap_cache) > 1:
                     old, _, _ = _bootstrap_cache.popitem(last=False)[1]
-                    used -= old.nbytes
+                    _bootstrap_cache_bytes -= old.nbytes
         self._consumed += 2 * n_boot * n_samples
         return table
 
@@ -107,12 +107,9 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     pi0 = np.where(pi0 == 0.0, np.inf, pi0)
     min_pi0 = pi0.min()
     # number of resampled p-values >= lambda = number of resampled indices >= start(lambda)
-    at_least = rng.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)[:, starts].astype(np.int64)
-    boot = at_least / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
-    boot = np.where(boot == 0.0, np.inf, boot)
-    with np.errstate(invalid="ignore"):
-        mse = np.add.reduce((boot - min_pi0) ** 2, axis=0)  # bootstrap by bootstrap, as MEME adds
-    mse = np.where(np.isnan(mse), np.inf, mse)
+    tables = rng.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
+    # boot[b, l] = tables[b, starts[l]] / ((1 - lambda) * samples), 0 as inf; summed bootstrap by bootstrap
+    mse = bootstrap_mse(tables, starts.astype(np.int64), lambdas, float(min_pi0), float(NUM_BOOTSTRAP_SAMPLES))
     best = int(np.argmin(mse))  # first minimum, like MEME's strict '<' scan
     return float(min(max(pi0[best], 0.0), 1.0))
 
