@@ -73,12 +73,37 @@ def mutants(x: np.ndarray) -> np.ndarray:
 
 
 def ism_delta(model: OnnxModel, x: np.ndarray, classes: np.ndarray, batch_mutants: int = 4800,
-              logit_eps: float = 1e-6) -> np.ndarray:
+              logit_eps: float = 1e-6, incremental: bool = True) -> np.ndarray:
     """Mutant-minus-reference logit map.
 
     x: float32 shape=(S, 4, L). classes: int shape=(S,). Returns float64
     shape=(S, 4, L), 0 at each reference base.
+
+    With ``incremental`` (default) and a model whose first layer is the only
+    path from input to output, each mutant's first layer is recomputed only
+    around the substitution (:mod:`evaluator.ism_incremental`; the same
+    numbers to float rounding, checked on a probe); otherwise every mutant
+    runs through the whole model.
     """
+    if incremental and len(x):
+        inc = incremental_ism(model)
+        if inc is not None:
+            return inc.delta(np.asarray(x, np.float32), np.asarray(classes), eps=logit_eps)
+    return full_ism_delta(model, x, classes, batch_mutants, logit_eps)
+
+
+def incremental_ism(model: OnnxModel):
+    """The model's :class:`evaluator.ism_incremental.IncrementalIsm` (built once), or None if it doesn't apply."""
+    if not hasattr(model, "_incremental_ism"):
+        from evaluator.ism_incremental import build_incremental
+
+        model._incremental_ism = build_incremental(model)
+    return model._incremental_ism
+
+
+def full_ism_delta(model: OnnxModel, x: np.ndarray, classes: np.ndarray, batch_mutants: int = 4800,
+                   logit_eps: float = 1e-6) -> np.ndarray:
+    """:func:`ism_delta` by running every mutant through the whole model, shape (S, 4, L)."""
     s, _, length = x.shape
     per_call = max(1, batch_mutants // (3 * length))
     delta = np.zeros((s, 4, length), np.float64)
