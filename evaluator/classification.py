@@ -17,7 +17,50 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
+
+
+def _binary_clf_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False and true positive counts at each distinct threshold, highest first (sklearn's
+    ``_binary_clf_curve``, the same operations, so the same floats; sklearn itself is not
+    imported on the evaluate path: its import alone took about a second)."""
+    order = np.argsort(score, kind="mergesort")[::-1]
+    score = score[order]
+    y = y_true[order].astype(np.float64)
+    distinct = np.where(np.diff(score))[0]
+    idx = np.r_[distinct, y.size - 1]
+    tps = np.cumsum(y, dtype=np.float64)[idx]
+    fps = 1 + idx - tps
+    return fps, tps
+
+
+def _trapezoid_area(x: np.ndarray, y: np.ndarray) -> float:
+    """sklearn ``auc``: trapezoid area for monotone ``x`` (either direction)."""
+    direction = -1 if np.any(np.diff(x) < 0) else 1
+    return float(direction * np.trapezoid(y, x))
+
+
+def roc_auc_score(y_true: np.ndarray, score: np.ndarray) -> float:
+    """sklearn ``roc_auc_score`` for one binary task with both classes present."""
+    fps, tps = _binary_clf_curve(y_true, np.asarray(score))
+    keep = np.where(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])[0]
+    fps, tps = np.r_[0, fps[keep]], np.r_[0, tps[keep]]
+    return _trapezoid_area(fps / fps[-1], tps / tps[-1])
+
+
+def precision_recall_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn ``precision_recall_curve`` (precision, recall; thresholds not needed)."""
+    fps, tps = _binary_clf_curve(y_true, np.asarray(score))
+    ps = tps + fps
+    precision = np.zeros_like(tps)
+    np.divide(tps, ps, out=precision, where=(ps != 0))
+    recall = tps / tps[-1]
+    return np.hstack((precision[::-1], 1)), np.hstack((recall[::-1], 0))
+
+
+def average_precision_score(y_true: np.ndarray, score: np.ndarray) -> float:
+    """sklearn ``average_precision_score`` for one binary task."""
+    precision, recall = precision_recall_curve(y_true, score)
+    return float(-np.sum(np.diff(recall) * np.array(precision)[:-1]))
 
 
 class ClassificationScores(NamedTuple):
@@ -57,8 +100,8 @@ def aupr_trapezoid(y_true: np.ndarray, score: np.ndarray) -> float:
     y_true = np.asarray(y_true).astype(bool)
     if y_true.all() or not y_true.any():
         return float("nan")
-    precision, recall, _ = precision_recall_curve(y_true, score)
-    return float(auc(recall, precision))
+    precision, recall = precision_recall_curve(y_true, score)
+    return _trapezoid_area(recall, precision)
 
 
 def _nanmean(values: np.ndarray) -> float:
