@@ -151,8 +151,24 @@ def filter_logos(ppms: Sequence[np.ndarray], recovery: dict, path: str | Path, *
     return logo_grid(ppms, titles, path, highlight=highlight, **kwargs)
 
 
+_ground_truth_png: dict = {}
+
+
 def ground_truth_logos(motif_set, path: str | Path, **kwargs) -> Path:
-    """Grid of the 12 ground-truth motifs, titled ``TF (JASPAR ID)``."""
+    """Grid of the 12 ground-truth motifs, titled ``TF (JASPAR ID)``.
+
+    The same motifs give the same picture in every evaluation, so it is
+    drawn once per process (per motif set and drawing options) and the
+    PNG's bytes are written again after that.
+    """
     ppms = [pwm.T for pwm in motif_set.pwms]
     titles = [f"{name} ({jid})" for name, jid in zip(motif_set.names, motif_set.jaspar_ids)]
-    return logo_grid(ppms, titles, path, highlight=[True] * len(ppms), **kwargs)
+    key = (tuple(titles), tuple(p.tobytes() for p in ppms), repr(sorted(kwargs.items())))
+    path = Path(path)
+    if key in _ground_truth_png:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_ground_truth_png[key])
+        return path
+    out = logo_grid(ppms, titles, path, highlight=[True] * len(ppms), **kwargs)
+    _ground_truth_png[key] = out.read_bytes()
+    return out
