@@ -33,6 +33,10 @@ from evaluator.classification import auroc, aupr_trapezoid, average_precision
 from evaluator.onnx_model import OnnxModel
 
 
+#: Whether :func:`ism_delta` tries incremental ISM when not told (perf/ compares both ways).
+INCREMENTAL_DEFAULT = True
+
+
 class AttributionScores(NamedTuple):
     """Per-sequence scores (NaN when a mask is all True or all False) and their means."""
 
@@ -73,19 +77,19 @@ def mutants(x: np.ndarray) -> np.ndarray:
 
 
 def ism_delta(model: OnnxModel, x: np.ndarray, classes: np.ndarray, batch_mutants: int = 4800,
-              logit_eps: float = 1e-6, incremental: bool = True) -> np.ndarray:
+              logit_eps: float = 1e-6, incremental: bool | None = None) -> np.ndarray:
     """Mutant-minus-reference logit map.
 
     x: float32 shape=(S, 4, L). classes: int shape=(S,). Returns float64
     shape=(S, 4, L), 0 at each reference base.
 
-    With ``incremental`` (default) and a model whose first layer is the only
+    With ``incremental`` (None: :data:`INCREMENTAL_DEFAULT`, True) and a model whose first layer is the only
     path from input to output, each mutant's first layer is recomputed only
     around the substitution (:mod:`evaluator.ism_incremental`; the same
     numbers to float rounding, checked on a probe); otherwise every mutant
     runs through the whole model.
     """
-    if incremental and len(x):
+    if (INCREMENTAL_DEFAULT if incremental is None else incremental) and len(x):
         inc = incremental_ism(model)
         if inc is not None:
             return inc.delta(np.asarray(x, np.float32), np.asarray(classes), eps=logit_eps)

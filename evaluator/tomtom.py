@@ -145,7 +145,22 @@ def _workspace(ts: TomtomTargets, q_max: int) -> _Workspace:
     return ws
 
 
-def _score_chunk(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool):
+def _score_query_numpy(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int, internal: bool):
+    """:func:`_score_query` with the NumPy kernels (used until the compiled ones are cached)."""
+    scorer = K.ed_scores if dist == "ed" else K.pearson_scores
+    s_int, offset, scale = K.shift_and_scale(scorer(mat[None], ts.columns))
+    k0 = np.rint(-offset * scale).astype(np.int64)
+    score, best_offset, overlap = K.best_alignments(s_int, k0, ts.col_index, ts.lengths, min_overlap=min_overlap,
+                                                    internal=internal)
+    lookup = score + mat.shape[0] * k0[:, None]
+    p = K.max_alignment_pvalues(s_int, k0, ts.unique_lengths, ts.length_slot, lookup)
+    return p[0].astype(np.float32), best_offset[0], overlap[0]
+
+
+def _score_chunk(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
+                 compiled: bool = True):
+    if not compiled:
+        return [_score_query_numpy(m, ts, dist, min_overlap, internal) for m in mats]
     ws = _workspace(ts, max(m.shape[0] for m in mats))
     return [_score_query(m, ts, dist, min_overlap, internal, ws) for m in mats]
 
@@ -171,20 +186,23 @@ def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: i
     random stream, so they must go in query order).
     """
     n_workers = _workers()
+    compiled = J.ready()
+    if not compiled:
+        J.start_warm_up()
     if len(mats) < 2 * _MIN_CHUNK or n_workers == 1:
         chunks = [mats[i:i + _MIN_CHUNK] for i in range(0, len(mats), _MIN_CHUNK)]
         futures = None
     else:
         size = max(_MIN_CHUNK, -(-len(mats) // (4 * n_workers)))
         chunks = [mats[i:i + size] for i in range(0, len(mats), size)]
-        futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal) for c in chunks]
+        futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal, compiled) for c in chunks]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(mats), desc="tomtom", unit="query")
     for i, chunk in enumerate(chunks):
-        results = futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal)
+        results = futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal, compiled)
         yield from results
         if bar is not None:
             bar.update(len(chunk))

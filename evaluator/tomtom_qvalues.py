@@ -21,6 +21,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from evaluator import tomtom_jit as J
 from evaluator.tomtom_jit import bootstrap_mse, mt_bootstrap_tables, mt_doubles
 
 NUM_BOOTSTRAPS = 100
@@ -63,10 +64,26 @@ class MemeRandom:
 
     def random(self, shape: tuple[int, ...]) -> np.ndarray:
         """Doubles ``(hi * 2**32 + lo) * 2**-64`` from consecutive 32-bit outputs, shape=shape."""
-        out = np.empty(int(np.prod(shape)))
-        self._pos = int(mt_doubles(self._key, self._pos, out))
-        self._consumed += 2 * out.size
+        n = int(np.prod(shape))
+        if J.ready():
+            out = np.empty(n)
+            self._pos = int(mt_doubles(self._key, self._pos, out))
+        else:  # NumPy's MT19937 from the same state (while the compiled kernels are not cached yet)
+            raw = self._numpy_raw(2 * n).reshape(n, 2).astype(np.float64)
+            out = (raw[:, 0] * 4294967296.0 + raw[:, 1]) * 2.0**-64
+        self._consumed += 2 * n
         return out.reshape(shape)
+
+    def _numpy_raw(self, n: int) -> np.ndarray:
+        bits = np.random.MT19937(0)
+        state = bits.state
+        state["state"]["key"] = self._key.astype(np.uint32)
+        state["state"]["pos"] = self._pos
+        bits.state = state
+        raw = bits.random_raw(n)
+        after = bits.state["state"]
+        self._key, self._pos = np.asarray(after["key"], dtype=np.uint64), int(after["pos"])
+        return raw
 
     def bootstrap_tables(self, m: int, n_boot: int, n_samples: int) -> np.ndarray:
         """Tail counts of ``n_boot`` bootstraps of ``n_samples`` indices in ``[0, m)``, shape (n_boot, m + 1).
@@ -85,7 +102,15 @@ class MemeRandom:
             self._key, self._pos = key.copy(), pos
         else:
             table = np.empty((n_boot, m + 1), dtype=np.uint16 if n_samples < 2**16 else np.int64)
-            self._pos = int(mt_bootstrap_tables(self._key, self._pos, int(m), int(n_samples), table))
+            if J.ready():
+                self._pos = int(mt_bootstrap_tables(self._key, self._pos, int(m), int(n_samples), table))
+            else:
+                consumed = self._consumed
+                idx = np.minimum((self.random((n_boot, n_samples)) * float(m)).astype(np.int64), m - 1)
+                self._consumed = consumed
+                flat = idx + (m + 1) * np.arange(n_boot)[:, None]
+                counts = np.bincount(flat.ravel(), minlength=n_boot * (m + 1)).reshape(n_boot, m + 1)
+                table[...] = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # table[b, s] = #idx >= s
             table.flags.writeable = False
             global _bootstrap_cache_bytes
             with _bootstrap_cache_lock:
@@ -109,7 +134,14 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     # number of resampled p-values >= lambda = number of resampled indices >= start(lambda)
     tables = rng.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
     # boot[b, l] = tables[b, starts[l]] / ((1 - lambda) * samples), 0 as inf; summed bootstrap by bootstrap
-    mse = bootstrap_mse(tables, starts.astype(np.int64), lambdas, float(min_pi0), float(NUM_BOOTSTRAP_SAMPLES))
+    if J.ready():
+        mse = bootstrap_mse(tables, starts.astype(np.int64), lambdas, float(min_pi0), float(NUM_BOOTSTRAP_SAMPLES))
+    else:
+        boot = tables[:, starts].astype(np.int64) / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
+        boot = np.where(boot == 0.0, np.inf, boot)
+        with np.errstate(invalid="ignore"):
+            mse = np.add.reduce((boot - min_pi0) ** 2, axis=0)  # bootstrap by bootstrap, as MEME adds
+        mse = np.where(np.isnan(mse), np.inf, mse)
     best = int(np.argmin(mse))  # first minimum, like MEME's strict '<' scan
     return float(min(max(pi0[best], 0.0), 1.0))
 

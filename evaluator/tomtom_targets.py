@@ -134,6 +134,14 @@ class TomtomTargets:
         return hit
 
     @property
+    def col_index(self) -> np.ndarray:
+        """int64, shape (2N, Lmax): each target's column indices into ``columns``, padded with C."""
+        if not hasattr(self, "_col_index"):
+            pos = np.arange(int(self.lengths.max()))[None, :]
+            self._col_index = np.where(pos < self.lengths[:, None], self.starts[:, None] + pos, self.n_columns)
+        return self._col_index
+
+    @property
     def n_targets(self) -> int:
         """N, the number of target motifs (E = p x N)."""
         return len(self.ids)
