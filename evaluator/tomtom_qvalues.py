@@ -40,6 +40,14 @@ _bootstrap_cache_lock = threading.Lock()
 _bootstrap_cache_bytes = 0
 
 
+def clear_bootstrap_cache() -> None:
+    """Forget the kept bootstrap tables (they are drawn again when next needed)."""
+    global _bootstrap_cache_bytes
+    with _bootstrap_cache_lock:
+        _bootstrap_cache.clear()
+        _bootstrap_cache_bytes = 0
+
+
 class MemeRandom:
     """MEME's ``my_drand`` stream: mtwist's default-seeded MT19937, 64-bit doubles in [0, 1).
 

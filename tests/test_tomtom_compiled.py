@@ -1,0 +1,68 @@
+"""The compiled Tomtom kernels and the NumPy ones (used until numba's cache is warm) give the same output."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluator import tomtom_jit as J
+from evaluator.meme_io import MemeMotif
+from evaluator.tomtom import jaspar_targets, prepare_targets, tomtom
+from evaluator.tomtom_qvalues import MemeRandom, qvalues
+
+
+@pytest.fixture(scope="module")
+def queries():
+    rng = np.random.default_rng(4)
+    widths = [3, 8, 19, 19, 24, 11, 30, 19, 7, 19]
+    return [MemeMotif(f"q{i}", "", rng.dirichlet(np.full(4, 0.4), size=w), 20) for i, w in enumerate(widths)]
+
+
+def _both(monkeypatch, fn):
+    monkeypatch.setattr(J, "start_warm_up", lambda: None)
+    monkeypatch.setattr(J, "ready", lambda: False)
+    slow = fn()
+    monkeypatch.setattr(J, "ready", lambda: True)
+    return slow, fn()
+
+
+@pytest.mark.parametrize("dist", ["ed", "pearson"])
+def test_compiled_and_numpy_paths_agree(monkeypatch, queries, dist):
+    targets = jaspar_targets(2016)
+    slow, fast = _both(monkeypatch, lambda: tomtom(queries, targets, dist=dist, thresh=None))
+    pd.testing.assert_frame_equal(slow, fast)
+    assert len(fast) == len(queries) * len(targets)
+
+
+def test_restricted_alignments_agree(monkeypatch, queries):
+    targets = jaspar_targets(2016)
+    for kwargs in ({"min_overlap": 6}, {"internal": True, "evalue": False, "thresh": 0.5}):
+        slow, fast = _both(monkeypatch, lambda: tomtom(queries[:4], targets, **kwargs))
+        pd.testing.assert_frame_equal(slow, fast)
+
+
+def test_random_stream_and_bootstraps_agree(monkeypatch):
+    p = np.sort(np.random.default_rng(2).random(1038) ** 2)
+
+    from evaluator import tomtom_qvalues
+
+    def run():
+        tomtom_qvalues.clear_bootstrap_cache()  # draw the tables, don't reuse them
+        rng = MemeRandom(seed=12345)
+        return [qvalues(p, rng) for _ in range(3)] + [rng.random((5,))]
+
+    slow, fast = _both(monkeypatch, run)
+    for a, b in zip(slow, fast):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_prepared_targets_are_reused_and_checked():
+    targets = jaspar_targets(2016)
+    prepared = prepare_targets(targets)
+    assert prepare_targets(list(targets)) is prepared  # same content: the cached object
+    hits = tomtom([MemeMotif("q", "", targets[3].ppm, 20)], prepared)
+    assert hits.iloc[0].Target_ID == targets[3].id
+    from benchmark.errors import MotifbenchError
+
+    with pytest.raises(MotifbenchError, match="motif_pseudo"):
+        tomtom([MemeMotif("q", "", targets[3].ppm, 20)], prepared, motif_pseudo=0.5)
