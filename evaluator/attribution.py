@@ -96,13 +96,24 @@ def ism_delta(model: OnnxModel, x: np.ndarray, classes: np.ndarray, batch_mutant
     return full_ism_delta(model, x, classes, batch_mutants, logit_eps)
 
 
+_incremental_cache: dict = {}
+
+
 def incremental_ism(model: OnnxModel):
-    """The model's :class:`evaluator.ism_incremental.IncrementalIsm` (built once), or None if it doesn't apply."""
-    if not hasattr(model, "_incremental_ism"):
+    """The model's :class:`evaluator.ism_incremental.IncrementalIsm`, or None if it doesn't apply.
+
+    Built (and checked on a probe) once per model file and settings in a
+    process: re-evaluating the same model reuses it.
+    """
+    key = (model.info.sha256, model.length, model.info.extra.get("threads"), model.ism_output["output_name"],
+           model.output_kind)
+    if key not in _incremental_cache:
         from evaluator.ism_incremental import build_incremental
 
-        model._incremental_ism = build_incremental(model)
-    return model._incremental_ism
+        if len(_incremental_cache) >= 4:
+            _incremental_cache.pop(next(iter(_incremental_cache)))
+        _incremental_cache[key] = build_incremental(model)
+    return _incremental_cache[key]
 
 
 def full_ism_delta(model: OnnxModel, x: np.ndarray, classes: np.ndarray, batch_mutants: int = 4800,

@@ -223,27 +223,26 @@ class IncrementalIsm:
                     continue
                 ii = np.arange(lo_i, hi_i + 1)
                 seg = ref_taps[seqs][:, :, a:e + 1]  # (b, F, e - a + 1)
-                before = np.maximum.accumulate(seg, axis=2)  # max of ref over [a, t]
-                after = np.maximum.accumulate(seg[:, :, ::-1], axis=2)[:, :, ::-1]  # max over [t, e]
                 best = np.full((b, ii.size, 3, seg.shape[1]), -np.inf, np.float32)
-                o1 = ii + pad - w + 1
-                left = o1 - 1 - a  # ref positions a .. o1 - 1 are unchanged
-                has_left = left >= 0
-                if has_left.any():
-                    vals = before[:, :, np.clip(left, 0, None)].transpose(0, 2, 1)[:, :, None]  # (b, n, 1, F)
-                    best = np.where(has_left[None, :, None, None], np.maximum(best, vals), best)
-                right = o1 + w - a  # ref positions o2 + 1 .. e are unchanged
-                has_right = right <= e - a
-                if has_right.any():
-                    vals = after[:, :, np.clip(right, None, e - a)].transpose(0, 2, 1)[:, :, None]
-                    best = np.where(has_right[None, :, None, None], np.maximum(best, vals), best)
-                win_p = win[:, ii]  # (b, n, 3, F, w)
-                for k in range(w):
-                    o = o1 + k
-                    inside = (o >= a) & (o <= e)
-                    if inside.any():
-                        best = np.where(inside[None, :, None, None], np.maximum(best, win_p[..., k]), best)
-                pooled[:, ii, :, :, p] = best.transpose(1, 0, 2, 3)  # advanced indices go first
+                o1 = ii + pad - w + 1  # first changed tap position of each i (increasing)
+                left = o1 - 1 - a  # unchanged ref positions a .. o1 - 1 (when left >= 0)
+                sl = slice(int(np.searchsorted(left, 0)), ii.size)
+                if sl.start < sl.stop:
+                    before = np.maximum.accumulate(seg, axis=2)  # max of ref over [a, t]
+                    np.maximum(best[:, sl], before[:, :, left[sl]].transpose(0, 2, 1)[:, :, None], out=best[:, sl])
+                right = o1 + w - a  # unchanged ref positions o2 + 1 .. e (when right <= e - a)
+                sl = slice(0, int(np.searchsorted(right, e - a, side="right")))
+                if sl.start < sl.stop:
+                    after = np.maximum.accumulate(seg[:, :, ::-1], axis=2)[:, :, ::-1]  # max over [t, e]
+                    np.maximum(best[:, sl], after[:, :, right[sl]].transpose(0, 2, 1)[:, :, None], out=best[:, sl])
+                win_p = win[:, lo_i:hi_i + 1]  # (b, n, 3, F, w)
+                for k in range(w):  # tap position o1 + k, inside [a, e] for a contiguous run of i
+                    first = int(np.searchsorted(o1 + k, a))
+                    last = int(np.searchsorted(o1 + k, e, side="right"))
+                    if first < last:
+                        part = best[:, first:last]
+                        np.maximum(part, win_p[:, first:last, :, :, k], out=part)
+                pooled[:, lo_i:hi_i + 1, :, :, p] = best
             logits = self._logits(pooled.reshape(b * length * 3, *pooled.shape[3:]), eps).reshape(b, length, 3, -1)
             chosen = np.take_along_axis(logits, classes[seqs][:, None, None, None], axis=3)[..., 0]
             delta[seqs[:, None, None], alts, positions[None, :, None]] = chosen - ref_logits[seqs][:, None, None]

@@ -13,7 +13,7 @@ loader vs ``datasets``); Tomtom vs memelite (warm 30 / 300 queries, first
 call in a fresh process) with MEME 5.5.8's CLI times quoted from
 ``perf/tomtom_speed.py``; ``evaluate()`` of the bundled CNN-25 on the
 5,000-sequence test, cold (fresh process) and warm, incremental vs full ISM;
-inference ONNX Runtime vs PyTorch (the same graph via onnx2torch); a CNN-25
+inference ONNX Runtime vs PyTorch eager (the same architecture); a CNN-25
 training epoch vs Keras (``/work/venv-keras`` when it exists, else n/a);
 worker jobs/min warm fork server vs fresh interpreter; leaderboard first
 render parquet vs JSON records.
@@ -156,7 +156,7 @@ for i in range({calls}):
     t = time.perf_counter()
     rec = evaluate({str(CNN25)!r}, data={str(data)!r}, out_dir={str(out)!r}, progress=False)
     print("call", i, time.perf_counter() - t, time.perf_counter() - t0)
-print("ism", rec["attribution"]["mean_auroc"])
+print("ism", rec["results"]["attribution"]["mean_auroc"])
 """
 
 
@@ -187,16 +187,17 @@ def evaluate_rows(quick: bool, work: Path) -> list[dict]:
 
 
 def inference_rows(quick: bool) -> list[dict]:
-    import onnx
     import torch
-    from onnx2torch import convert
 
+    from baselines.model import build_model
+    from baselines.zoo import get_spec
     from evaluator.onnx_model import OnnxModel, random_onehot
 
     x = random_onehot(5_000, 200, seed=0)
     model = OnnxModel(CNN25, 200, threads=2)
     torch.set_num_threads(2)
-    net = convert(onnx.load(str(CNN25))).eval()
+    torch.manual_seed(0)
+    net = build_model(get_spec("cnn-25"), "relu", 200).eval()  # the same architecture (onnx2torch needs torchvision)
     xt = torch.from_numpy(x)
 
     def via_torch():
@@ -205,41 +206,80 @@ def inference_rows(quick: bool) -> list[dict]:
                 net(xt[s:s + 256])
 
     ours, peer = alternate(lambda: model.predict(x), via_torch, 3 if quick else 5)
-    return [row("inference CNN-25, 5,000 seqs (2 threads)", ours, peer, "PyTorch 2.x eager (onnx2torch of the same graph)")]
+    return [row("inference CNN-25, 5,000 seqs (2 threads)", ours, peer, "PyTorch eager, same architecture (baselines.model)")]
+
+
+KERAS_EPOCH = """
+import time
+import numpy as np
+import tensorflow as tf
+from baselines.zoo import get_spec
+
+def keras_epoch(name, x, y, threads):
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    spec = get_spec(name)
+    layers = tf.keras.layers
+    inputs = tf.keras.Input((200, 4))
+    h = inputs
+    for block in spec.convs:
+        h = layers.Conv1D(block.filters, block.width, padding=block.padding, use_bias=False)(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.Activation("relu")(h)
+        if block.pool > 1:
+            h = layers.MaxPool1D(block.pool, block.stride, padding=block.pool_padding)(h)
+        h = layers.Dropout(block.dropout)(h)
+    h = layers.Flatten()(h)
+    for dense in spec.dense:
+        h = layers.Dense(dense.units, use_bias=False)(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.Activation("relu")(h)
+        h = layers.Dropout(dense.dropout)(h)
+    model = tf.keras.Model(inputs, layers.Dense(12, activation="sigmoid")(h))
+    model.compile(tf.keras.optimizers.Adam(1e-3, beta_1=0.95), "binary_crossentropy")
+    xt = x.transpose(0, 2, 1)
+    model.fit(xt[:500], y[:500], batch_size=100, epochs=1, verbose=0)  # build + trace
+    t0 = time.perf_counter()
+    model.fit(xt, y, batch_size=100, epochs=1, verbose=0, shuffle=True)
+    return time.perf_counter() - t0
+
+def random_data(n, length, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))].transpose(0, 2, 1)
+    return np.ascontiguousarray(x), (rng.random((n, 12)) < 0.2).astype(np.float32)
+"""
 
 
 def training_rows(quick: bool) -> list[dict]:
     n = 2_000 if quick else 17_500
     code = f"""
-import sys, time
+import sys
 sys.path.insert(0, {str(REPO / 'perf')!r})
-import numpy as np
-from train_speed import random_data, epoch_via_fit, keras_epoch
-KERAS = KERAS_FLAG
+from train_speed import random_data, epoch_via_fit
+from baselines.data import DataBundle
 x, y = random_data({n}, 200)
-if KERAS:
-    print("epoch", keras_epoch("cnn-25", x, y, 2))
-else:
-    from baselines.data import DataBundle
-    xv, yv = random_data(1_000, 200, seed=1)
-    print("epoch", epoch_via_fit("cnn-25", DataBundle.from_arrays((x, y), (xv, yv), (xv, yv)), 2, 1))
+xv, yv = random_data(1_000, 200, seed=1)
+print("epoch", epoch_via_fit("cnn-25", DataBundle.from_arrays((x, y), (xv, yv), (xv, yv)), 2, 1))
+"""
+    keras_code = KERAS_EPOCH + f"""
+x, y = random_data({n}, 200)
+print("epoch", keras_epoch("cnn-25", x, y, 2))
 """
     ours = keras = None
     notes = []
     try:
-        out = _python(code.replace("KERAS_FLAG", "False"))
+        out = _python(code)
         ours = _scaled(out, n)
     except Exception as exc:  # keep the table going; say why
         notes.append(f"ours failed: {exc}")
     if KERAS_PYTHON.exists():
         try:
-            keras = _scaled(_python(code.replace("KERAS_FLAG", "True"), python=str(KERAS_PYTHON)), n)
+            keras = _scaled(_python(keras_code, python=str(KERAS_PYTHON)), n)
         except Exception as exc:
             notes.append(f"Keras n/a: {exc}")
     else:
         notes.append("Keras n/a: no /work/venv-keras")
     return [row("training epoch CNN-25 (17,500 seqs, batch 100, 2 threads)", ours, keras, "Keras (TensorFlow CPU)",
-                note="; ".join(notes) + (f"; measured on {n:,} seqs, scaled" if n != 17_500 else ""))]
+                note="; ".join(notes + ([f"measured on {n:,} seqs, scaled"] if n != 17_500 else [])))]
 
 
 def _scaled(out: str, n: int) -> float | None:
