@@ -27,6 +27,7 @@ import pandas as pd
 
 from benchmark.errors import MotifbenchError
 from evaluator import tomtom_jit as J
+from evaluator import tomtom_jit_cache as JC
 from evaluator import tomtom_kernels as K
 from evaluator.meme_io import MemeMotif, read_meme
 from evaluator.tomtom_qvalues import MemeRandom, qvalues
@@ -186,9 +187,9 @@ def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: i
     random stream, so they must go in query order).
     """
     n_workers = _workers()
-    compiled = J.ready()
+    compiled = JC.ready()
     if not compiled:
-        J.start_warm_up()
+        JC.start_warm_up()
     if len(mats) < 2 * _MIN_CHUNK or n_workers == 1:
         chunks = [mats[i:i + _MIN_CHUNK] for i in range(0, len(mats), _MIN_CHUNK)]
         futures = None

@@ -21,8 +21,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from evaluator import tomtom_jit as J
-from evaluator.tomtom_jit import bootstrap_mse, mt_bootstrap_tables, mt_doubles
+from evaluator import tomtom_jit_cache as J
+from evaluator.tomtom_jit_random import bootstrap_mse, mt_bootstrap_tables, mt_doubles
 
 NUM_BOOTSTRAPS = 100
 NUM_BOOTSTRAP_SAMPLES = 1000
@@ -51,7 +51,7 @@ def clear_bootstrap_cache() -> None:
 class MemeRandom:
     """MEME's ``my_drand`` stream: mtwist's default-seeded MT19937, 64-bit doubles in [0, 1).
 
-    The generator runs in compiled code (:mod:`evaluator.tomtom_jit`). The
+    The generator runs in compiled code (:mod:`evaluator.tomtom_jit_random`). The
     stream is the same in every run (MEME never seeds it), so the bootstrap
     tables drawn from it depend only on where in the stream they start and
     on ``m``: they are kept between calls (up to ``BOOTSTRAP_CACHE_BYTES``,

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluator import tomtom_jit as J
+from evaluator import tomtom_jit_cache as J
 from evaluator.meme_io import MemeMotif
 from evaluator.tomtom import jaspar_targets, prepare_targets, tomtom
 from evaluator.tomtom_qvalues import MemeRandom, qvalues
