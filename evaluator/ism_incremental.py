@@ -155,7 +155,7 @@ class IncrementalIsm:
 
     def _probe(self) -> None:
         """Compare with full ISM on two random sequences (every mutant); NotIncremental if they differ."""
-        from evaluator.attribution import mutants
+        from evaluator.ism_mutants import mutants
         from evaluator.onnx_model import random_onehot
 
         x = random_onehot(2, self.model.length, seed=7)
