@@ -292,7 +292,7 @@ def worker_rows(quick: bool) -> list[dict]:
     out = subprocess.run([sys.executable, str(REPO / "perf" / "worker_throughput.py"), *args], capture_output=True,
                          text=True, env=_env(), timeout=3600, cwd=REPO).stdout
     rates = {}
-    for m in re.finditer(r"^\s*(\d+)\s+(\S+)\s+([\d.]+)\s+([\d.]+)\s*$", out, re.M):
+    for m in re.finditer(r"^\s*(\d+)\s+(warm fork|fresh python)\s+([\d.]+)\s+([\d.]+)\s*$", out, re.M):
         rates[(int(m.group(1)), m.group(2))] = float(m.group(4))
     warm = max((v for (w, k), v in rates.items() if "warm" in k or "fork" in k), default=None)
     cold = max((v for (w, k), v in rates.items() if not ("warm" in k or "fork" in k)), default=None)
@@ -320,7 +320,8 @@ def _fmt(value, unit: str) -> str:
 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"Measured {meta['date']} on {meta['machine']} ({meta['mode']}; `python perf/regression_table.py"
-             f"{' --quick' if meta['mode'] == 'quick' else ''}`). Medians of alternating A/B repeats.", "",
+             f"{' --quick' if meta['mode'] == 'quick' else ''}`). Medians of alternating A/B repeats."
+             + (f" {meta['note']}." if meta.get("note") else ""), "",
              "| figure | motifbench | peer | peer is | note |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['figure']} | {_fmt(r['ours'], r['unit'])} | {_fmt(r['peer'], r['unit'])} | "
@@ -360,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             got = funcs[name]()
         except Exception as exc:  # one broken section must not hide the others
             got = [row(name, None, None, "-", note=f"failed: {type(exc).__name__}: {exc}")]
+        for r in got:
+            r["section"] = name
         rows += got
         print(f"[{name}: {time.perf_counter() - t:.0f} s]", flush=True)
         for r in got:
@@ -368,6 +371,13 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "mode": "quick" if args.quick else "full",
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at the end",
             "python": platform.python_version(), "sections": args.only}
+    previous = REPO / "docs" / "performance.json"
+    if set(args.only) != set(SECTIONS) and previous.exists():  # keep the other sections' last figures
+        kept = [r for r in json.loads(previous.read_text())["rows"] if r.get("section") not in args.only]
+        rows = kept + rows
+        rows.sort(key=lambda r: SECTIONS.index(r["section"]) if r.get("section") in SECTIONS else 0)
+        meta["sections"] = sorted({r.get("section") for r in rows if r.get("section")}, key=SECTIONS.index)
+        meta["note"] = f"{', '.join(args.only)} re-measured at {meta['date']}; other rows from the previous run"
     print(markdown(rows, meta))
     if not args.no_write:
         write_docs(rows, meta)
