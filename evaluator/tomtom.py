@@ -173,9 +173,16 @@ def _workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@lru_cache(maxsize=1)
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="tomtom")
+    """This process's thread pool (a forked child makes its own: threads do not survive fork)."""
+    pid = os.getpid()
+    if pid not in _pools:
+        _pools.clear()
+        _pools[pid] = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="tomtom")
+    return _pools[pid]
 
 
 def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,

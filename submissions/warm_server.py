@@ -64,7 +64,13 @@ def _warm_reference_data() -> None:
         from evaluator.tomtom import jaspar_targets
 
         jaspar.core_vertebrates(jaspar.DEFAULT_RELEASE)
-        jaspar_targets(jaspar.DEFAULT_RELEASE)  # parsed once here, shared by every forked job
+        targets = jaspar_targets(jaspar.DEFAULT_RELEASE)  # parsed once here, shared by every forked job
+        from evaluator.tomtom import prepare_targets
+        from evaluator.tomtom_jit_cache import ready, warm_up
+
+        prepare_targets(targets)  # Tomtom's target side, computed once for every job
+        if ready():
+            warm_up()  # load the compiled Tomtom kernels from numba's cache before forking
         load_motif_set()
         jaspar.close_connections()
     except Exception:  # warming is an optimisation only
