@@ -42,6 +42,7 @@ from evaluator.onnx_rules import (
     resolve_output_kind,
 )
 from evaluator.onnx_tap import TapSpec, find_tap, resolve_tap_axes
+from evaluator.output_range import clip_probabilities, probability_range_problem
 
 #: Names other modules and tests import from here (the session module is the evaluator's model door).
 __all__ = [
@@ -248,10 +249,11 @@ class OnnxModel:
         if not np.all(np.isfinite(out)):
             bad = int((~np.isfinite(out)).sum())
             raise ModelOutputError(f"output {self.output_name!r} contains {bad} NaN/inf values")
-        if self.output_kind == "probabilities" and (out.min() < 0.0 or out.max() > 1.0):
+        problem = probability_range_problem(float(out.min()), float(out.max())) if self.output_kind == "probabilities" else None
+        if problem:
             raise ModelOutputError(
                 f"output {self.output_name!r} was {'declared' if self.output_kind_source == 'declared' else 'taken'} "
-                f"as probabilities but has values in [{out.min():.4g}, {out.max():.4g}]; declare --output-kind logits"
+                f"as probabilities but {problem}; if it holds logits, declare --output-kind logits"
             )
 
     def _tap_to_ncl(self, tap: np.ndarray) -> np.ndarray:
@@ -293,8 +295,10 @@ class OnnxModel:
 
     def to_probabilities(self, out: np.ndarray) -> np.ndarray:
         """Outputs -> probabilities (sigmoid of logits), float64."""
+        if self.output_kind == "probabilities":
+            return clip_probabilities(out)  # float32 round-off (Sigmoid's 1.0000001) accepted, then clipped
         out = np.asarray(out, dtype=np.float64)
-        return out if self.output_kind == "probabilities" else 1.0 / (1.0 + np.exp(-out))
+        return 1.0 / (1.0 + np.exp(-out))
 
     def to_logits(self, out: np.ndarray, eps: float = 1e-6) -> np.ndarray:
         """Outputs -> logits, float64; probabilities are clipped to ``[eps, 1-eps]`` first."""

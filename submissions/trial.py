@@ -73,6 +73,8 @@ def run_trial(
     import onnx
     import onnxruntime as ort
 
+    from evaluator.output_range import probability_range_problem
+
     path = Path(model)
     proto = onnx.ModelProto()
     proto.ParseFromString(path.read_bytes())
@@ -105,10 +107,11 @@ def run_trial(
     if not np.all(np.isfinite(y)):
         raise SubmissionRejected("non_finite_output", f"the model outputs NaN or inf on random one-hot sequences ({output_name!r})")
     lo, hi = float(y.min()), float(y.max())
-    if output_kind == "probabilities" and (lo < 0.0 or hi > 1.0):
+    problem = probability_range_problem(lo, hi) if output_kind == "probabilities" else None
+    if problem:
         raise SubmissionRejected(
             "probabilities_out_of_range",
-            f"the manifest declares probabilities but outputs range over [{lo:.3g}, {hi:.3g}]; "
+            f"the manifest declares probabilities but the output {problem} on random one-hot sequences; "
             "declare output_kind 'logits' or add a sigmoid",
         )
     facts = _inspect(path, length, tap, output_kind, logits_output)

@@ -1,0 +1,105 @@
+"""Issue 10 section 4: a plain Sigmoid model whose ONNX Runtime output reaches 1.0000001 is accepted.
+
+The model is the one a client reported: Conv(4->8, width 19, pads 9) -> Relu
+-> ReduceMax over length -> MatMul(8x12) -> Sigmoid, random weights, opset 17.
+With weight seed 37 and the 2,000 random sequences below, ONNX Runtime's
+vectorised Sigmoid returns one value one ulp above 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from benchmark.loader import DatasetInfo, SplitArrays
+from evaluator.evaluate import evaluate_arrays
+from evaluator.onnx_model import ModelOutputError, OnnxModel
+from evaluator.output_range import PROBABILITY_TOLERANCE, format_value, probability_range_problem
+from evaluator.params import EvalParams
+
+WEIGHT_SEED = 37
+
+
+def client_model(seed: int = WEIGHT_SEED, scale: float = 1.0, bias: float = 0.0) -> onnx.ModelProto:
+    """The reported model (``bias`` > 0 adds a constant after the Sigmoid, making it truly out of range)."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0, 1, (8, 4, 19)).astype(np.float32)
+    w2 = rng.normal(0, scale, (8, 12)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["conv"], pads=[9, 9]),
+        helper.make_node("Relu", ["conv"], ["act"]),
+        helper.make_node("ReduceMax", ["act"], ["pooled"], axes=[2], keepdims=0),
+        helper.make_node("MatMul", ["pooled", "w2"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["y" if bias == 0 else "s"]),
+    ]
+    inits = [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")]
+    if bias:
+        nodes.append(helper.make_node("Add", ["s", "b"], ["y"]))
+        inits.append(numpy_helper.from_array(np.full(12, bias, np.float32), "b"))
+    graph = helper.make_graph(nodes, "client", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 200])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 12])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    return model
+
+
+def _inputs(n: int = 2000) -> np.ndarray:
+    idx = np.random.default_rng(2).integers(0, 4, (n, 200))
+    return np.ascontiguousarray(np.eye(4, dtype=np.float32)[idx].transpose(0, 2, 1))
+
+
+@pytest.fixture(scope="module")
+def client_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("client") / "model.onnx"
+    onnx.save(client_model(), path)
+    return path
+
+
+def test_onnxruntime_sigmoid_really_exceeds_one(client_path):
+    session = ort.InferenceSession(str(client_path), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": _inputs()})
+    assert y.max() > 1.0, "precondition: this ONNX Runtime's Sigmoid no longer overshoots; pick another seed"
+    assert y.max() <= 1.0 + PROBABILITY_TOLERANCE
+
+
+def test_client_model_is_accepted_and_clipped(client_path):
+    om = OnnxModel(client_path, 200)
+    assert om.info.output_kind == "probabilities"
+    x = _inputs()
+    raw = om.predict(x, 256)
+    assert raw.max() > 1.0
+    probs = om.to_probabilities(raw)
+    assert probs.max() == 1.0 and probs.min() >= 0.0
+
+
+def test_client_model_evaluates_end_to_end(client_path):
+    x = _inputs()
+    rng = np.random.default_rng(0)
+    y = (rng.random((x.shape[0], 12)) < 0.2).astype(np.float32)
+    mask = np.zeros((x.shape[0], 200), bool)
+    mask[:, 50:70] = True
+    info = DatasetInfo(source="test", config="synthetic", split="test", version="0.0.0", revision=None)
+    arrays = SplitArrays(x=x, y=y, mask=mask, ids=[f"s{i}" for i in range(len(x))], motifs=[[] for _ in x], info=info)
+    record = evaluate_arrays(client_path, arrays, params=EvalParams(attribution=False), progress=False)
+    assert 0.0 <= record["results"]["classification"]["macro_auroc"] <= 1.0
+
+
+def test_truly_out_of_range_is_refused_with_enough_digits(tmp_path):
+    path = tmp_path / "over.onnx"
+    onnx.save(client_model(bias=1e-5), path)
+    with pytest.raises(ModelOutputError) as err:
+        OnnxModel(path, 200, output_kind="probabilities").predict(_inputs(64), 64)
+    message = str(err.value)
+    assert "1.00001" in message  # not rounded to "1", which read as inside [0, 1]
+    assert "outside [0, 1]" in message and "--output-kind logits" in message
+
+
+def test_range_rule():
+    assert probability_range_problem(0.0, 1.0000001) is None
+    assert probability_range_problem(-1e-7, 1.0) is None
+    assert "1.00001" in probability_range_problem(0.0, 1.00001)
+    assert "-0.5" in probability_range_problem(-0.5, 0.5)
+    assert format_value(1.0000001) == "1.0000001"
