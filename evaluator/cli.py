@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evaluator import tomtom_cli
 from evaluator.params import OUTPUT_KINDS, EvalParams
-from evaluator.params_cli import add_eval_params_arguments, eval_params_overrides
+from evaluator.params_cli import add_eval_params_arguments, add_interval_arguments, eval_params_overrides, interval_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,24 +41,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--logo-engine", choices=("fast", "logomaker"), default="fast",
                    help="logo renderer: same picture, logomaker is ~10x slower (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_interval_arguments(p)
+    p.add_argument("--hidden-seed", default=None, metavar="SEED",
+                   help="score on the hidden test of an ended round, regenerated from its published seed "
+                        "(64 hex digits, `motifbench round show`); reproduces that round's scores exactly")
+    p.add_argument("--round", dest="round_id", default=None, metavar="ID",
+                   help="round id to record with --hidden-seed (default: looked up in the local ledger)")
     p.set_defaults(func=_run_evaluate)
 
     tomtom_cli.register(subparsers)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    from benchmark.errors import MotifbenchError
     from evaluator import evaluate
 
     params = EvalParams.from_dict(eval_params_overrides(args))
     out: Path = args.out
     if out.suffix != ".json":
         out = out / "result.json" if out.is_dir() else out.with_suffix(".json")
-    result = evaluate(
-        args.model, data=args.data, config=args.config, split=args.split, out_dir=out.parent, params=params,
-        tap=args.tap, output_kind=args.output_kind, progress=not args.quiet and sys.stderr.isatty(),
-        revision=args.revision, record_name=out.name, model_name=args.name, logo_engine=args.logo_engine,
-        threads=args.threads, logits_output=args.logits_output, source=getattr(args, "model_source", None),
-    )
+    common = dict(out_dir=out.parent, params=params, tap=args.tap, output_kind=args.output_kind,
+                  progress=not args.quiet and sys.stderr.isatty(), record_name=out.name, model_name=args.name,
+                  logo_engine=args.logo_engine, threads=args.threads, logits_output=args.logits_output,
+                  source=getattr(args, "model_source", None), intervals=interval_settings(args))
+    if args.hidden_seed is not None:
+        from benchmark.rounds import parse_seed
+        from evaluator.hidden import evaluate_hidden
+
+        if args.config != "synthetic" or args.split != "test":
+            raise MotifbenchError("--hidden-seed scores the synthetic hidden test; leave --config and --split out")
+        result = evaluate_hidden(args.model, parse_seed(args.hidden_seed), data=args.data, round_id=args.round_id,
+                                 **common)
+    else:
+        result = evaluate(args.model, data=args.data, config=args.config, split=args.split, revision=args.revision,
+                          **common)
     print(result.summary())
     print(f"record: {out}")
     return 0

@@ -80,3 +80,33 @@ def eval_params_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "no_attribution", False):
         out["attribution"] = False
     return out
+
+
+def add_interval_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The bootstrap-interval flags (``results.uncertainty``), shared by ``evaluate`` and ``worker``."""
+    from evaluator.uncertainty import DEFAULT_RECOVERY_RESAMPLES, DEFAULT_RESAMPLES, DEFAULT_SEED
+
+    g = parser.add_argument_group("bootstrap intervals (docs/rounds.md)")
+    g.add_argument("--no-intervals", action="store_true", help="skip the bootstrap intervals (results.uncertainty)")
+    g.add_argument("--bootstrap-resamples", type=int, default=DEFAULT_RESAMPLES,
+                   help="resamples for classification and attribution intervals (default: %(default)s)")
+    g.add_argument("--recovery-resamples", type=int, default=DEFAULT_RECOVERY_RESAMPLES,
+                   help="resamples for motif-recovery intervals, each a Tomtom run of every filter "
+                        "(default: %(default)s)")
+    g.add_argument("--bootstrap-seed", type=int, default=DEFAULT_SEED,
+                   help="seed of the resampling, recorded (default: %(default)s)")
+    return g
+
+
+def interval_settings(args: argparse.Namespace):
+    """The :class:`~evaluator.uncertainty.BootstrapSettings` the flags ask for (None with --no-intervals)."""
+    from benchmark.errors import MotifbenchError
+    from evaluator.uncertainty import BootstrapSettings
+
+    if args.no_intervals:
+        return None
+    try:
+        return BootstrapSettings(resamples=args.bootstrap_resamples, recovery_resamples=args.recovery_resamples,
+                                 seed=args.bootstrap_seed)
+    except ValueError as exc:
+        raise MotifbenchError(str(exc)) from None

@@ -13,7 +13,8 @@ Stages, each timed in the record:
 6. ``tomtom``: informative filters vs JASPAR CORE vertebrates (MEME-faithful).
 7. ``recovery``: match-JASPAR, match-ground-truth, coverage, per-TF counts.
 8. ``attribution``: ISM on the first ``ism_sequences`` positive sequences.
-9. ``logos``: filter and ground-truth logo grids.
+9. ``uncertainty``: bootstrap intervals of every headline number (:mod:`evaluator.intervals`; off with ``intervals=None``).
+10. ``logos``: filter and ground-truth logo grids.
 
 Artifacts beside the record (``<stem>`` = the record's file name without
 ``.json``): ``<stem>.filters.png``, ``<stem>.ground_truth.png``,
@@ -35,6 +36,7 @@ from evaluator.ppm import single_threaded_blas
 from evaluator.record import SCHEMA_VERSION, to_jsonable, utc_now, validate_record, write_record
 from evaluator.reference import ReferenceBundle, load_reference
 from evaluator.result import EvaluationResult
+from evaluator.uncertainty import BootstrapSettings
 from evaluator.stages import (
     EvaluationError,
     attribution_section,
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 
 #: Activations are kept in memory for the PPM stage up to this many bytes (else recomputed).
 DEFAULT_CACHE_BYTES = 1 << 30
+#: Intervals are on by default: every number a user cites carries one.
+DEFAULT_INTERVALS = BootstrapSettings()
 
 
 class _Timer:
@@ -75,7 +79,8 @@ def evaluate(model: str | Path, *, data: str | Path | None = None, config: str =
              tap: str | None = None, output_kind: str | None = None, logits_output: str | None = None,
              progress: bool = True, record_name: str = "result.json", model_name: str | None = None,
              logo_engine: str = "fast", threads: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
-             source: ModelSource | None = None, reference: ReferenceBundle | None = None) -> EvaluationResult:
+             source: ModelSource | None = None, reference: ReferenceBundle | None = None,
+             intervals: BootstrapSettings | None = DEFAULT_INTERVALS, round_info: dict | None = None) -> EvaluationResult:
     """Evaluate one ONNX model on one dataset split.
 
     Parameters
@@ -113,6 +118,10 @@ def evaluate(model: str | Path, *, data: str | Path | None = None, config: str =
     reference : ReferenceBundle, optional
         Motif set and JASPAR targets (default: :func:`evaluator.reference.load_reference` of
         ``params.jaspar_release``).
+    intervals : BootstrapSettings, optional
+        Bootstrap settings of the record's ``results.uncertainty`` (None = no intervals; docs/rounds.md).
+    round_info : dict, optional
+        ``{"id", "commitment"}`` of the hidden-test round the split belongs to (recorded as ``round``).
 
     Returns
     -------
@@ -128,7 +137,8 @@ def evaluate(model: str | Path, *, data: str | Path | None = None, config: str =
     return evaluate_arrays(model, arrays, out_dir=out_dir, params=params, tap=tap, output_kind=output_kind,
                            progress=progress, record_name=record_name, model_name=model_name,
                            logo_engine=logo_engine, threads=threads, cache_bytes=cache_bytes, timer=timer,
-                           logits_output=logits_output, source=source, reference=reference)
+                           logits_output=logits_output, source=source, reference=reference, intervals=intervals,
+                           round_info=round_info)
 
 
 def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = None, params: EvalParams | None = None,
@@ -136,7 +146,8 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
                     progress: bool = True, record_name: str = "result.json", model_name: str | None = None,
                     logo_engine: str = "fast", threads: int | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
                     timer: _Timer | None = None, source: ModelSource | None = None,
-                    reference: ReferenceBundle | None = None) -> EvaluationResult:
+                    reference: ReferenceBundle | None = None, intervals: BootstrapSettings | None = DEFAULT_INTERVALS,
+                    round_info: dict | None = None) -> EvaluationResult:
     """:func:`evaluate` on a split already in memory.
 
     ``arrays`` has the loader's ``SplitArrays`` fields: ``x : ndarray, shape (N, 4, L)``,
@@ -168,7 +179,8 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
         classification = classification_section(y, probabilities, reference)
 
     with timer.stage("ppm"), single_threaded_blas():
-        ppms, clipped, window, offset = ppm_stage(onnx_model, x, maxima, cached, params, progress)
+        ppms, clipped, window, offset, accumulator = ppm_stage(onnx_model, x, maxima, cached, params, progress,
+                                                               per_sequence=intervals is not None)
     del cached
 
     with timer.stage("tomtom"):
@@ -177,10 +189,19 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
     with timer.stage("recovery"):
         recovery = recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped, reference)
 
-    attribution = None
+    attribution = attribution_scores = None
     if params.attribution and params.ism_sequences > 0:
         with timer.stage("attribution"):
-            attribution = attribution_section(onnx_model, arrays, x, y, mask, probabilities, params)
+            attribution, attribution_scores = attribution_section(onnx_model, arrays, x, y, mask, probabilities,
+                                                                  params)
+
+    uncertainty = None
+    if intervals is not None:
+        from evaluator.intervals import uncertainty_section
+
+        with timer.stage("uncertainty"), single_threaded_blas():
+            uncertainty = uncertainty_section(y, probabilities, attribution_scores, accumulator, params, intervals)
+    del accumulator
 
     artifacts: dict[str, str] = {}
     if out_dir is not None:
@@ -194,7 +215,8 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
 
     timer.seconds["total"] = round(time.perf_counter() - start_total, 4)
     record = _assemble(source, info, arrays, n, length, params, window, offset, nonfinite, classification,
-                       recovery, attribution, timer.seconds, artifacts, reference, model_name)
+                       recovery, attribution, timer.seconds, artifacts, reference, model_name,
+                       uncertainty=uncertainty, round_info=round_info)
     if out_dir is not None:
         write_record(record, out_dir / record_name)
     else:
@@ -204,7 +226,8 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
 
 def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: EvalParams, window: int, offset: int,
               nonfinite: int, classification: dict, recovery: dict, attribution: dict | None, timings: dict,
-              artifacts: dict, reference: ReferenceBundle, model_name: str | None) -> dict:
+              artifacts: dict, reference: ReferenceBundle, model_name: str | None, *,
+              uncertainty: dict | None = None, round_info: dict | None = None) -> dict:
     import onnxruntime
 
     from benchmark.versions import motifbench_version
@@ -271,10 +294,13 @@ def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: Ev
             "tomtom_method": tomtom_method,
             "derived": {"ppm_window": int(window), "tap_offset": int(offset), "tap_nonfinite_values": int(nonfinite)},
         },
-        "results": {"classification": classification, "motif_recovery": recovery, "attribution": attribution},
+        "results": {"classification": classification, "motif_recovery": recovery, "attribution": attribution,
+                    **({"uncertainty": uncertainty} if uncertainty is not None else {})},
         "timings_seconds": timings,
         "artifacts": artifacts,
         "environment": {"onnxruntime": onnxruntime.__version__, "providers": info.extra.get("providers"),
                         "threads": info.extra.get("threads")},
     }
+    if round_info is not None:
+        record["round"] = {"id": round_info.get("id"), "commitment": round_info["commitment"]}
     return to_jsonable(record)

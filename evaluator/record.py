@@ -23,7 +23,7 @@ import numpy as np
 from benchmark.errors import MotifbenchError
 from benchmark.files import atomic_write
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 SCHEMA_PATH = Path(__file__).with_name("result_schema.json")
 
 
@@ -103,28 +103,41 @@ def summary_rows(record: dict) -> list[tuple[str, str]]:
     cls = res["classification"]
     rec = res["motif_recovery"]
     att = res["attribution"]
+    ci = res.get("uncertainty") or {}  # schema 1.1.0: bootstrap intervals
 
     def fmt(v) -> str:
         return "n/a" if v is None else f"{v:.3f}"
+
+    def interval(section: str, key: str) -> str:
+        lo, hi = ((ci.get(section) or {}).get(key) or [None, None])
+        return "" if lo is None or hi is None else f"  [{lo:.3f}, {hi:.3f}]"
 
     rows = [
         ("model", record["model"]["name"]),
         ("dataset", f"{record['dataset']['config']} {record['dataset']['split']} "
                     f"(v{record['dataset']['version']}, {record['dataset']['n_sequences']} seqs)"),
-        ("AUROC (macro)", fmt(cls["macro_auroc"])),
-        ("auPR (macro, average precision)", fmt(cls["macro_aupr"])),
+        ("AUROC (macro)", fmt(cls["macro_auroc"]) + interval("classification", "macro_auroc")),
+        ("auPR (macro, average precision)", fmt(cls["macro_aupr"]) + interval("classification", "macro_aupr")),
         ("auPR (macro, papers' trapezoid)", fmt(cls["macro_aupr_trapezoid"])),
         ("filters", f"{rec['n_filters']} ({rec['n_filters_tested']} informative, sent to Tomtom)"),
-        ("match JASPAR", f"{rec['match_jaspar_fraction']:.3f} ({rec['n_match_jaspar']}/{rec['n_filters']})"),
-        ("match ground truth", f"{rec['match_ground_truth_fraction']:.3f} ({rec['n_match_ground_truth']}/{rec['n_filters']})"),
+        ("match JASPAR", f"{rec['match_jaspar_fraction']:.3f} ({rec['n_match_jaspar']}/{rec['n_filters']})"
+                         + interval("motif_recovery", "match_jaspar_fraction")),
+        ("match ground truth", f"{rec['match_ground_truth_fraction']:.3f} ({rec['n_match_ground_truth']}/{rec['n_filters']})"
+                               + interval("motif_recovery", "match_ground_truth_fraction")),
         ("coverage", f"{rec['coverage_count']}/{rec['n_ground_truth_tfs']}"
-                     + (f" (missed: {', '.join(rec['missed_tfs'])})" if rec["missed_tfs"] else "")),
+                     + (f" (missed: {', '.join(rec['missed_tfs'])})" if rec["missed_tfs"] else "")
+                     + interval("motif_recovery", "coverage")),
     ]
     if att is not None:
         rows += [
-            (f"ISM AUROC (mean of {att['n_sequences_scored']})", fmt(att["mean_auroc"])),
-            ("ISM auPR (mean, average precision)", fmt(att["mean_aupr"])),
+            (f"ISM AUROC (mean of {att['n_sequences_scored']})", fmt(att["mean_auroc"]) + interval("attribution", "mean_auroc")),
+            ("ISM auPR (mean, average precision)", fmt(att["mean_aupr"]) + interval("attribution", "mean_aupr")),
         ]
+    if ci:
+        rows.append(("intervals", f"{ci['settings']['level']:.0%} bootstrap over sequences ({ci['settings']['resamples']} resamples, "
+                                  f"{ci['settings']['recovery_resamples']} for recovery, seed {ci['settings']['seed']})"))
+    if record.get("round"):
+        rows.append(("hidden round", f"{record['round'].get('id') or '?'} (commitment {record['round']['commitment'][:16]}...)"))
     rows.append(("time (s)", f"{record['timings_seconds'].get('total', 0.0):.1f}"))
     return rows
 

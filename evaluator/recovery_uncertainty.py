@@ -9,8 +9,8 @@ window count. A resample of the sequences is then one sparse product
 into PPMs by the accumulator's own :meth:`~evaluator.ppm.PPMAccumulator.result`,
 clipped with the same IC rule, and compared with JASPAR in **one** Tomtom call
 (every resample's filters are queries of the same run, so the target-side
-work, JASPAR's columns, median shift and null, is done once), then scored with
-:func:`evaluator.recovery.motif_recovery`.
+work, JASPAR's columns, median shift and null, is done once), then counted by
+:func:`resample_fractions` (``motif_recovery``'s definitions, every resample at once).
 
 The activation threshold (half of each filter's maximum over the split) is
 held at its full-split value: the bootstrap of a sample maximum is not
@@ -117,10 +117,8 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
         ``{"match_ground_truth_fraction": [lo, hi], "match_jaspar_fraction": [lo, hi], "coverage": [lo, hi],
         "resamples": R, "tomtom_queries": Q}``.
     """
-    from benchmark.jaspar import core_vertebrates
     from benchmark.motifs import load_motif_set
     from evaluator.meme_io import MemeMotif, read_meme, write_meme
-    from evaluator.recovery import motif_recovery
     from evaluator.tomtom import jaspar_targets, tomtom
     from evaluator.uncertainty import percentile_interval
 
@@ -135,25 +133,13 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
                 queries.append(MemeMotif(ids[b][i], "", clip.ppm, clip.ppm.shape[0]))
     targets = jaspar_targets(params.jaspar_release)  # parsed once per process
     motif_set = load_motif_set()
-    names = {m.matrix_id: m.name for m in core_vertebrates(params.jaspar_release)}
     if queries:
         queries = read_meme(write_meme(queries, None))  # the 6 decimals Tomtom sees for the point estimate too
         hits = tomtom(queries, targets, dist=params.tomtom_dist, min_overlap=params.tomtom_min_overlap,
                       motif_pseudo=params.tomtom_motif_pseudo, evalue=params.tomtom_evalue, thresh=params.tomtom_thresh)
     else:
         hits = None
-    tested_by = [[] for _ in range(r)]
-    for q in queries:
-        tested_by[int(q.id.split(".", 1)[0][1:])].append(q.id)
-    groups = {}
-    if hits is not None and len(hits):
-        owner = hits["Query_ID"].str.split(".", n=1).str[0].str[1:].astype(int).to_numpy()
-        groups = {int(b): frame for b, frame in hits.groupby(owner, sort=False)}
-    empty = hits.iloc[0:0] if hits is not None else _empty_hits()
-    stats = np.zeros((3, r))
-    for b in range(r):  # scoring only (a few ms each); the PPMs and Tomtom above covered every resample at once
-        rec = motif_recovery(groups.get(b, empty), ids[b], tested_by[b], motif_set, names)
-        stats[:, b] = rec["match_ground_truth_fraction"], rec["match_jaspar_fraction"], rec["coverage"]
+    stats = resample_fractions(hits, r, f, motif_set)
     return {
         "match_ground_truth_fraction": percentile_interval(stats[0], level),
         "match_jaspar_fraction": percentile_interval(stats[1], level),
@@ -163,9 +149,32 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
     }
 
 
-def _empty_hits():
-    import pandas as pd
+def resample_fractions(hits, n_resamples: int, n_filters: int, motif_set) -> np.ndarray:
+    """Match-ground-truth, match-JASPAR and coverage of every resample from one Tomtom table.
 
-    from evaluator.tomtom import COLUMNS
+    The definitions of :func:`evaluator.recovery.motif_recovery` (denominators:
+    all filters; a filter matches when it has any hit at the threshold, matches
+    ground truth when any hit is an accepted ID of a ground-truth TF; coverage
+    = TFs with a matching filter / 12), counted for all resamples at once
+    (a test checks they equal ``motif_recovery`` resample by resample).
 
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    hits : Tomtom table whose ``Query_ID`` is ``b<resample>.filter<index>``.
+    Returns float64 shape (3, R): rows match_ground_truth, match_jaspar, coverage.
+    """
+    out = np.zeros((3, n_resamples))
+    if hits is None or not len(hits):
+        return out
+    query = hits["Query_ID"].astype(str).str.extract(r"^b(\d+)\.filter(\d+)$").astype(np.int64).to_numpy()
+    b, fi = query[:, 0], query[:, 1]
+    tf_index = {tf: k for k, tf in enumerate(motif_set.names)}
+    tf = np.array([tf_index.get(motif_set.tf_of_accepted_id.get(t), -1) for t in hits["Target_ID"].astype(str)],
+                  dtype=np.int64)
+    n_tfs = len(motif_set.names)
+    jaspar_pairs = np.unique(b * n_filters + fi)
+    truth = tf >= 0
+    truth_pairs = np.unique(b[truth] * n_filters + fi[truth])
+    tf_pairs = np.unique(b[truth] * n_tfs + tf[truth])
+    out[0] = np.bincount(truth_pairs // n_filters, minlength=n_resamples) / n_filters
+    out[1] = np.bincount(jaspar_pairs // n_filters, minlength=n_resamples) / n_filters
+    out[2] = np.bincount(tf_pairs // n_tfs, minlength=n_resamples) / n_tfs
+    return out

@@ -94,8 +94,11 @@ def classification_section(y: np.ndarray, probabilities: np.ndarray, reference: 
     }
 
 
-def ppm_stage(model: OnnxModel, x: np.ndarray, maxima: np.ndarray, cached, params: EvalParams, progress: bool):
+def ppm_stage(model: OnnxModel, x: np.ndarray, maxima: np.ndarray, cached, params: EvalParams, progress: bool,
+              per_sequence: bool = False):
+    """PPMs, clipped PPMs, window, offset, and (``per_sequence``) the accumulator that keeps per-sequence sums."""
     from evaluator.ppm import PPMAccumulator, clip_ppm
+    from evaluator.recovery_uncertainty import PerSequencePPMs
 
     info = model.info
     if params.ppm_method == "nmi":
@@ -105,7 +108,8 @@ def ppm_stage(model: OnnxModel, x: np.ndarray, maxima: np.ndarray, cached, param
         if not window:
             raise ModelError("ke_window=None asks for the first conv's kernel width, which could not be read from "
                              "the graph; give --ke-window")
-    acc = PPMAccumulator(params.ppm_method, maxima, window, x.shape[2], info.tap_length, params.activation_threshold)
+    builder = PerSequencePPMs if per_sequence else PPMAccumulator  # per-sequence sums feed the recovery bootstrap
+    acc = builder(params.ppm_method, maxima, window, x.shape[2], info.tap_length, params.activation_threshold)
     step = params.batch_size
     if cached is not None:
         for start in range(0, x.shape[0], step):
@@ -117,7 +121,7 @@ def ppm_stage(model: OnnxModel, x: np.ndarray, maxima: np.ndarray, cached, param
             acc.update(x[start:start + acts.shape[0]], acts)
     ppms = acc.result()
     clipped = [clip_ppm(p, params.ic_threshold, params.ic_pad, params.ic_eps) for p in ppms.ppms]
-    return ppms, clipped, window, ppms.offset
+    return ppms, clipped, window, ppms.offset, (acc if per_sequence else None)
 
 
 def tomtom_stage(clipped, params: EvalParams, out_dir: Path | None, stem: str, reference: ReferenceBundle):
@@ -175,13 +179,14 @@ def recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped, 
     return recovery
 
 
-def attribution_section(model: OnnxModel, arrays, x, y, mask, probabilities, params: EvalParams) -> dict | None:
+def attribution_section(model: OnnxModel, arrays, x, y, mask, probabilities, params: EvalParams):
+    """The record's attribution section and the per-sequence scores behind it (both None when nothing to score)."""
     from evaluator.attribution import choose_classes, ism_delta, position_scores, score_against_mask, select_sequences
 
     idx = select_sequences(y, mask, params.ism_sequences)
     if idx.size == 0:
         log.warning("no positive sequence with a recorded motif instance: attribution skipped")
-        return None
+        return None, None
     classes = choose_classes(y[idx], probabilities[idx])
     delta = ism_delta(model, x[idx], classes, params.ism_batch_mutants, params.ism_logit_eps)
     scores = score_against_mask(position_scores(delta, x[idx]), mask[idx])
@@ -199,7 +204,7 @@ def attribution_section(model: OnnxModel, arrays, x, y, mask, probabilities, par
                              "score[i] = sum_c x[c,i] (delta[c,i] - mean_c delta[c,i]) = -mean_c delta[c,i]"),
         "positives": "positions inside a recorded motif instance (the dataset's motifs column)",
         **model.ism_output,
-    }
+    }, scores
 
 
 def keep_beside(onnx_path: Path, out_dir: Path) -> str:

@@ -118,6 +118,9 @@ def serve(demo, launch_options: dict, *, host: str = "127.0.0.1", port: int = 78
         folder = ensure_dataset()
         print(f"dataset: {folder}\n  load it with: from datasets import load_dataset; "
               f"load_dataset({str(folder)!r}, 'synthetic')", flush=True)
+    from benchmark.rounds import ensure_round
+
+    ensure_round()  # the hidden-test round (its secret is created here on first start; docs/rounds.md)
     if block:
         stop_on_sigterm()
     proc = WorkerProcess(worker_args).start() if worker else None

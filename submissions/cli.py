@@ -107,6 +107,13 @@ def _eval_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def _intervals(args: argparse.Namespace) -> dict[str, Any] | None:
+    from evaluator.params_cli import interval_settings
+
+    settings = interval_settings(args)
+    return None if settings is None else {k: v for k, v in settings.as_dict().items() if k != "method"}
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     from submissions.sqlite_store import open_store
     from submissions.worker import Worker, WorkerConfig
@@ -124,6 +131,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         threads=args.threads,
         launcher="spawn" if args.no_warm else "forkserver",
         artifacts=not args.no_artifacts,
+        hidden=not args.no_hidden,
+        intervals=_intervals(args),
+        rescore_when_idle=not args.no_rescore,
     )
 
     with open_store() as store:
@@ -200,7 +210,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="start a fresh interpreter per job instead of forking a warm one (slower, simpler)")
     w.add_argument("--json-out", help="write what this worker did (ids, states) to this JSON file")
     add_eval_params_arguments(w)
+    w.add_argument("--no-hidden", action="store_true",
+                   help="score on the public test only (default: synthetic submissions on the current hidden round)")
+    w.add_argument("--no-rescore", action="store_true",
+                   help="do not re-score stale rows (older evaluator major, dataset version or round) when idle")
+    from evaluator.params_cli import add_interval_arguments
+
+    add_interval_arguments(w)
     w.set_defaults(func=_cmd_worker)
+
+    from submissions import rescore_cli
+
+    rescore_cli.register(subparsers)
 
 
 def main(argv: list[str] | None = None) -> int:

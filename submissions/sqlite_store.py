@@ -27,12 +27,14 @@ from submissions.store import (
     STATES,
     CheckpointFiles,
     Recovered,
+    ScoreKey,
     Store,
     Submission,
+    score_key,
     submissions_home,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS submissions (
@@ -61,12 +63,26 @@ CREATE TABLE IF NOT EXISTS submissions (
 CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state, created_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
+CREATE TABLE IF NOT EXISTS scores (
+    sha256           TEXT NOT NULL,
+    dataset_config   TEXT NOT NULL,
+    dataset_version  TEXT NOT NULL,
+    evaluator_major  INTEGER NOT NULL,
+    round_id         TEXT NOT NULL,
+    submission_id    TEXT NOT NULL,
+    record_json      TEXT NOT NULL,
+    scored_at        REAL NOT NULL,
+    PRIMARY KEY (sha256, dataset_config, dataset_version, evaluator_major, round_id)
+);
+CREATE INDEX IF NOT EXISTS scores_by_submission ON scores (submission_id, scored_at)
 """
+#: Columns added after schema 1, with their definitions (added in place to an older database).
+_ADDED_COLUMNS = {"rescore": "INTEGER NOT NULL DEFAULT 0"}
 
 _COLUMNS = (
     "id, state, model_name, submitter, dataset_config, dataset_version, sha256, size_bytes, baseline, "
     "manifest_json, data_source, trial_json, created_at, started_at, finished_at, heartbeat_at, attempts, "
-    "worker_id, reason, record_json"
+    "worker_id, reason, record_json, rescore"
 )
 
 
@@ -92,6 +108,7 @@ def _row_to_submission(row: sqlite3.Row) -> Submission:
         worker_id=row["worker_id"],
         reason=row["reason"],
         record=json.loads(row["record_json"]) if row["record_json"] else None,
+        rescore=bool(row["rescore"]),
     )
 
 
@@ -132,6 +149,12 @@ class SQLiteStore(Store):
         with self._tx() as cur:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 cur.execute(statement)
+            present = {row["name"] for row in cur.execute("PRAGMA table_info(submissions)")}
+            for name, definition in _ADDED_COLUMNS.items():
+                if name not in present:
+                    cur.execute(f"ALTER TABLE submissions ADD COLUMN {name} {definition}")
+            cur.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            self._backfill_scores(cur)
 
     def _set_wal(self, busy_timeout: float) -> None:
         # Switching to WAL needs a moment with no other connection writing; under
@@ -229,12 +252,15 @@ class SQLiteStore(Store):
         return _row_to_submission(row), True
 
     def claim(self, worker_id: str) -> Submission | None:
+        # new submissions first (oldest first); then re-scores, newest submission first
         now = self.clock()
         with self._tx() as cur:
             row = cur.execute(
                 f"""UPDATE submissions
                        SET state = ?, worker_id = ?, started_at = ?, heartbeat_at = ?, attempts = attempts + 1
-                     WHERE id = (SELECT id FROM submissions WHERE state = ? ORDER BY created_at, id LIMIT 1)
+                     WHERE id = (SELECT id FROM submissions WHERE state = ?
+                                  ORDER BY rescore, CASE WHEN rescore = 0 THEN created_at ELSE -created_at END, id
+                                  LIMIT 1)
                        AND state = ?
                  RETURNING {_COLUMNS}""",
                 (RUNNING, worker_id, now, now, PENDING, PENDING),
@@ -254,12 +280,75 @@ class SQLiteStore(Store):
 
     def finish(self, submission_id: str, worker_id: str, record: dict[str, Any]) -> bool:
         now = self.clock()
-        return self._owned_update(
-            "state = ?, finished_at = ?, heartbeat_at = ?, record_json = ?, reason = NULL",
-            (FINISHED, now, now, json.dumps(record, sort_keys=True, default=str)),
-            submission_id,
-            worker_id,
+        text = json.dumps(record, sort_keys=True, default=str)
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE submissions SET state = ?, finished_at = ?, heartbeat_at = ?, record_json = ?, reason = NULL, "
+                "rescore = 0 WHERE id = ? AND worker_id = ? AND state = ?",
+                (FINISHED, now, now, text, submission_id, worker_id, RUNNING),
+            )
+            if cur.rowcount != 1:
+                return False
+            row = cur.execute("SELECT sha256, dataset_config, dataset_version FROM submissions WHERE id = ?",
+                              (submission_id,)).fetchone()
+            self._insert_score(cur, submission_id, row, record, text, now)
+            return True
+
+    @staticmethod
+    def _insert_score(cur: sqlite3.Cursor, submission_id: str, row: sqlite3.Row, record: dict[str, Any], text: str,
+                      now: float) -> None:
+        """Keep the record in the score history; the first record of a key stays (a key is scored once)."""
+        key = score_key(row["sha256"], row["dataset_config"], row["dataset_version"], record)
+        cur.execute(
+            "INSERT OR IGNORE INTO scores (sha256, dataset_config, dataset_version, evaluator_major, round_id, "
+            "submission_id, record_json, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, submission_id, text, now),
         )
+
+    def _backfill_scores(self, cur: sqlite3.Cursor) -> None:
+        """Records finished before the score history existed join it (once)."""
+        rows = cur.execute(
+            "SELECT id, sha256, dataset_config, dataset_version, record_json, finished_at FROM submissions "
+            "WHERE record_json IS NOT NULL AND id NOT IN (SELECT submission_id FROM scores)"
+        ).fetchall()
+        for row in rows:
+            try:
+                record = json.loads(row["record_json"])
+            except ValueError:
+                continue
+            self._insert_score(cur, row["id"], row, record, row["record_json"], row["finished_at"] or self.clock())
+
+    # -- re-scoring ----------------------------------------------------------------------
+    def scored_keys(self, submission_id: str) -> list[ScoreKey]:
+        rows = self._conn.execute(
+            "SELECT sha256, dataset_config, dataset_version, evaluator_major, round_id FROM scores "
+            "WHERE submission_id = ? ORDER BY scored_at", (submission_id,)).fetchall()
+        return [ScoreKey(*tuple(r)) for r in rows]
+
+    def score(self, key: ScoreKey) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT record_json FROM scores WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ? "
+            "AND evaluator_major = ? AND round_id = ?", tuple(key)).fetchone()
+        return json.loads(row["record_json"]) if row else None
+
+    def history(self, submission_id: str) -> list[tuple[ScoreKey, dict[str, Any], float]]:
+        rows = self._conn.execute(
+            "SELECT sha256, dataset_config, dataset_version, evaluator_major, round_id, record_json, scored_at "
+            "FROM scores WHERE submission_id = ? ORDER BY scored_at", (submission_id,)).fetchall()
+        return [(ScoreKey(*tuple(r)[:5]), json.loads(r["record_json"]), r["scored_at"]) for r in rows]
+
+    def requeue(self, submission_ids: Sequence[str], reason: str) -> list[str]:
+        done: list[str] = []
+        with self._tx() as cur:
+            for sid in submission_ids:
+                cur.execute(
+                    "UPDATE submissions SET state = ?, rescore = 1, attempts = 0, worker_id = NULL, started_at = NULL, "
+                    "heartbeat_at = NULL, reason = ? WHERE id = ? AND state IN (?, ?)",
+                    (PENDING, reason, sid, FINISHED, FAILED),
+                )
+                if cur.rowcount == 1:
+                    done.append(sid)
+        return done
 
     def fail(self, submission_id: str, worker_id: str, reason: str) -> bool:
         now = self.clock()

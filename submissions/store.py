@@ -9,6 +9,7 @@ they live content-addressed by sha256 under the data home
 
 Job life cycle::
 
+    FINISHED | FAILED --requeue (re-score)--> PENDING
     PENDING --claim--> RUNNING --finish--> FINISHED
                           |    --fail----> FAILED (reason)
                           '-- heartbeat stale --> PENDING (attempts < max) | FAILED
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmark.paths import data_home
 
@@ -69,6 +70,8 @@ class Submission:
     worker_id: str | None = None
     reason: str | None = None
     record: dict[str, Any] | None = None
+    #: True while queued or running as a re-score (the record is the previous score until it finishes).
+    rescore: bool = False
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready row without the (large) record, for ``motifbench queue --json``."""
@@ -88,7 +91,30 @@ class Submission:
             "finished_at": iso(self.finished_at),
             "heartbeat_at": iso(self.heartbeat_at),
             "reason": self.reason,
+            "rescore": self.rescore,
         }
+
+
+class ScoreKey(NamedTuple):
+    """What a score is of: nothing is scored twice for the same key (``round_id`` "" = the public test)."""
+
+    sha256: str
+    dataset_config: str
+    dataset_version: str
+    evaluator_major: int
+    round_id: str
+
+
+def score_key(sha256: str, dataset_config: str, dataset_version: str, record: dict[str, Any]) -> ScoreKey:
+    """The key of a result record: the record's own dataset version and evaluator major, and its round."""
+    dataset = record.get("dataset") if isinstance(record.get("dataset"), dict) else {}
+    version = str(dataset.get("version") or dataset_version)
+    try:
+        major = int(str(record.get("evaluator_version", "0")).lstrip("v").split(".")[0])
+    except ValueError:
+        major = 0
+    round_info = record.get("round") if isinstance(record.get("round"), dict) else {}
+    return ScoreKey(sha256, dataset_config, version, major, str(round_info.get("id") or ""))
 
 
 @dataclass(frozen=True)
@@ -206,6 +232,28 @@ class Store(abc.ABC):
         ``max_attempts`` times, else to FAILED with a reason saying it kept
         killing its worker.
         """
+
+    @abc.abstractmethod
+    def requeue(self, submission_ids: Sequence[str], reason: str) -> list[str]:
+        """FINISHED or FAILED -> PENDING for a re-score (after new work, newest first); the record stays.
+
+        The current record and every earlier one stay in the score history
+        (:meth:`history`), so a leaderboard view of an older evaluator major,
+        dataset version or round keeps its rows. Returns the ids requeued
+        (others were PENDING or RUNNING already, or unknown).
+        """
+
+    @abc.abstractmethod
+    def scored_keys(self, submission_id: str) -> list[ScoreKey]:
+        """Every :class:`ScoreKey` this submission has a record for, oldest first."""
+
+    @abc.abstractmethod
+    def score(self, key: ScoreKey) -> dict[str, Any] | None:
+        """The record scored for ``key``, if any."""
+
+    @abc.abstractmethod
+    def history(self, submission_id: str) -> list[tuple[ScoreKey, dict[str, Any], float]]:
+        """``(key, record, scored_at)`` of every score of this submission, oldest first."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 from submissions import export
 from submissions.sandbox import ABANDONED, OK, SandboxLimits, SandboxOutcome, run_in_sandbox
+from submissions.hidden_rounds import HiddenRounds
+from submissions.rescore import HIDDEN_CONFIG
 from submissions.store import FAILED, FINISHED, Store, Submission, submissions_home
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,16 @@ class WorkerConfig:
         Let the evaluator write its artifacts (filter logos, Tomtom tables) to
         the job's run folder, copied to ``results/<id>/`` on finish; off
         saves ~1 s per job.
+    hidden : bool
+        Score synthetic submissions on the current hidden-test round (the
+        secret is created on first start; docs/rounds.md), plus a public-test
+        pass for the public-minus-hidden gap. Off: the public test only.
+    intervals : dict or None
+        ``evaluator.uncertainty.BootstrapSettings`` fields for the record's
+        bootstrap intervals (``{}`` = defaults); None skips them.
+    rescore_when_idle : bool
+        With nothing queued, queue stale rows (older evaluator major, dataset
+        version or round) for re-scoring, newest submission first.
     """
 
     data: str | None = None
@@ -81,6 +93,9 @@ class WorkerConfig:
     threads: int = 1
     launcher: str = "forkserver"
     artifacts: bool = True
+    hidden: bool = True
+    intervals: dict[str, Any] | None = field(default_factory=dict)
+    rescore_when_idle: bool = True
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,8 @@ class Worker:
         self.config = config or WorkerConfig()
         self.worker_id = worker_id or new_worker_id()
         self.root = submissions_home(home)
+        self.home = home
+        self.hidden = HiddenRounds(home) if self.config.hidden else None
         #: True only while a job's child is running: the one moment an interrupt
         #: (SIGTERM) may cut in, since the job is then simply handed back.
         self.interruptible = False
@@ -140,6 +157,8 @@ class Worker:
                 break
             self.recover()
             job = self.store.claim(self.worker_id)
+            if job is None and self.config.rescore_when_idle and self._queue_stale():
+                job = self.store.claim(self.worker_id)
             if job is None:
                 if once:
                     break
@@ -147,6 +166,21 @@ class Worker:
                 continue
             done.append(self.process(job))
         return done
+
+    def context(self):
+        """What "current" means for this worker (evaluator major, dataset versions, its round)."""
+        from submissions.rescore import current_context
+
+        return current_context(self.config.data, self.home, hidden=self.config.hidden)
+
+    def _queue_stale(self) -> list[str]:
+        from submissions.rescore import rescore
+
+        try:
+            return rescore(self.store, stale=True, context=self.context())
+        except Exception:  # a broken dataset folder must not stop new submissions being served
+            log.exception("looking for stale rows failed")
+            return []
 
     def recover(self) -> None:
         """Requeue (or fail) jobs whose workers died."""
@@ -158,6 +192,12 @@ class Worker:
     def process(self, job: Submission) -> JobResult:
         """Evaluate one claimed job and record FINISHED or FAILED; never raises for the job's faults."""
         start = time.monotonic()
+        if job.rescore:
+            known = self.store.score(self.context().key(job))
+            if known is not None:  # this key was scored already: reuse it, never score a key twice
+                if self.store.finish(job.id, self.worker_id, known):
+                    self._export(job.id)
+                    return JobResult(job.id, FINISHED, "already scored for this key", time.monotonic() - start)
         log.info("job %s (%s) attempt %d: evaluating", job.id, job.model_name, job.attempts)
         self.interruptible = True
         try:
@@ -205,14 +245,24 @@ class Worker:
             "output_kind": job.manifest.get("output_kind"),
             "model_name": job.model_name,
             "threads": self.config.threads,
+            "intervals": self.config.intervals,
         }
         limits = SandboxLimits(
             wall_seconds=self.config.time_limit,
             memory_bytes=self.config.memory_limit,
             heartbeat_seconds=self.config.heartbeat_seconds,
         )
-        return run_in_sandbox("evaluate", kwargs, limits, run_dir, launcher=self.config.launcher,
-                              heartbeat=lambda: self.store.heartbeat(job.id, self.worker_id))
+        draw = None
+        if self.hidden is not None and job.dataset_config == HIDDEN_CONFIG:
+            # the worker draws the hidden test; the child gets sequences and ground truth, never the seed
+            draw, round_info = self.hidden.write_draw(run_dir / "hidden-test.npz", job.dataset_version)
+            kwargs.update(hidden_draw=str(draw), round_info=round_info)
+        try:
+            return run_in_sandbox("evaluate", kwargs, limits, run_dir, launcher=self.config.launcher,
+                                  heartbeat=lambda: self.store.heartbeat(job.id, self.worker_id))
+        finally:
+            if draw is not None:
+                draw.unlink(missing_ok=True)  # the round's test stays secret until the round ends
 
     def _run_dir(self, job: Submission) -> Path:
         return export.attempt_dir(job.id, job.attempts, self.root)

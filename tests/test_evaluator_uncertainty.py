@@ -122,3 +122,30 @@ def test_family_summary():
     assert s["n"] == 3 and s["mean"] == pytest.approx(0.9) and s["sd"] == pytest.approx(0.1)
     assert family_summary([0.5]) == {"mean": 0.5, "sd": None, "n": 1}
     assert family_summary([]) == {"mean": None, "sd": None, "n": 0}
+
+
+def test_resample_fractions_follow_motif_recovery_definitions():
+    """The all-resamples count equals evaluator.recovery.motif_recovery run on each resample's hits."""
+    from benchmark.jaspar import core_vertebrates
+    from benchmark.motifs import load_motif_set
+    from evaluator.meme_io import MemeMotif
+    from evaluator.recovery import motif_recovery
+    from evaluator.recovery_uncertainty import resample_fractions
+    from evaluator.tomtom import jaspar_targets, tomtom
+
+    ms = load_motif_set()
+    rng = np.random.default_rng(4)
+    queries, ids = [], []
+    for b in range(3):
+        ids.append([f"b{b}.filter{i}" for i in range(6)])
+        for i in range(5):  # filter 5 untested in every resample
+            ppm = ms.pwms[(3 * b + i) % 12].T + rng.random((ms.pwms[(3 * b + i) % 12].shape[1], 4)) * (0.2 + i * 0.6)
+            queries.append(MemeMotif(ids[b][i], "", ppm / ppm.sum(axis=1, keepdims=True), 10))
+    hits = tomtom(queries, jaspar_targets(2016))
+    got = resample_fractions(hits, 3, 6, ms)
+    names = {m.matrix_id: m.name for m in core_vertebrates(2016)}
+    for b in range(3):
+        part = hits[hits["Query_ID"].str.startswith(f"b{b}.")]
+        rec = motif_recovery(part, ids[b], ids[b][:5], ms, names)
+        assert got[:, b].tolist() == [rec["match_ground_truth_fraction"], rec["match_jaspar_fraction"], rec["coverage"]]
+    assert 0 < got[0].max() < 1  # the case exercises both matching and non-matching filters

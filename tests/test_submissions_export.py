@@ -62,7 +62,8 @@ def finished(tmp_path_factory, synthetic_repo) -> tuple[Path, dict[str, str]]:
             "declared": _enqueue(store, corpus.cnn_model(8, filters=5), "declared", synthetic_repo, tmp,
                                  architecture=DECLARED),
         }
-        config = WorkerConfig(eval_params={"limit": 40, "attribution": False}, heartbeat_seconds=0.5, artifacts=True)
+        config = WorkerConfig(eval_params={"limit": 40, "attribution": False}, heartbeat_seconds=0.5, artifacts=True,
+                              hidden=False, intervals=None)
         done = Worker(store, config, home=home).run(once=True)
     assert [(r.id, r.state) for r in done] == [(ids["bare"], FINISHED), (ids["declared"], FINISHED)], done
     return home, ids
@@ -309,7 +310,8 @@ def test_worker_passes_the_declared_logits_output_to_attribution(tmp_path, synth
     home = tmp_path / "home"
     with open_store(home) as store:
         job = _enqueue(store, model, "with logits", synthetic_repo, tmp_path, logits_output="raw_logits")
-        config = WorkerConfig(eval_params={"limit": 40, "ism_sequences": 2}, heartbeat_seconds=0.5, artifacts=False)
+        config = WorkerConfig(eval_params={"limit": 40, "ism_sequences": 2}, heartbeat_seconds=0.5, artifacts=False,
+                              hidden=False, intervals=None)
         done = Worker(store, config, home=home).run(once=True)
         assert [(r.id, r.state) for r in done] == [(job, FINISHED)], done
         record = store.get(job).record

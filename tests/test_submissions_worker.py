@@ -56,7 +56,7 @@ def test_worker_survives_hostile_jobs_and_serves_the_next(home, tmp_path, synthe
         path.chmod(0o644)
         path.unlink()
         # the hanging job costs the whole time limit; a good 60-row evaluation takes ~0.3 s (2 s on a busy machine)
-        config = WorkerConfig(eval_params=SMALL_EVAL, time_limit=4.0, memory_limit=2 * 1024**3,
+        config = WorkerConfig(eval_params=SMALL_EVAL, time_limit=4.0, memory_limit=2 * 1024**3, hidden=False, intervals=None,
                               heartbeat_seconds=0.5, artifacts=False)
         done = Worker(store, config).run(once=True)
         assert [r.id for r in done] == [*ids.values(), missing], "every job was served, in order"
@@ -80,7 +80,7 @@ def test_worker_survives_hostile_jobs_and_serves_the_next(home, tmp_path, synthe
 
 def _worker_cmd(*extra: str) -> list[str]:
     return [sys.executable, "-m", "submissions.cli", "worker", "--heartbeat", "0.3", "--stale-after", "1.5",
-            "--memory-gb", "3", "--no-artifacts", *extra]
+            "--memory-gb", "3", "--no-artifacts", "--no-hidden", "--no-intervals", *extra]
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:
@@ -107,7 +107,7 @@ def test_sigkilled_worker_job_is_finished_once_by_another(home, tmp_path, synthe
         assert store.get(job).state == RUNNING, "a dead worker cannot record anything"
         _wait_for(lambda: time.time() - store.get(job).heartbeat_at > 1.5, 30, "the heartbeat to go stale")
         # the second worker runs in this process: it reuses the warm fork server earlier tests started
-        config = WorkerConfig(eval_params={"limit": 150, "attribution": False}, heartbeat_seconds=0.3,
+        config = WorkerConfig(eval_params={"limit": 150, "attribution": False}, heartbeat_seconds=0.3, hidden=False, intervals=None,
                               stale_after=1.5, memory_limit=3 * 1024**3, artifacts=False)
         second = Worker(store, config)
         assert [(r.id, r.state) for r in second.run(once=True)] == [(job, FINISHED)]
