@@ -29,6 +29,7 @@ import pandas as pd  # noqa: E402
 
 from space_app import leaderboard as lb  # noqa: E402
 from space_app.about import about_markdown, results_figure  # noqa: E402
+from space_app.integrity_view import rounds_markdown  # noqa: E402
 from space_app.detail import FILTER_COLUMNS, build_detail, choices  # noqa: E402
 from space_app.queue_view import QUEUE_COLUMNS, queue_summary, queue_table  # noqa: E402
 from space_app.submit import RateLimit, available_configs, on_space, status_text, submit_form  # noqa: E402
@@ -93,7 +94,7 @@ def _csv_file(table: pd.DataFrame, view: lb.ViewKey | None) -> str | None:
 
 
 def leaderboard_view(config: str | None, view_label: str | None, activation: str, kind: str,
-                     columns: list[str]) -> tuple:
+                     columns: list[str], families: bool = False) -> tuple:
     """Everything the Leaderboard tab shows for the current selectors (stale choices fall back to defaults)."""
     frame = source().frame()
     config_choices = lb.configs(frame)
@@ -103,11 +104,18 @@ def leaderboard_view(config: str | None, view_label: str | None, activation: str
     act_choices = lb.activations(frame, view)
     activation = activation if activation in act_choices else lb.ALL
     rows = lb.select_rows(frame, view, activation, kind)
-    table = lb.display_table(rows, columns)
+    if families:
+        from space_app.families import display_family_table
+
+        table = display_family_table(rows)
+    else:
+        table = lb.display_table(rows, columns)
     if view is None:
         count = "No finished evaluations yet: submit a model in the Submit tab."
     else:
-        count = f"{len(table)} model(s) in **{view.label}**. Ordered by GT match, then AUROC; click a header to sort."
+        count = (f"{len(table)} {'family row(s), mean ± sd over seeds,' if families else 'model(s)'} in "
+                 f"**{view.label}**. Ranked by GT match (rows whose 95% intervals overlap share a rank), then "
+                 "AUROC; ± = half the interval; click a header to sort.")
     return (
         gr.Radio(choices=config_choices, value=config),
         gr.Dropdown(choices=[v.label for v in config_views], value=view.label if view else None),
@@ -209,6 +217,8 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("Columns", open=False):
                     columns = gr.CheckboxGroup(list(lb.OPTIONAL_COLUMNS), value=list(lb.DEFAULT_COLUMNS),
                                                label="Shown columns (ID is always shown)", elem_id="lb-columns")
+                    families = gr.Checkbox(False, label="One row per family (mean ± sd over its seeds, n)",
+                                           elem_id="lb-families")
                 table = gr.Dataframe(value=lb.display_table(lb.prepare(LEADERBOARD_SCHEMA.empty_table().to_pandas())),
                                      interactive=False, show_search="search", elem_id="leaderboard-table",
                                      max_height=640, wrap=False, pinned_columns=1, label="Leaderboard")
@@ -282,8 +292,9 @@ def build_demo() -> gr.Blocks:
                 if (figure := results_figure()) is not None:
                     gr.Image(str(figure), label="Bundled baselines (docs/results.md)",
                              interactive=False, elem_id="about-figure", buttons=[])
+                gr.Markdown(rounds_markdown, elem_id="about-rounds")  # a callable: read on every page load
 
-        selectors = [config, version, activation, kind, columns]
+        selectors = [config, version, activation, kind, columns, families]
         lb_outputs = [config, version, activation, table, csv, count, model_pick]
         demo.load(leaderboard_view, selectors, lb_outputs)
         demo.load(dataset_note, None, note)

@@ -99,6 +99,9 @@ def header(record: dict[str, Any], submission_id: str, row: dict[str, Any] | Non
     missed = rec.get("missed_tfs") or []
     if missed:
         lines += ["", f"Ground-truth motifs no filter recovered: {', '.join(missed)}."]
+    from space_app.integrity_view import detail_lines
+
+    lines += detail_lines(record)  # intervals, hidden round, public-minus-hidden gap
     return "\n".join(lines)
 
 

@@ -24,11 +24,14 @@ N_TFS = 12
 
 #: Display name of every table column, in table order, with the parquet column it comes from.
 COLUMNS: dict[str, str] = {
+    "Rank": "rank_band",
     "Model": "model_name",
     "Type": "baseline",
     "AUROC": "auroc",
+    "AUROC ±": "auroc_pm",
     "auPR": "aupr",
     "GT match": "match_ground_truth",
+    "GT match ±": "match_ground_truth_pm",
     f"Coverage (/{N_TFS})": "coverage_count",
     "JASPAR match": "match_jaspar",
     "Attribution": "attribution_score",
@@ -44,16 +47,28 @@ COLUMNS: dict[str, str] = {
     "Split": "split",
     "Evaluator": "evaluator_version",
     "SHA256": "sha256",
+    "Round": "round_id",
+    "Gap AUROC": "gap_auroc",
+    "Gap GT match": "gap_match_ground_truth",
+    "Family": "family",
+    "Seed": "seed",
     "ID": "id",
 }
+#: Score columns with a bootstrap interval in the export (``<col>_lo``/``<col>_hi``): ``±`` = half its width.
+INTERVAL_SCORES = ("auroc", "aupr", "match_ground_truth", "coverage", "match_jaspar", "attribution_score")
+#: Public-test score columns: gap = public minus hidden (a positive gap hints at tuning to the public test).
+GAPS = {"gap_auroc": ("public_auroc", "auroc"), "gap_match_ground_truth": ("public_match_ground_truth",
+                                                                        "match_ground_truth")}
 #: Columns shown until the user picks others. ``ID`` is always shown: the detail view needs it.
 DEFAULT_COLUMNS: tuple[str, ...] = (
-    "Model", "Type", "AUROC", "auPR", "GT match", f"Coverage (/{N_TFS})", "JASPAR match", "Attribution",
+    "Rank", "Model", "Type", "AUROC", "AUROC ±", "auPR", "GT match", "GT match ±", f"Coverage (/{N_TFS})",
+    "JASPAR match", "Attribution",
     "Activation", "Pool", "Params", "Framework", "Submitter", "Date",
 )
 ALWAYS_SHOWN = ("ID",)
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ALWAYS_SHOWN)
-SCORE_COLUMNS = ("AUROC", "auPR", "GT match", "JASPAR match", "Attribution")
+SCORE_COLUMNS = ("AUROC", "AUROC ±", "auPR", "GT match", "GT match ±", "JASPAR match", "Attribution", "Gap AUROC",
+                 "Gap GT match")
 #: Default order: how many filters learnt true motifs first (the benchmark's point), then AUROC.
 DEFAULT_SORT = (("match_ground_truth", False), ("auroc", False), ("model_name", True))
 
@@ -121,7 +136,29 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame["evaluator_major"] = [evaluator_major(v) for v in frame["evaluator_version"]]
     frame["dataset_version"] = frame["dataset_version"].fillna("?").astype(str)
     frame["dataset_config"] = frame["dataset_config"].fillna("?").astype(str)
+    for column in INTERVAL_SCORES:  # half-width of the 95% bootstrap interval (rows without one: empty)
+        frame[f"{column}_pm"] = (frame[f"{column}_hi"].astype("float64") - frame[f"{column}_lo"].astype("float64")) / 2
+    for gap, (public, hidden) in GAPS.items():
+        frame[gap] = frame[public].astype("float64") - frame[hidden].astype("float64")
+    frame["rank_band"] = pd.array([pd.NA] * len(frame), dtype="Int64")
     return frame
+
+
+def with_rank_bands(rows: pd.DataFrame, metric: str = "match_ground_truth") -> pd.DataFrame:
+    """Rows with ``rank_band``: 1 + the rows whose ``metric`` interval lies entirely above theirs.
+
+    Rows whose intervals overlap the leader's share rank 1 (ties are ties); rows
+    without an interval compare by value.
+    """
+    from evaluator.uncertainty import rank_bands
+
+    rows = rows.copy()
+    if rows.empty:
+        return rows
+    rows["rank_band"] = pd.array(rank_bands(rows[metric].astype("float64").tolist(),
+                                            rows[f"{metric}_lo"].astype("float64").tolist(),
+                                            rows[f"{metric}_hi"].astype("float64").tolist()), dtype="Int64")
+    return rows
 
 
 def configs(frame: pd.DataFrame) -> list[str]:
@@ -168,7 +205,7 @@ def select_rows(frame: pd.DataFrame, view: ViewKey | None, activation: str = ALL
         mask &= frame["baseline"].fillna(False).astype(bool)
     elif kind == COMMUNITY:
         mask &= ~frame["baseline"].fillna(False).astype(bool)
-    rows = frame[mask]
+    rows = with_rank_bands(frame[mask])
     by = [c for c, _ in DEFAULT_SORT]
     return rows.sort_values(by, ascending=[a for _, a in DEFAULT_SORT], na_position="last", kind="stable")
 
@@ -192,12 +229,13 @@ def display_table(rows: pd.DataFrame, columns: list[str] | tuple[str, ...] | Non
     chosen = [c for c in COLUMNS if c in set(columns or DEFAULT_COLUMNS) or c in ALWAYS_SHOWN]
     out = pd.DataFrame(index=rows.index)
     for name in chosen:
-        source = rows[COLUMNS[name]]
+        column = COLUMNS[name]  # a derived column is missing from an unprepared (empty) frame: show it empty
+        source = rows[column] if column in rows else pd.Series([None] * len(rows), index=rows.index, dtype=object)
         if name == "Type":
             source = source.map(lambda b: BASELINE if bool(b) else COMMUNITY)
         elif name in SCORE_COLUMNS:
             source = source.astype("float64").round(3)
-        elif name in ("Pool", "Params", "Filters") or name.startswith("Coverage"):
+        elif name in ("Rank", "Pool", "Params", "Filters", "Seed") or name.startswith("Coverage"):
             source = source.astype("Int64")
         elif name == "Date":
             source = pd.to_datetime(source, utc=True).dt.strftime("%Y-%m-%d")

@@ -6,7 +6,8 @@ beside it (filter and ground-truth logo PNGs, ``filters.meme``,
 ``tomtom.tsv``), under the names the record's ``artifacts`` gives, so a
 reader never looks into the worker's run folders (``runs/<id>/attempt-<n>/``,
 an internal layout that keeps every attempt); ``leaderboard.parquet`` has one
-row per FINISHED submission with flat, typed columns
+row per FINISHED submission (plus its latest earlier record in every other
+version view, kept when it is re-scored) with flat, typed columns
 (:data:`LEADERBOARD_SCHEMA`). Model facts the manifest leaves out are filled
 from the record and the stored ONNX (:mod:`submissions.model_facts`).
 
@@ -84,8 +85,35 @@ LEADERBOARD_SCHEMA = pa.schema(
         ("finished_at", _TS),
         ("record_file", pa.string()),
         *((column, pa.string()) for column in ARTIFACT_COLUMNS.values()),
+        # integrity (issue 10): round, bootstrap intervals, public-test scores, families; null for older records
+        ("round_id", pa.string()),
+        ("round_commitment", pa.string()),
+        ("current", pa.bool_()),
+        *((f"{column}_{end}", pa.float64()) for column in ("auroc", "aupr", "match_ground_truth", "coverage",
+                                                           "match_jaspar", "attribution_score") for end in ("lo", "hi")),
+        ("public_auroc", pa.float64()),
+        ("public_aupr", pa.float64()),
+        ("public_match_ground_truth", pa.float64()),
+        ("public_coverage", pa.float64()),
+        ("family", pa.string()),
+        ("seed", pa.int64()),
     ]
 )
+#: Where each score's bootstrap interval sits in a record (schema 1.1.0 ``results.uncertainty``).
+_INTERVAL_PATHS: dict[str, str] = {
+    "auroc": "results.uncertainty.classification.macro_auroc",
+    "aupr": "results.uncertainty.classification.macro_aupr",
+    "match_ground_truth": "results.uncertainty.motif_recovery.match_ground_truth_fraction",
+    "coverage": "results.uncertainty.motif_recovery.coverage",
+    "match_jaspar": "results.uncertainty.motif_recovery.match_jaspar_fraction",
+    "attribution_score": "results.uncertainty.attribution.mean_auroc",
+}
+_PUBLIC_PATHS: dict[str, str] = {
+    "public_auroc": "public_test.macro_auroc",
+    "public_aupr": "public_test.macro_aupr",
+    "public_match_ground_truth": "public_test.match_ground_truth_fraction",
+    "public_coverage": "public_test.coverage",
+}
 
 # Where each score sits in the evaluator's record: the first path present wins.
 _SCORE_PATHS: dict[str, tuple[str, ...]] = {
@@ -216,7 +244,61 @@ def leaderboard_row(sub: Submission, root: Path | None = None, checkpoints: Chec
     files = artifact_files(sub, root)
     for name, column in ARTIFACT_COLUMNS.items():
         row[column] = files.get(name)
+    for column, path in _INTERVAL_PATHS.items():
+        bounds = _lookup(record, path)
+        lo, hi = bounds if isinstance(bounds, list) and len(bounds) == 2 else (None, None)
+        row[f"{column}_lo"], row[f"{column}_hi"] = _number(lo), _number(hi)
+    for column, path in _PUBLIC_PATHS.items():
+        row[column] = _number(_lookup(record, path))
+    row["round_id"] = _lookup(record, "round.id")
+    row["round_commitment"] = _lookup(record, "round.commitment")
+    row["current"] = True
+    row["family"] = sub.manifest.get("family") or None
+    row["seed"] = _int(sub.manifest.get("seed"))
     return row
+
+
+def history_file(submission_id: str, key) -> str:
+    """``results/history/<id>/<version>-e<major>-<round>.json`` (relative): an earlier record kept for its view."""
+    name = f"{key.dataset_version}-e{key.evaluator_major}-{key.round_id or 'public'}.json"
+    return (Path(RESULTS_DIR) / "history" / submission_id / name).as_posix()
+
+
+def submission_rows(store: Store, sub: Submission, root: Path | None = None) -> list[dict[str, Any]]:
+    """A submission's leaderboard rows: its current record, plus its latest earlier record in every other
+    (dataset version, evaluator major) view, so a re-score never removes a row from an older view.
+
+    The current record counts while the submission is FINISHED or queued/running as a re-score.
+    """
+    from dataclasses import replace
+
+    root = root or submissions_home()
+    rows: list[dict[str, Any]] = []
+    current_view = None
+    if sub.record is not None and (sub.state == FINISHED or sub.rescore):
+        rows.append(leaderboard_row(sub, root, store.checkpoints))
+        current_view = (rows[0]["dataset_version"], _major(rows[0]["evaluator_version"]))
+    latest: dict[tuple, tuple] = {}
+    for key, record, _ in store.history(sub.id):  # oldest first: later records win
+        latest[(key.dataset_version, key.evaluator_major)] = (key, record)
+    for view, (key, record) in latest.items():
+        if view == current_view:
+            continue
+        row = leaderboard_row(replace(sub, record=record), root, store.checkpoints)
+        row["current"] = False
+        row["record_file"] = history_file(sub.id, key)
+        path = root / row["record_file"]
+        if not path.is_file():
+            atomic_write(path, (json.dumps(record, indent=2, sort_keys=True, default=str) + "\n").encode())
+        rows.append(row)
+    return rows
+
+
+def _major(version: Any) -> int | None:
+    try:
+        return int(str(version).lstrip("v").split(".")[0])
+    except ValueError:
+        return None
 
 
 @contextmanager
@@ -287,8 +369,9 @@ def _has_artifact_copies(sub: Submission, root: Path) -> bool:
 def write_leaderboard(store: Store, root: Path | None = None) -> Path:
     """Rebuild ``leaderboard.parquet`` from every FINISHED submission (call under :func:`_locked`)."""
     root = root or submissions_home()
-    rows = [leaderboard_row(s, root, store.checkpoints) for s in store.list([FINISHED])]
+    rows = [row for s in store.list() for row in submission_rows(store, s, root)]
     table = pa.Table.from_pylist(rows, schema=LEADERBOARD_SCHEMA)
+    table = table.sort_by([("submitted_at", "ascending"), ("id", "ascending")])
     path = leaderboard_path(root)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
@@ -334,7 +417,7 @@ def upsert_leaderboard_row(store: Store, sub: Submission, root: Path | None = No
     if not existing.schema.remove_metadata().equals(LEADERBOARD_SCHEMA.remove_metadata()):
         return write_leaderboard(store, root)
     others = existing.filter(pc.invert(pc.is_in(existing.column("id"), pa.array([sub.id], pa.string()))))
-    row = pa.Table.from_pylist([leaderboard_row(sub, root, store.checkpoints)], schema=LEADERBOARD_SCHEMA)
+    row = pa.Table.from_pylist(submission_rows(store, sub, root), schema=LEADERBOARD_SCHEMA)
     table = pa.concat_tables([others.cast(LEADERBOARD_SCHEMA), row])
     table = table.sort_by([("submitted_at", "ascending"), ("id", "ascending")])
     sink = pa.BufferOutputStream()

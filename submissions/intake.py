@@ -200,9 +200,12 @@ def baseline_manifest(spec: dict[str, Any], dataset_version: str, submitter: str
     trainable = (spec.get("parameters") or {}).get("trainable")
     if isinstance(trainable, int):
         architecture["params"] = trainable
-    name = f"{zoo}-{activation}" if activation else str(zoo)
+    name = family = f"{zoo}-{activation}" if activation else str(zoo)
     if "seed" in spec:
         name += f"-seed{spec['seed']}"
+    seeds = {"family": family[:100]}  # baselines are families: the seeds of one zoo model and activation
+    if isinstance(spec.get("seed"), int) and spec["seed"] >= 0:
+        seeds["seed"] = spec["seed"]
     return {
         "model_name": name[:100],
         "submitter": submitter,
@@ -212,6 +215,7 @@ def baseline_manifest(spec: dict[str, Any], dataset_version: str, submitter: str
         "description": f"motifbench baseline {zoo} ({activation}), trained by `motifbench train`",
         "license": "MIT",
         "architecture": architecture,
+        **seeds,
     }
 
 

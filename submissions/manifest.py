@@ -53,6 +53,8 @@ MANIFEST_SCHEMA: dict[str, Any] = {
             "items": {"type": "string", "pattern": r"^https?://\S+$", "maxLength": 500},
         },
         "license": {"type": "string", "minLength": 1, "maxLength": 100},
+        "family": {"type": "string", "pattern": _NAME_PATTERN},
+        "seed": {"type": "integer", "minimum": 0},
         "architecture": {
             "type": "object",
             "additionalProperties": False,
@@ -74,6 +76,9 @@ _HINTS = {
     "output_kind": f"one of {', '.join(OUTPUT_KINDS)}: what the model's output holds",
     "links": "a list of http(s) URLs",
     "manifest_version": f"{MANIFEST_VERSION} (or leave it out)",
+    "family": "a name shared by the seeds of one model (same characters as model_name); the leaderboard can "
+              "show a family as one row, mean +/- sd over its seeds",
+    "seed": "a non-negative integer: this model's training seed within its family",
 }
 
 
@@ -94,6 +99,9 @@ class Manifest:
     description: str = ""
     links: tuple[str, ...] = ()
     architecture: dict[str, Any] = field(default_factory=dict)
+    #: Seeds of one model share a ``family`` (shown as one row, mean +/- sd with n); ``seed`` names each.
+    family: str | None = None
+    seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest in its file form (what ``parse_manifest`` accepts)."""
@@ -113,6 +121,10 @@ class Manifest:
             out["logits_output"] = self.logits_output
         if self.architecture:
             out["architecture"] = dict(self.architecture)
+        if self.family:
+            out["family"] = self.family
+        if self.seed is not None:
+            out["seed"] = self.seed
         return out
 
 
@@ -164,6 +176,8 @@ def parse_manifest(data: Any) -> Manifest:
         description=data.get("description", ""),
         links=tuple(data.get("links", ())),
         architecture=dict(data.get("architecture", {})),
+        family=data.get("family"),
+        seed=data.get("seed"),
     )
 
 

@@ -181,7 +181,7 @@ def test_app_builds_and_serves_views_with_empty_and_full_stores(home):
     full = app.leaderboard_view(None, None, "all", "all", list(leaderboard.DEFAULT_COLUMNS))
     assert len(full[3]) == 3 and "3 model(s)" in full[5]
     csv_path = full[4].value["path"] if isinstance(full[4].value, dict) else full[4].value
-    assert csv_path and open(csv_path).read().startswith("Model,Type,AUROC")
+    assert csv_path and open(csv_path).read().startswith("Rank,Model,Type,AUROC,AUROC ±")
     assert isinstance(app.build_demo(), app.gr.Blocks)
 
 
