@@ -1,0 +1,201 @@
+"""Hidden rounds through the real service parts on a fresh data home.
+
+A serve-like flow (round opened as ``serve`` does, a real upload through
+intake, the real worker with its sandbox, the exports, the pages) scores on
+the hidden round; the secret appears in no file or table it writes;
+``rescore`` is idempotent; ``round rotate`` re-scores everything and the
+published seed reproduces the ended round's scores exactly through
+``motifbench evaluate --hidden-seed``.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from benchmark import rounds
+from motifbench.cli import main
+from submissions import corpus
+from submissions.export import export_all, read_leaderboard
+from submissions.intake import submit
+from submissions.rescore import current_context, rescore, rotate_round, stale_ids
+from submissions.store import FINISHED, open_store, submissions_home
+from submissions.worker import Worker, WorkerConfig
+
+EVAL = {"limit": 300, "ism_sequences": 4}
+INTERVALS = {"resamples": 200, "recovery_resamples": 5, "seed": 7}
+MANIFEST = {
+    "model_name": "integrity upload",
+    "submitter": "tests",
+    "dataset": {"config": "synthetic", "version": "1.0.0"},
+    "output_kind": "probabilities",
+    "license": "MIT",
+    "family": "integrity-cnn",
+    "seed": 3,
+}
+
+
+def seed_forms(seed: bytes) -> list[bytes]:
+    """Every way the seed could be written: hex (both cases), base64 (both alphabets), integers, raw, its words."""
+    words = np.frombuffer(seed, dtype="<u4")
+    texts = [seed.hex(), seed.hex().upper(), base64.b64encode(seed).decode(), base64.urlsafe_b64encode(seed).decode(),
+             str(int.from_bytes(seed, "big")), str(int.from_bytes(seed, "little")),
+             f"{words[0]}, {words[1]}", f"{words[0]} {words[1]}", seed.hex()[:32], seed.hex()[32:]]
+    return [t.encode() for t in texts] + [seed]
+
+
+def everything_written(home: Path, captured: str) -> list[tuple[str, bytes]]:
+    """Every file under the data home (except the secret itself), every SQLite table dumped, and the logs."""
+    found = []
+    for path in home.rglob("*"):
+        if path.is_file() and path != home / "rounds" / rounds.SECRET_FILE:
+            found.append((str(path), path.read_bytes()))
+    db = submissions_home(home) / "queue.sqlite"
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            rows = conn.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 - names from sqlite_master
+            found.append((f"sqlite:{table}", repr(rows).encode()))
+    found.append(("leaderboard table", repr(read_leaderboard(submissions_home(home)).to_pylist()).encode()))
+    found.append(("captured logs and output", captured.encode()))
+    return found
+
+
+def assert_secret_absent(seed: bytes, home: Path, captured: str, pages: list[str]) -> int:
+    items = everything_written(home, captured) + [(f"page {i}", p.encode()) for i, p in enumerate(pages)]
+    forms = seed_forms(seed)
+    for where, blob in items:
+        for form in forms:
+            assert form not in blob, f"the round secret leaked into {where}"
+    return len(items)
+
+
+def pages() -> list[str]:
+    from space_app import app, leaderboard
+    from space_app.about import about_markdown
+    from space_app.integrity_view import rounds_markdown
+
+    frame = app.source().frame()
+    shown = app.leaderboard_view(None, None, "all", "all", list(leaderboard.OPTIONAL_COLUMNS))
+    families = app.leaderboard_view(None, None, "all", "all", [], True)
+    texts = [about_markdown(), rounds_markdown(), shown[3].to_csv(), families[3].to_csv(), shown[5]]
+    for sid in frame["id"]:
+        texts.append(app.detail_view(sid)[0])
+    return texts
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.delenv(rounds.SECRET_ENV, raising=False)
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_hidden_rounds_end_to_end(home, tmp_path, synthetic_repo, capfd, caplog):
+    caplog.set_level("DEBUG")
+    # serve's first start opens round r1 (and creates the 0600 secret)
+    r1 = rounds.ensure_round()
+    seed1 = rounds.load_secret()
+    model_path = tmp_path / "upload.onnx"
+    onnx.save(corpus.cnn_model(11, filters=6), model_path)
+    with open_store() as store:
+        sub = submit(model_path, MANIFEST, data=synthetic_repo, store=store)
+        config = WorkerConfig(eval_params=EVAL, intervals=INTERVALS, heartbeat_seconds=0.5, time_limit=600,
+                              data=str(synthetic_repo))
+        worker = Worker(store, config)
+        done = worker.run(once=True)
+        assert [(r.id, r.state) for r in done] == [(sub.id, FINISHED)], done
+        first = store.get(sub.id).record
+        # scored on the hidden round, with intervals and the public-test gap
+        assert first["round"] == {"id": "r1", "commitment": r1.commitment}
+        assert first["dataset"]["split"] == "hidden" and first["dataset"]["version"] == "1.0.0"
+        assert first["public_test"]["dataset"]["split"] == "test"
+        ci = first["results"]["uncertainty"]
+        lo, hi = ci["classification"]["macro_auroc"]
+        assert lo <= first["results"]["classification"]["macro_auroc"] <= hi
+        assert ci["motif_recovery"]["resamples"] == 5 and ci["attribution"] is not None
+        assert not list(submissions_home().rglob("hidden-test.npz")), "the draw handed to the child is deleted"
+
+        # the leaderboard row carries round, interval, gap and family
+        row = read_leaderboard().to_pylist()[0]
+        assert row["round_id"] == "r1" and row["family"] == "integrity-cnn" and row["seed"] == 3
+        assert row["auroc_lo"] == lo and row["public_auroc"] == first["public_test"]["macro_auroc"]
+
+        # nothing is scored twice for one (model, dataset version, evaluator major, round)
+        assert rescore(store, stale=True) == [] and rescore(store, [sub.id]) == []
+        assert worker.run(once=True) == []
+
+        # no trace of the running round's seed anywhere
+        n = assert_secret_absent(seed1, home, capfd.readouterr().out + caplog.text, pages())
+        assert n > 20
+
+        # round rotate: r1's seed is published, r2 starts, every finished row is re-scored on r2
+        rotation = rotate_round(store, data=synthetic_repo)
+        assert rotation.ended_id == "r1" and rotation.ended_seed == seed1.hex() and rotation.requeued == [sub.id]
+        assert store.get(sub.id).record == first  # the old record stays until the new one is in
+        assert [r.id for r in worker.run(once=True)] == [sub.id]
+        second = store.get(sub.id).record
+        assert second["round"]["id"] == "r2" and second["results"] != first["results"]
+        assert [k.round_id for k in store.scored_keys(sub.id)] == ["r1", "r2"]
+        assert rescore(store, stale=True) == [] and stale_ids(store, current_context(synthetic_repo)) == []
+        export_all(store)
+    seed2 = rounds.load_secret()
+    assert_secret_absent(seed2, home, capfd.readouterr().out + caplog.text, pages())
+
+    # anyone can now regenerate r1's test and reproduce its scores exactly
+    out = tmp_path / "verify" / "r1.json"
+    code = main(["evaluate", str(model_path), "--hidden-seed", seed1.hex(), "--data", str(synthetic_repo),
+                 "--out", str(out), "--limit", str(EVAL["limit"]), "--ism-sequences", str(EVAL["ism_sequences"]),
+                 "--bootstrap-resamples", str(INTERVALS["resamples"]),
+                 "--recovery-resamples", str(INTERVALS["recovery_resamples"]),
+                 "--bootstrap-seed", str(INTERVALS["seed"]), "--threads", "1", "--quiet"])
+    assert code == 0
+    reproduced = json.loads(out.read_text())
+    assert reproduced["round"] == first["round"]
+    assert json.dumps(reproduced["results"], sort_keys=True) == json.dumps(first["results"], sort_keys=True)
+    assert "hidden round" in capfd.readouterr().out
+
+
+def test_old_records_stay_in_their_version_view(home, tmp_path, synthetic_repo):
+    """A re-score under a new evaluator major keeps the old record as a row of the old view."""
+    from space_app import leaderboard as lb
+
+    with open_store() as store:
+        sid = corpus.enqueue_unvalidated(store, corpus.cnn_model(12), {**MANIFEST, "model_name": "versioned"},
+                                         synthetic_repo, tmp_path)
+        worker = Worker(store, WorkerConfig(eval_params={"limit": 60, "attribution": False}, intervals=None,
+                                            hidden=False, heartbeat_seconds=0.5, data=str(synthetic_repo)))
+        assert [r.state for r in worker.run(once=True)] == [FINISHED]
+        # pretend the stored score came from evaluator 1.x: the running 2.x makes the row stale
+        with sqlite3.connect(submissions_home() / "queue.sqlite") as conn:
+            record = json.loads(conn.execute("SELECT record_json FROM scores").fetchone()[0])
+            record["evaluator_version"] = "1.0.0"
+            conn.execute("UPDATE scores SET evaluator_major = 1, record_json = ?", (json.dumps(record),))
+            conn.execute("UPDATE submissions SET record_json = ?", (json.dumps(record),))
+        context = current_context(synthetic_repo, hidden=False)
+        assert rescore(store, stale=True, context=context) == [sid]
+        assert rescore(store, stale=True, context=context) == []  # queued already: not twice
+        assert [r.state for r in worker.run(once=True)] == [FINISHED]
+        assert rescore(store, stale=True, context=context) == []
+    frame = lb.prepare(read_leaderboard().to_pandas())
+    majors = sorted(frame["evaluator_major"])
+    assert majors == ["1", "2"] and frame["id"].tolist() == [sid, sid]
+    old = frame[frame["evaluator_major"] == "1"].iloc[0]
+    assert not old["current"] and (submissions_home() / old["record_file"]).is_file()
+
+
+@pytest.mark.parametrize("form", range(8))
+def test_the_scan_finds_a_planted_seed(home, form):
+    """The leak scan is not vacuous: each written form of the seed, planted in a log, is caught."""
+    rounds.ensure_round()
+    seed = rounds.load_secret()
+    with open_store():
+        pass
+    (home / "planted.log").write_bytes(b"worker started " + seed_forms(seed)[form] + b"\n")
+    with pytest.raises(AssertionError, match="planted.log"):
+        assert_secret_absent(seed, home, "", [])
