@@ -83,7 +83,7 @@ def test_client_model_evaluates_end_to_end(client_path):
     mask[:, 50:70] = True
     info = DatasetInfo(source="test", config="synthetic", split="test", version="0.0.0", revision=None)
     arrays = SplitArrays(x=x, y=y, mask=mask, ids=[f"s{i}" for i in range(len(x))], motifs=[[] for _ in x], info=info)
-    record = evaluate_arrays(client_path, arrays, params=EvalParams(attribution=False), progress=False)
+    record = evaluate_arrays(client_path, arrays, params=EvalParams(attribution=False), progress=False, intervals=None)
     assert 0.0 <= record["results"]["classification"]["macro_auroc"] <= 1.0
 
 

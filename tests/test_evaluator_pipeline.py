@@ -13,10 +13,13 @@ from evaluator import EVALUATOR_VERSION
 from evaluator import evaluate, evaluate_arrays
 from evaluator.params import EvalParams
 from evaluator.record import RecordError, read_record, validate_record
+from evaluator.uncertainty import BootstrapSettings
 from motifbench.cli import main
 from test_evaluator_builders import ground_truth_model, make_split, random_model, save
 
 FAST = EvalParams(ism_sequences=12)
+#: Intervals small enough for a test (the defaults, 1,000 / 50 resamples, are checked in test_evaluator_uncertainty).
+FAST_INTERVALS = BootstrapSettings(resamples=200, recovery_resamples=5)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def gt_onnx(tmp_path_factory):
 @pytest.fixture(scope="module")
 def gt_record(gt_onnx, synthetic_repo, tmp_path_factory):
     out = tmp_path_factory.mktemp("gt_eval")
-    result = evaluate(gt_onnx, data=synthetic_repo, out_dir=out, params=FAST, progress=False)
+    result = evaluate(gt_onnx, data=synthetic_repo, out_dir=out, params=FAST, progress=False, intervals=FAST_INTERVALS)
     return result, out
 
 
@@ -44,6 +47,15 @@ def test_ground_truth_filters_recover_all_twelve_motifs(gt_record):
     att = result.attribution
     assert att.n_sequences_scored == 12 and att.mean_auroc > 0.6
     assert "coverage" in result.summary() and result.to_record()["results"]["motif_recovery"]["coverage_count"] == 12
+    # every headline number carries its bootstrap interval, around the point estimate
+    ci = result.to_record()["results"]["uncertainty"]
+    assert ci["settings"]["resamples"] == 200 and ci["settings"]["seed"] == FAST_INTERVALS.seed
+    lo, hi = ci["classification"]["macro_auroc"]
+    assert lo <= result.classification.macro_auroc <= hi and hi - lo < 0.2
+    assert ci["motif_recovery"]["resamples"] == 5 and ci["motif_recovery"]["tomtom_queries"] > 5 * 20
+    lo, hi = ci["motif_recovery"]["coverage"]
+    assert lo <= rec.coverage <= hi
+    assert ci["attribution"]["mean_auroc"][0] <= att.mean_auroc <= ci["attribution"]["mean_auroc"][1]
 
 
 def test_record_carries_provenance_and_artifacts(gt_record, gt_onnx):
@@ -85,8 +97,8 @@ def test_random_model_scores_low_and_runs_are_deterministic(tmp_path):
     split = make_split(n=300, seed=7)
     path = save(random_model(n_filters=30, seed=5), tmp_path / "random.onnx")
     params = EvalParams(ism_sequences=8)
-    first = evaluate_arrays(path, split, params=params, progress=False)
-    second = evaluate_arrays(path, split, params=params, progress=False)
+    first = evaluate_arrays(path, split, params=params, progress=False, intervals=FAST_INTERVALS)
+    second = evaluate_arrays(path, split, params=params, progress=False, intervals=FAST_INTERVALS)
     rec = first["results"]["motif_recovery"]
     assert rec["match_ground_truth_fraction"] <= 0.2
     assert rec["coverage_count"] <= 3
@@ -97,7 +109,7 @@ def test_random_model_scores_low_and_runs_are_deterministic(tmp_path):
 def test_ke_method_and_pearson_distance(tmp_path):
     split = make_split(n=300, seed=2)
     path = save(ground_truth_model(), tmp_path / "gt.onnx")
-    record = evaluate_arrays(path, split, params=EvalParams(ppm_method="ke", tomtom_dist="pearson", attribution=False),
+    record = evaluate_arrays(path, split, params=EvalParams(ppm_method="ke", tomtom_dist="pearson", attribution=False), intervals=None,
                              progress=False)
     # Koo & Eddy's window=19 for every model, not this model's 16-wide kernel
     assert record["parameters"]["eval"]["ke_window"] == 19
@@ -114,7 +126,7 @@ def test_ke_window_kernel_width_on_request(tmp_path, capsys):
     assert _ke_window("kernel") is None and _ke_window("9") == 9
     split = make_split(n=40, seed=4)
     path = save(ground_truth_model(), tmp_path / "gt.onnx")
-    record = evaluate_arrays(path, split, params=EvalParams(ppm_method="ke", ke_window=None, attribution=False),
+    record = evaluate_arrays(path, split, params=EvalParams(ppm_method="ke", ke_window=None, attribution=False), intervals=None,
                              progress=False)
     assert record["parameters"]["eval"]["ke_window"] is None
     assert record["parameters"]["derived"]["ppm_window"] == 16
@@ -123,10 +135,11 @@ def test_ke_window_kernel_width_on_request(tmp_path, capsys):
 def test_cli_end_to_end(gt_onnx, synthetic_repo, tmp_path, capsys):
     out = tmp_path / "run" / "cnn.json"
     code = main(["evaluate", str(gt_onnx), "--data", str(synthetic_repo), "--out", str(out), "--limit", "200",
-                 "--ism-sequences", "4", "--quiet"])
+                 "--ism-sequences", "4", "--quiet", "--bootstrap-resamples", "100", "--recovery-resamples", "2"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "coverage" in printed and "match ground truth" in printed
+    assert "95% bootstrap over sequences (100 resamples, 2 for recovery" in printed
     record = json.loads(out.read_text())
     assert record["dataset"]["n_sequences"] == 200
     assert record["parameters"]["eval"]["limit"] == 200

@@ -41,7 +41,7 @@ def test_no_activation_before_pooling_is_recorded_not_silent(tmp_path):
     info = inspect_model(path, 200)
     assert info.tap_has_activation is False and "no activation op" in info.tap_notes[0]
     split = make_split(n=30, seed=9)
-    record = evaluate_arrays(path, split, params=EvalParams(attribution=False), progress=False)
+    record = evaluate_arrays(path, split, params=EvalParams(attribution=False), progress=False, intervals=None)
     assert record["model"]["tap_has_activation"] is False
     assert record["model"]["tap_name"] == "bn" and record["model"]["tap_notes"]
     x = random_onehot_batch(2, 200, seed=6)
