@@ -77,7 +77,7 @@ def test_record_says_which_output_ism_used(tmp_path):
     split = make_split(n=30, seed=12)
     params = EvalParams(ism_sequences=2)
     record = evaluate_arrays(save(_both_outputs(metadata=True), tmp_path / "both.onnx"), split, params=params,
-                             progress=False)
+                             progress=False, intervals=None)
     att = record["results"]["attribution"]
     assert (att["output_name"], att["output_source"]) == ("logits", "logits output (metadata)")
     assert (record["model"]["logits_output"], record["model"]["logits_output_source"]) == ("logits", "metadata")
