@@ -134,6 +134,7 @@ class Worker:
         self.root = submissions_home(home)
         self.home = home
         self.hidden = HiddenRounds(home) if self.config.hidden else None
+        self._tried: set = set()  # (submission id, score key) this worker queued for re-scoring
         #: True only while a job's child is running: the one moment an interrupt
         #: (SIGTERM) may cut in, since the job is then simply handed back.
         self.interruptible = False
@@ -174,13 +175,20 @@ class Worker:
         return current_context(self.config.data, self.home, hidden=self.config.hidden)
 
     def _queue_stale(self) -> list[str]:
-        from submissions.rescore import rescore
+        """Queue stale rows once per (row, key) per worker: a row whose re-score cannot reach the current key
+        (e.g. it names another dataset folder) is not requeued forever."""
+        from submissions.rescore import rescore, stale_ids
 
         try:
-            return rescore(self.store, stale=True, context=self.context())
+            context = self.context()
+            keyed = {sid: context.key(self.store.get(sid)) for sid in stale_ids(self.store, context)}
+            todo = [sid for sid, key in keyed.items() if (sid, key) not in self._tried]
+            queued = rescore(self.store, todo, context=context) if todo else []
         except Exception:  # a broken dataset folder must not stop new submissions being served
             log.exception("looking for stale rows failed")
             return []
+        self._tried.update((sid, keyed[sid]) for sid in queued)
+        return queued
 
     def recover(self) -> None:
         """Requeue (or fail) jobs whose workers died."""
