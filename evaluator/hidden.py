@@ -32,7 +32,7 @@ def evaluate_hidden(model: str | Path, seed: bytes, *, data=None, dataset_versio
 
     ``round_id`` defaults to the local ledger's round with this commitment (if
     any); ``dataset_version`` to the data home's (or ``data``'s) dataset
-    version. Other keyword arguments are :func:`evaluator.evaluate.evaluate_arrays`'s.
+    version. Other keyword arguments are :func:`evaluator.evaluate_arrays`'s.
     """
     from evaluator.pipeline import evaluate_arrays
 

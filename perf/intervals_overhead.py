@@ -35,7 +35,7 @@ DEFAULT_MODEL = REPO / "space_app" / "baseline_models" / "cnn-25-relu-seed0" / "
 
 
 def _evaluate(model, split, threads, intervals):
-    from evaluator.evaluate import evaluate_arrays
+    from evaluator import evaluate_arrays
     from evaluator.params import EvalParams
 
     start = time.perf_counter()

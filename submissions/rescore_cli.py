@@ -7,7 +7,7 @@ import json
 
 def _cmd_rescore(args: argparse.Namespace) -> int:
     from submissions.rescore import rescore
-    from submissions.store import open_store
+    from submissions.sqlite_store import open_store
 
     with open_store() as store:
         queued = rescore(store, args.ids, all=args.all, stale=args.stale, data=args.data)
@@ -28,7 +28,7 @@ def _cmd_round(args: argparse.Namespace) -> int:
 
     if args.action == "rotate":
         from submissions.rescore import rotate_round
-        from submissions.store import open_store
+        from submissions.sqlite_store import open_store
 
         with open_store() as store:
             done = rotate_round(store, data=args.data)

@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from benchmark.loader import DatasetInfo, SplitArrays
-from evaluator.evaluate import evaluate_arrays
+from evaluator import evaluate_arrays
 from evaluator.onnx_model import ModelOutputError, OnnxModel
 from evaluator.output_range import PROBABILITY_TOLERANCE, format_value, probability_range_problem
 from evaluator.params import EvalParams

@@ -20,11 +20,12 @@ import pytest
 
 from benchmark import rounds
 from motifbench.cli import main
-from submissions import corpus
+import corpus
 from submissions.export import export_all, read_leaderboard
 from submissions.intake import submit
 from submissions.rescore import current_context, rescore, rotate_round, stale_ids
-from submissions.store import FINISHED, open_store, submissions_home
+from submissions.sqlite_store import open_store
+from submissions.store import FINISHED, submissions_home
 from submissions.worker import Worker, WorkerConfig
 
 EVAL = {"limit": 300, "ism_sequences": 4}

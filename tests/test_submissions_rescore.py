@@ -11,7 +11,8 @@ from benchmark import rounds
 from benchmark.errors import MotifbenchError
 from motifbench.cli import main
 from submissions.rescore import Context, rescore
-from submissions.store import FAILED, FINISHED, PENDING, RUNNING, ScoreKey, open_store, score_key
+from submissions.sqlite_store import open_store
+from submissions.store import FAILED, FINISHED, PENDING, RUNNING, ScoreKey, score_key
 
 MANIFEST = {"model_name": "m", "submitter": "t", "dataset": {"config": "synthetic", "version": "1.0.0"},
             "output_kind": "probabilities", "license": "MIT"}
