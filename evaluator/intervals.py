@@ -13,13 +13,44 @@ record's seed reproduces every interval.
 """
 from __future__ import annotations
 
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 
 from evaluator.uncertainty import BootstrapSettings, bootstrap_counts, classification_intervals, mean_interval
 
 
-def uncertainty_section(y: np.ndarray, probabilities: np.ndarray, attribution_scores, ppm_accumulator, params,
-                        settings: BootstrapSettings) -> dict:
+def start_recovery_intervals(ppm_accumulator, params, settings: BootstrapSettings) -> Future | None:
+    """Start the motif-recovery bootstrap in a background thread; None when there is nothing to resample.
+
+    It needs only the per-sequence PPM sums, so it runs while the main thread
+    does attribution (ONNX Runtime) and logos; its Tomtom work then costs
+    little wall time where a second core is free (the worker runs ONNX Runtime
+    on one thread). The result is the same as running it inline: nothing in it
+    depends on timing. Returns a future of ``(intervals dict, seconds)``.
+    """
+    if ppm_accumulator is None or settings.recovery_resamples <= 0:
+        return None
+
+    def job():  # no threadpoolctl here: its limits are process-wide, the main thread sets them
+        from evaluator.recovery_uncertainty import recovery_intervals
+
+        start = time.perf_counter()
+        counts = bootstrap_counts(ppm_accumulator.n_sequences, settings.recovery_resamples,
+                                  np.random.default_rng([settings.seed, 1]))
+        out = recovery_intervals(ppm_accumulator, params, counts, settings.level)
+        return out, time.perf_counter() - start
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recovery-bootstrap")
+    try:
+        return executor.submit(job)
+    finally:
+        executor.shutdown(wait=False)
+
+
+def uncertainty_section(y: np.ndarray, probabilities: np.ndarray, attribution_scores, recovery: Future | None,
+                        settings: BootstrapSettings, timings: dict | None = None) -> dict:
     """Intervals for one evaluation.
 
     Parameters
@@ -30,25 +61,25 @@ def uncertainty_section(y: np.ndarray, probabilities: np.ndarray, attribution_sc
         The model's predicted probabilities.
     attribution_scores : evaluator.attribution.AttributionScores or None
         Per-sequence ISM scores (None when attribution was skipped).
-    ppm_accumulator : evaluator.recovery_uncertainty.PerSequencePPMs or None
-        The accumulator that built the PPMs (None: no recovery intervals).
-    params : evaluator.params.EvalParams
+    recovery : Future or None
+        From :func:`start_recovery_intervals` (waited for here).
     settings : BootstrapSettings
+    timings : dict, optional
+        Receives ``recovery_intervals``: the background bootstrap's own seconds.
     """
-    from evaluator.recovery_uncertainty import recovery_intervals
-
-    recovery = None
-    if ppm_accumulator is not None and settings.recovery_resamples > 0:
-        counts = bootstrap_counts(ppm_accumulator.n_sequences, settings.recovery_resamples,
-                                  np.random.default_rng([settings.seed, 1]))
-        recovery = recovery_intervals(ppm_accumulator, params, counts, settings.level)
     attribution = None
     if attribution_scores is not None:
         attribution = {"mean_auroc": mean_interval(attribution_scores.auroc, settings, seed_offset=2),
                        "mean_aupr": mean_interval(attribution_scores.aupr, settings, seed_offset=2)}
+    classification = classification_intervals(y, probabilities, settings)
+    recovery_out = None
+    if recovery is not None:
+        recovery_out, seconds = recovery.result()
+        if timings is not None:
+            timings["recovery_intervals"] = round(seconds, 4)
     return {
         "settings": settings.as_dict(),
-        "classification": classification_intervals(y, probabilities, settings),
-        "motif_recovery": recovery,
+        "classification": classification,
+        "motif_recovery": recovery_out,
         "attribution": attribution,
     }

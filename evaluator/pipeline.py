@@ -13,7 +13,8 @@ Stages, each timed in the record:
 6. ``tomtom``: informative filters vs JASPAR CORE vertebrates (MEME-faithful).
 7. ``recovery``: match-JASPAR, match-ground-truth, coverage, per-TF counts.
 8. ``attribution``: ISM on the first ``ism_sequences`` positive sequences.
-9. ``uncertainty``: bootstrap intervals of every headline number (:mod:`evaluator.intervals`; off with ``intervals=None``).
+9. ``uncertainty``: bootstrap intervals of every headline number (:mod:`evaluator.intervals`; off with
+   ``intervals=None``); the motif-recovery bootstrap runs in a thread from stage 7 on, beside 8 and 10.
 10. ``logos``: filter and ground-truth logo grids.
 
 Artifacts beside the record (``<stem>`` = the record's file name without
@@ -189,19 +190,18 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
     with timer.stage("recovery"):
         recovery = recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped, reference)
 
+    recovery_job = None
+    if intervals is not None:  # the recovery bootstrap runs beside attribution and logos
+        from evaluator.intervals import start_recovery_intervals
+
+        recovery_job = start_recovery_intervals(accumulator, params, intervals)
+    del accumulator
+
     attribution = attribution_scores = None
     if params.attribution and params.ism_sequences > 0:
         with timer.stage("attribution"):
             attribution, attribution_scores = attribution_section(onnx_model, arrays, x, y, mask, probabilities,
                                                                   params)
-
-    uncertainty = None
-    if intervals is not None:
-        from evaluator.intervals import uncertainty_section
-
-        with timer.stage("uncertainty"), single_threaded_blas():
-            uncertainty = uncertainty_section(y, probabilities, attribution_scores, accumulator, params, intervals)
-    del accumulator
 
     artifacts: dict[str, str] = {}
     if out_dir is not None:
@@ -212,6 +212,14 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
         artifacts["filters_meme"] = f"{stem}.filters.meme"
         artifacts["tomtom_tsv"] = f"{stem}.tomtom.tsv"
         artifacts["record"] = record_name
+
+    uncertainty = None
+    if intervals is not None:  # classification and attribution intervals, then the recovery bootstrap's result
+        from evaluator.intervals import uncertainty_section
+
+        with timer.stage("uncertainty"), single_threaded_blas():
+            uncertainty = uncertainty_section(y, probabilities, attribution_scores, recovery_job, intervals,
+                                              timer.seconds)
 
     timer.seconds["total"] = round(time.perf_counter() - start_total, 4)
     record = _assemble(source, info, arrays, n, length, params, window, offset, nonfinite, classification,
