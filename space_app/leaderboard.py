@@ -206,8 +206,8 @@ def select_rows(frame: pd.DataFrame, view: ViewKey | None, activation: str = ALL
     elif kind == COMMUNITY:
         mask &= ~frame["baseline"].fillna(False).astype(bool)
     rows = with_rank_bands(frame[mask])
-    by = [c for c, _ in DEFAULT_SORT]
-    return rows.sort_values(by, ascending=[a for _, a in DEFAULT_SORT], na_position="last", kind="stable")
+    by = ["rank_band", *(c for c, _ in DEFAULT_SORT)]  # rank band first, so the Rank column reads in order
+    return rows.sort_values(by, ascending=[True, *(a for _, a in DEFAULT_SORT)], na_position="last", kind="stable")
 
 
 def activations(frame: pd.DataFrame, view: ViewKey | None) -> list[str]:
