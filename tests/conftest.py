@@ -90,6 +90,11 @@ SLOW_TESTS = (
     "test_deepsea_build.py",
     "test_motifbench_checkpoints.py",
     "test_import_contracts.py",
+    "test_integrity_service.py::test_hidden_rounds_end_to_end",
+    "test_integrity_service.py::test_old_records_stay_in_their_version_view",
+    "test_evaluator_uncertainty.py::test_auroc_interval_covers_the_known_value_in_simulation",
+    "test_evaluator_uncertainty.py::test_resample_fractions_follow_motif_recovery_definitions",
+    "test_benchmark_rounds.py::test_two_rounds",
 )
 
 
