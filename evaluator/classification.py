@@ -42,8 +42,10 @@ def _trapezoid_area(x: np.ndarray, y: np.ndarray) -> float:
 def roc_auc_score(y_true: np.ndarray, score: np.ndarray) -> float:
     """sklearn ``roc_auc_score`` for one binary task with both classes present."""
     fps, tps = _binary_clf_curve(y_true, np.asarray(score))
-    keep = np.where(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])[0]
-    fps, tps = np.r_[0, fps[keep]], np.r_[0, tps[keep]]
+    if fps.size > 2:  # sklearn drops intermediate points only then (one or two distinct scores keep all)
+        keep = np.where(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])[0]
+        fps, tps = fps[keep], tps[keep]
+    fps, tps = np.r_[0, fps], np.r_[0, tps]
     return _trapezoid_area(fps / fps[-1], tps / tps[-1])
 
 

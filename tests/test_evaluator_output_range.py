@@ -103,3 +103,16 @@ def test_range_rule():
     assert "1.00001" in probability_range_problem(0.0, 1.00001)
     assert "-0.5" in probability_range_problem(-0.5, 0.5)
     assert format_value(1.0000001) == "1.0000001"
+
+
+def test_auroc_of_tied_scores_matches_sklearn():
+    """A saturated model gives one or two distinct scores per class; sklearn keeps every ROC point then."""
+    from sklearn.metrics import roc_auc_score as sklearn_auroc
+
+    from evaluator.classification import roc_auc_score
+
+    y = np.r_[np.ones(20), np.zeros(30)].astype(bool)
+    rng = np.random.default_rng(0)
+    for distinct in (1, 2, 3):
+        score = rng.integers(0, distinct, 50).astype(float)
+        assert roc_auc_score(y, score) == pytest.approx(sklearn_auroc(y, score), abs=1e-12)
