@@ -30,7 +30,7 @@ from evaluator import tomtom_jit as J
 from evaluator import tomtom_jit_cache as JC
 from evaluator import tomtom_kernels as K
 from evaluator.meme_io import MemeMotif, read_meme
-from evaluator.tomtom_qvalues import MemeRandom, qvalues
+from evaluator.tomtom_qvalues import MemeRandom, qvalue_rows
 from evaluator.tomtom_targets import TomtomTargets, check_ppm, prepare_targets
 
 __all__ = ["COLUMNS", "TOMTOM_METHOD", "TomtomTargets", "format_tsv", "jaspar_targets", "prepare_targets", "tomtom"]
@@ -44,6 +44,8 @@ DISTANCES = ("ed", "pearson")
 MAX_QUERY_WIDTH = 100
 #: Queries per thread-pool task (at least): a query takes about a millisecond.
 _MIN_CHUNK = 4
+#: Queries whose sort, q-values and threshold are done together (arrays of shape (block, 2N)).
+_POST_BLOCK = 128
 
 #: What a result record should store to say how Tomtom was run (the papers' command).
 TOMTOM_METHOD: dict = {
@@ -277,40 +279,59 @@ def tomtom(
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
 
     limit = np.inf if thresh is None else float(thresh)
-    n_targets = ts.n_targets
-    n_strands = ts.lengths.size
-    pair = np.arange(n_strands) ^ 1  # the other strand of the same target (t0+, t0-, ... interleaved)
     rng = MemeRandom()  # one stream for the whole run, as in MEME
     parts: dict[str, list] = {c: [] for c in COLUMNS}
     scored = _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, progress)
-    tie_bits = max(1, int(n_strands - 1).bit_length())
-    positions = np.arange(n_strands)
-    for (motif, mat), (p32, off, ov) in zip(prepared, scored):
-        # MEME's order: p ascending, overlap descending, then tie rank; one int64 key (p >= 0,
-        # so a float32's bits sort like its value)
-        key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - ov)) << tie_bits | ts.tie_rank
-        order = np.argsort(key)
-        p_ord = p32[order]
-        p_sorted = p_ord.astype(np.float64)
-        q_sorted = qvalues(p_sorted, rng)
-        e_sorted = (p_ord * np.float32(2 * n_targets)) / np.float32(2)
-        passing = (e_sorted.astype(np.float64) if evalue else q_sorted) <= limit
-        rank = np.empty(n_strands, dtype=np.int64)
-        rank[order] = positions
-        first = positions < rank[pair[order]]  # this strand comes before the target's other one
-        sel = passing & first
-        keep = order[sel]
-        parts["Query_ID"].append(np.full(keep.size, motif.id, dtype=object))
-        parts["Target_ID"].append(ts.id_array[ts.owner[keep]])
-        parts["Optimal_offset"].append(off[keep])
-        parts["p-value"].append(p_sorted[sel])
-        parts["E-value"].append(e_sorted[sel].astype(np.float64))
-        parts["q-value"].append(q_sorted[sel].astype(np.float32).astype(np.float64))
-        parts["Overlap"].append(ov[keep])
-        parts["Query_consensus"].append(np.full(keep.size, K.consensus(mat), dtype=object))
-        parts["Target_consensus"].append(ts.consensus[keep])
-        parts["Orientation"].append(ts.strand[keep])
+    block: list = []
+    for item, result in zip(prepared, scored):
+        block.append((item, result))
+        if len(block) == _POST_BLOCK:
+            _select_block(block, ts, rng, evalue, limit, parts)
+            block = []
+    if block:
+        _select_block(block, ts, rng, evalue, limit, parts)
     return pd.DataFrame({c: np.concatenate(parts[c]) for c in COLUMNS})
+
+
+def _select_block(block: list, ts: TomtomTargets, rng: MemeRandom, evalue: bool, limit: float,
+                  parts: dict[str, list]) -> None:
+    """MEME's sort, q-values and threshold for a block of scored queries (in query order), appended to ``parts``.
+
+    ``block`` holds ``((motif, mat), (p32, offset, overlap))`` per query, each array shape (2N,).
+    """
+    n_strands = ts.lengths.size
+    p32 = np.stack([r[0] for _, r in block])  # (B, 2N)
+    off = np.stack([r[1] for _, r in block])
+    ov = np.stack([r[2] for _, r in block])
+    # MEME's order: p ascending, overlap descending, then tie rank; one int64 key (p >= 0,
+    # so a float32's bits sort like its value)
+    tie_bits = max(1, int(n_strands - 1).bit_length())
+    key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - ov)) << tie_bits | ts.tie_rank
+    order = np.argsort(key, axis=1)
+    p_ord = np.take_along_axis(p32, order, axis=1)
+    p_sorted = p_ord.astype(np.float64)
+    q_sorted = qvalue_rows(p_sorted, rng)
+    e_sorted = (p_ord * np.float32(2 * ts.n_targets)) / np.float32(2)
+    passing = (e_sorted.astype(np.float64) if evalue else q_sorted) <= limit
+    positions = np.broadcast_to(np.arange(n_strands), order.shape)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, positions, axis=1)
+    pair = np.arange(n_strands) ^ 1  # the other strand of the same target (t0+, t0-, ... interleaved)
+    first = positions < np.take_along_axis(rank, pair[order], axis=1)  # this strand before the other one
+    sel = passing & first
+    keep = order[sel]
+    counts = sel.sum(axis=1)
+    parts["Query_ID"].append(np.repeat(np.array([m.id for (m, _), _ in block], dtype=object), counts))
+    parts["Target_ID"].append(ts.id_array[ts.owner[keep]])
+    parts["Optimal_offset"].append(np.take_along_axis(off, order, axis=1)[sel])
+    parts["p-value"].append(p_sorted[sel])
+    parts["E-value"].append(e_sorted[sel].astype(np.float64))
+    parts["q-value"].append(q_sorted[sel].astype(np.float32).astype(np.float64))
+    parts["Overlap"].append(np.take_along_axis(ov, order, axis=1)[sel])
+    parts["Query_consensus"].append(np.repeat(np.array([K.consensus(mat) for (_, mat), _ in block], dtype=object),
+                                              counts))
+    parts["Target_consensus"].append(ts.consensus[keep])
+    parts["Orientation"].append(ts.strand[keep])
 
 
 def format_tsv(hits: pd.DataFrame, comment_lines: Sequence[str] = ()) -> str:

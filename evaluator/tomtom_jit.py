@@ -290,14 +290,19 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
     for c in range(q):
         for k in range(BINS + 1):
             probs[c, k] = hist[c, k] * inv_c
-    # the lowest observed score per target width: no survival value below it is ever read
+    # the lowest and highest observed score per target width: the survival functions are
+    # only ever read between them
     big = np.iinfo(np.int64).max // 4
     min_lookup = np.full(lengths.size, big, np.int64)
+    max_lookup = np.full(lengths.size, -big, np.int64)
     for t in range(lookup.size):
-        min_lookup[slot_of_target[t]] = min(min_lookup[slot_of_target[t]], lookup[t])
-    # which ranges [a, e] a target width needs (MEME's alignment loop), and from which score on
+        li = slot_of_target[t]
+        min_lookup[li] = min(min_lookup[li], lookup[t])
+        max_lookup[li] = max(max_lookup[li], lookup[t])
+    # which ranges [a, e] a target width needs (MEME's alignment loop), and between which scores
     need = np.zeros((q, q), np.bool_)
     floor_ = np.full((q, q), big, np.int64)
+    cap = np.full((q, q), -big, np.int64)
     for li in range(lengths.size):
         length = lengths[li]
         if min_lookup[li] == big:
@@ -310,26 +315,39 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
                 s = 0
                 e = min(q, length + q - i - 1) - 1
             need[s, e] = True
-            floor_[s, e] = min(floor_[s, e], min_lookup[li] - (q - (e - s + 1)) * k0)
-    # building [a, e] exactly from index J needs [a, e-1] exactly from J - hi[e]
+            shift = (q - (e - s + 1)) * k0
+            floor_[s, e] = min(floor_[s, e], min_lookup[li] - shift)
+            cap[s, e] = max(cap[s, e], max_lookup[li] - shift)
+    # S_[a,e](j) = sum_y p_e(y) S_[a,e-1](j - y): exact on [F, T] needs S_[a,e-1] on [F - hi[e], T - lo[e]]
     for a in range(q):
         for e in range(q - 1, a, -1):
             floor_[a, e - 1] = min(floor_[a, e - 1], floor_[a, e] - hi[e])
-    # survival functions of the needed ranges, stored flat: sf[r_off[a,e] + k - r_lo[a,e]]
+            cap[a, e - 1] = max(cap[a, e - 1], cap[a, e] - lo[e])
+    # each range's window [F, T] within its support [tl, th]: below tl S = 1, above th S = 0
     r_lo = np.zeros((q, q), np.int64)
     r_hi = np.zeros((q, q), np.int64)
     r_off = np.zeros((q, q), np.int64)
     total = 0
     for a in range(q):
+        tl = 0
+        th = 0
         for e in range(a, q):
+            tl += lo[e]
+            th += hi[e]
+            if floor_[a, e] == big:
+                continue
+            f = min(max(floor_[a, e], tl), th)
+            r_lo[a, e] = f
+            r_hi[a, e] = min(max(cap[a, e], f), th)
             if need[a, e]:
-                total += (hi[a:e + 1].sum() - lo[a:e + 1].sum()) + 1
+                total += r_hi[a, e] - f + 1
     sf = np.empty(total)
     width_max = 0
     for c in range(q):
         width_max += hi[c] - lo[c] + 1
     cur = np.empty(width_max)
     nxt = np.empty(width_max)
+    ext = np.empty(width_max + BINS + 1)
     pos = 0
     for a in range(q):
         last = -1
@@ -338,40 +356,42 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
                 last = e
         if last < 0:
             continue
-        # cur holds the pmf of [a, e] on [base, base + n - 1], exact from floor_[a, e] on
-        base = min(max(lo[a], floor_[a, a]), hi[a])  # keep at least one value
-        n = hi[a] - base + 1
-        for k in range(n):
-            cur[k] = probs[a, base + k]
+        # cur holds S_[a,e] on [f, f + n - 1]
+        f = r_lo[a, a]
+        n = r_hi[a, a] - f + 1
+        acc = 0.0
+        for k in range(hi[a], f - 1, -1):
+            acc += probs[a, k]
+            if k - f < n:
+                cur[k - f] = acc
         for e in range(a, last + 1):
             if e > a:
-                m = hi[e] - lo[e] + 1
-                new_base = min(max(base + lo[e], floor_[a, e]), base + n - 1 + hi[e])
-                nn = base + n - 1 + hi[e] - new_base + 1
-                nxt[:nn] = 0.0
+                f2 = r_lo[a, e]
+                n2 = r_hi[a, e] - f2 + 1
+                # ext[i] = S_[a,e-1](f2 - hi[e] + i), 1 below its window (its support), 0 above
+                ext_lo = f2 - hi[e]
+                ext_n = n2 + hi[e] - lo[e]
+                for i in range(ext_n):
+                    k = ext_lo + i - f
+                    if k < 0:
+                        ext[i] = 1.0
+                    elif k >= n:
+                        ext[i] = 0.0
+                    else:
+                        ext[i] = cur[k]
+                nxt[:n2] = 0.0
                 col = probs[e]
-                l0 = lo[e]
-                # nxt[base + i + lo[e] + k - new_base] += cur[i] * p_e[lo[e] + k]
-                for k in range(m):
-                    h = col[l0 + k]
+                for y in range(lo[e], hi[e] + 1):
+                    h = col[y]
                     if h != 0.0:
-                        shift = base + l0 + k - new_base
-                        i0 = 0
-                        if shift < 0:
-                            i0 = -shift
-                        if i0 < n:
-                            _axpy(nxt, i0 + shift, cur, i0, n - i0, h)
-                cur[:nn] = nxt[:nn]  # a copy, not a swap: the swap stops LLVM vectorising _axpy
-                n = nn
-                base = new_base
+                        _axpy(nxt, 0, ext, hi[e] - y, n2, h)
+                cur[:n2] = nxt[:n2]  # a copy, not a swap: the swap stops LLVM vectorising _axpy
+                n = n2
+                f = f2
             if need[a, e]:
-                r_lo[a, e] = base
-                r_hi[a, e] = base + n - 1
                 r_off[a, e] = pos
-                acc = 0.0
-                for k in range(n - 1, -1, -1):
-                    acc += cur[k]
-                    sf[pos + k] = acc
+                for k in range(n):
+                    sf[pos + k] = cur[k]
                 pos += n
     for t in range(lookup.size):
         length = lengths[slot_of_target[t]]

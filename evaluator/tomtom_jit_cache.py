@@ -33,12 +33,22 @@ def _ready_marker() -> Path:
     return folder / f"motifbench-tomtom-jit-{key}.ready"
 
 
+_ready = False
+
+
 def ready() -> bool:
-    """Whether the kernels load from numba's cache (else a first call would compile them, ~10 s or more)."""
-    try:
-        return _ready_marker().exists()
-    except OSError:
-        return False
+    """Whether the kernels load from numba's cache (else a first call would compile them, ~10 s or more).
+
+    Once true it stays true for the process (the check hashes the kernel
+    sources, so it is not repeated per query).
+    """
+    global _ready
+    if not _ready:
+        try:
+            _ready = _ready_marker().exists()
+        except OSError:
+            return False
+    return _ready
 
 
 _warm_up_started = False

@@ -154,6 +154,26 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     return float(min(max(pi0[best], 0.0), 1.0))
 
 
+def qvalue_rows(sorted_p: np.ndarray, rng: MemeRandom) -> np.ndarray:
+    """:func:`qvalues` of each row of ``sorted_p`` (float64, shape (B, m), rows ascending), in row order.
+
+    Each row draws its bootstraps from ``rng`` in turn, as consecutive queries
+    do in MEME; the same numbers as calling :func:`qvalues` row by row.
+    """
+    n, m = sorted_p.shape
+    if m == 0:
+        return sorted_p.copy()
+    pi0 = np.ones((n, 1))
+    if m > MIN_SAMPLES:
+        for i in range(n):
+            pi0[i, 0] = estimate_pi_zero(sorted_p[i], rng)
+    ranks = np.arange(1, m + 1, dtype=np.float32).astype(np.float64)
+    fdr = np.minimum(1.0, (pi0 * sorted_p * float(np.float32(m))) / ranks)
+    if m == 1:
+        return fdr
+    return np.minimum.accumulate(fdr[:, ::-1], axis=1)[:, ::-1]
+
+
 def qvalues(sorted_p: np.ndarray, rng: MemeRandom | None = None) -> np.ndarray:
     """q-values for ascending p-values (float64, shape=(m,)), same order.
 
