@@ -44,8 +44,6 @@ DISTANCES = ("ed", "pearson")
 MAX_QUERY_WIDTH = 100
 #: Queries per thread-pool task (at least): a query takes about a millisecond.
 _MIN_CHUNK = 4
-#: Queries whose sort, q-values and threshold are done together (arrays of shape (block, 2N)).
-_POST_BLOCK = 128
 
 #: What a result record should store to say how Tomtom was run (the papers' command).
 TOMTOM_METHOD: dict = {
@@ -161,11 +159,47 @@ def _score_query_numpy(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overla
 
 
 def _score_chunk(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
-                 compiled: bool = True):
+                 compiled: bool = True) -> dict[str, np.ndarray]:
+    """Score a chunk of queries and put each query's matches in MEME's order (see :func:`_sort_block`)."""
     if not compiled:
-        return [_score_query_numpy(m, ts, dist, min_overlap, internal) for m in mats]
-    ws = _workspace(ts, max(m.shape[0] for m in mats))
-    return [_score_query(m, ts, dist, min_overlap, internal, ws) for m in mats]
+        scored = [_score_query_numpy(m, ts, dist, min_overlap, internal) for m in mats]
+    else:
+        ws = _workspace(ts, max(m.shape[0] for m in mats))
+        scored = [_score_query(m, ts, dist, min_overlap, internal, ws) for m in mats]
+    return _sort_block(scored, ts)
+
+
+def _sort_block(scored: list, ts: TomtomTargets) -> dict[str, np.ndarray]:
+    """MEME's order of each query's matches: p ascending, overlap descending, then MEME's tie rank.
+
+    ``scored`` holds ``(p32, offset, overlap)`` per query, each shape (2N,).
+    One int64 key per match (p >= 0, so a float32's bits sort like its value;
+    the tie rank is a permutation, so it also names the match) is sorted, and
+    p, overlap and the match index are read back from the sorted keys.
+
+    Returns
+    -------
+    dict of arrays, each shape (B, 2N), in that order: ``order`` (match index),
+    ``p32``, ``offset``, ``overlap``, ``first`` (this strand sorts before the
+    same target's other strand).
+    """
+    n_strands = ts.lengths.size
+    tie_bits = max(1, int(n_strands - 1).bit_length())
+    p32 = np.stack([r[0] for r in scored])
+    ov = np.stack([r[2] for r in scored]).astype(np.int64)
+    key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - ov)) << tie_bits | ts.tie_rank
+    key.sort(axis=1)
+    order = ts.by_tie_rank[key & ((1 << tie_bits) - 1)]
+    p_ord = (key >> (tie_bits + 8)).astype(np.int32).view(np.float32)
+    ov_ord = 255 - ((key >> tie_bits) & 255)
+    off = np.stack([r[1] for r in scored])
+    off_ord = np.take_along_axis(off, order, axis=1)
+    positions = np.broadcast_to(np.arange(n_strands), order.shape)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, positions, axis=1)
+    pair = np.arange(n_strands) ^ 1  # the other strand of the same target (t0+, t0-, ... interleaved)
+    first = positions < np.take_along_axis(rank, pair[order], axis=1)
+    return {"order": order, "p32": p_ord, "offset": off_ord, "overlap": ov_ord, "first": first}
 
 
 def _workers() -> int:
@@ -189,7 +223,7 @@ def _pool() -> ThreadPoolExecutor:
 
 def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
             progress: bool):
-    """Yield each query's (p, offset, overlap) in order; query chunks run on a thread pool.
+    """Yield each chunk's matches in MEME's order (:func:`_sort_block`), chunks in query order, run on a thread pool.
 
     The compiled kernels release the GIL, so chunks run on every core, while
     the caller consumes finished chunks in order (q-values draw from one
@@ -212,8 +246,7 @@ def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: i
 
         bar = tqdm(total=len(mats), desc="tomtom", unit="query")
     for i, chunk in enumerate(chunks):
-        results = futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal, compiled)
-        yield from results
+        yield futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal, compiled)
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
@@ -281,54 +314,36 @@ def tomtom(
     limit = np.inf if thresh is None else float(thresh)
     rng = MemeRandom()  # one stream for the whole run, as in MEME
     parts: dict[str, list] = {c: [] for c in COLUMNS}
-    scored = _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, progress)
-    block: list = []
-    for item, result in zip(prepared, scored):
-        block.append((item, result))
-        if len(block) == _POST_BLOCK:
-            _select_block(block, ts, rng, evalue, limit, parts)
-            block = []
-    if block:
-        _select_block(block, ts, rng, evalue, limit, parts)
+    done = 0
+    for block in _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, progress):
+        count = block["order"].shape[0]
+        _select_block(prepared[done:done + count], block, ts, rng, evalue, limit, parts)
+        done += count
     return pd.DataFrame({c: np.concatenate(parts[c]) for c in COLUMNS})
 
 
-def _select_block(block: list, ts: TomtomTargets, rng: MemeRandom, evalue: bool, limit: float,
-                  parts: dict[str, list]) -> None:
-    """MEME's sort, q-values and threshold for a block of scored queries (in query order), appended to ``parts``.
+def _select_block(prepared: list, block: dict[str, np.ndarray], ts: TomtomTargets, rng: MemeRandom, evalue: bool,
+                  limit: float, parts: dict[str, list]) -> None:
+    """q-values (from the run's one random stream, so in query order) and MEME's threshold for a block.
 
-    ``block`` holds ``((motif, mat), (p32, offset, overlap))`` per query, each array shape (2N,).
+    ``prepared`` holds ``(motif, mat)`` per query of the block, ``block`` its
+    matches in MEME's order (:func:`_sort_block`); rows are appended to ``parts``.
     """
-    n_strands = ts.lengths.size
-    p32 = np.stack([r[0] for _, r in block])  # (B, 2N)
-    off = np.stack([r[1] for _, r in block])
-    ov = np.stack([r[2] for _, r in block])
-    # MEME's order: p ascending, overlap descending, then tie rank; one int64 key (p >= 0,
-    # so a float32's bits sort like its value)
-    tie_bits = max(1, int(n_strands - 1).bit_length())
-    key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - ov)) << tie_bits | ts.tie_rank
-    order = np.argsort(key, axis=1)
-    p_ord = np.take_along_axis(p32, order, axis=1)
+    p_ord, order, sel = block["p32"], block["order"], block["first"]
     p_sorted = p_ord.astype(np.float64)
     q_sorted = qvalue_rows(p_sorted, rng)
     e_sorted = (p_ord * np.float32(2 * ts.n_targets)) / np.float32(2)
-    passing = (e_sorted.astype(np.float64) if evalue else q_sorted) <= limit
-    positions = np.broadcast_to(np.arange(n_strands), order.shape)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, positions, axis=1)
-    pair = np.arange(n_strands) ^ 1  # the other strand of the same target (t0+, t0-, ... interleaved)
-    first = positions < np.take_along_axis(rank, pair[order], axis=1)  # this strand before the other one
-    sel = passing & first
+    sel = sel & ((e_sorted.astype(np.float64) if evalue else q_sorted) <= limit)
     keep = order[sel]
     counts = sel.sum(axis=1)
-    parts["Query_ID"].append(np.repeat(np.array([m.id for (m, _), _ in block], dtype=object), counts))
+    parts["Query_ID"].append(np.repeat(np.array([m.id for m, _ in prepared], dtype=object), counts))
     parts["Target_ID"].append(ts.id_array[ts.owner[keep]])
-    parts["Optimal_offset"].append(np.take_along_axis(off, order, axis=1)[sel])
+    parts["Optimal_offset"].append(block["offset"][sel])
     parts["p-value"].append(p_sorted[sel])
     parts["E-value"].append(e_sorted[sel].astype(np.float64))
     parts["q-value"].append(q_sorted[sel].astype(np.float32).astype(np.float64))
-    parts["Overlap"].append(np.take_along_axis(ov, order, axis=1)[sel])
-    parts["Query_consensus"].append(np.repeat(np.array([K.consensus(mat) for (_, mat), _ in block], dtype=object),
+    parts["Overlap"].append(block["overlap"][sel])
+    parts["Query_consensus"].append(np.repeat(np.array([K.consensus(mat) for _, mat in prepared], dtype=object),
                                               counts))
     parts["Target_consensus"].append(ts.consensus[keep])
     parts["Orientation"].append(ts.strand[keep])

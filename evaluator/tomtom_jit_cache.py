@@ -27,7 +27,11 @@ def _ready_marker() -> Path:
 
     here = Path(__file__).parent
     source = b"".join((here / name).read_bytes() for name in KERNEL_FILES)
-    key = hashlib.sha1(source + numba.__version__.encode() + platform.python_version().encode()).hexdigest()[:16]
+    # numba's cache index is stamped with each source file's mtime and size: a file rewritten with
+    # the same text (a git checkout) makes numba recompile, so the marker must not outlive that either
+    stamps = "".join(f"{(here / name).stat().st_mtime}:{(here / name).stat().st_size};" for name in KERNEL_FILES)
+    key = hashlib.sha1(source + stamps.encode() + numba.__version__.encode()
+                       + platform.python_version().encode()).hexdigest()[:16]
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
     folder = Path(cache_dir) if cache_dir else Path(__file__).with_name("__pycache__")
     return folder / f"motifbench-tomtom-jit-{key}.ready"

@@ -70,7 +70,8 @@ class TomtomTargets:
     columns : ndarray, shape (C, 4), float64: all columns concatenated (C = sum of widths).
     columns_t : ndarray, shape (4, C), float64: the same, letter-major.
     unique_lengths : ndarray, shape (nL,); length_slot : ndarray, shape (2N,): index into it.
-    consensus : ndarray, shape (2N,), object; tie_rank : ndarray, shape (2N,): MEME's tie order.
+    consensus : ndarray, shape (2N,), object; tie_rank : ndarray, shape (2N,): MEME's tie order;
+    by_tie_rank : ndarray, shape (2N,): its inverse (the match index of each rank).
     """
 
     def __init__(self, targets: Sequence[MemeMotif], motif_pseudo: float = 0.1, background=None):
@@ -104,7 +105,8 @@ class TomtomTargets:
         order = sorted(range(len(mats)), key=lambda j: (strands[j], self.ids[owners[j]]))
         self.tie_rank = np.empty(len(mats), dtype=np.int64)
         self.tie_rank[order] = np.arange(len(mats))
-        for arr in (self.columns, self.columns_t, self.lengths, self.starts, self.length_slot):
+        self.by_tie_rank = np.asarray(order, dtype=np.int64)  # the match holding each tie rank
+        for arr in (self.columns, self.columns_t, self.lengths, self.starts, self.length_slot, self.by_tie_rank):
             arr.flags.writeable = False
         self._layouts: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
 
