@@ -393,10 +393,29 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
                 for k in range(n):
                     sf[pos + k] = cur[k]
                 pos += n
-    for t in range(lookup.size):
-        length = lengths[slot_of_target[t]]
-        k_obs = lookup[t]
-        p = 0.0
+    # targets grouped by width: a width's alignments read the same ranges at the same shifts
+    n_t = lookup.size
+    first_of = np.zeros(lengths.size + 1, np.int64)
+    for t in range(n_t):
+        first_of[slot_of_target[t] + 1] += 1
+    for li in range(lengths.size):
+        first_of[li + 1] += first_of[li]
+    fill = first_of[:-1].copy()
+    member = np.empty(n_t, np.int64)
+    for t in range(n_t):
+        member[fill[slot_of_target[t]]] = t
+        fill[slot_of_target[t]] += 1
+    obs = np.empty(n_t, np.int64)
+    p = np.zeros(n_t)
+    for k in range(n_t):
+        obs[k] = lookup[member[k]]
+    for li in range(lengths.size):
+        length = lengths[li]
+        t0 = first_of[li]
+        t1 = first_of[li + 1]
+        if t0 == t1:
+            continue
+        # each target's p accumulates alignment by alignment, in MEME's loop order
         for i in range(q + length - 1):
             if i < q:
                 s = q - i - 1
@@ -404,17 +423,24 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
             else:
                 s = 0
                 e = min(q, length + q - i - 1) - 1
-            span = e - s + 1
-            j = k_obs - (q - span) * k0
-            if j > r_hi[s, e]:
-                continue
-            if j <= r_lo[s, e]:
-                surv = sf[r_off[s, e]]
-            else:
-                surv = sf[r_off[s, e] + j - r_lo[s, e]]
-            if surv >= 1.0:
-                p = 1.0
-                break
-            for _ in range(n_orient):
-                p += surv * (1.0 - p)
-        out[t] = p
+            shift = (q - (e - s + 1)) * k0
+            w_lo = r_lo[s, e]
+            w_hi = r_hi[s, e]
+            w_off = r_off[s, e]
+            for k in range(t0, t1):
+                j = obs[k] - shift
+                pk = p[k]
+                if j > w_hi or pk >= 1.0:  # S = 0 adds nothing; p = 1 stays 1
+                    continue
+                if j <= w_lo:
+                    surv = sf[w_off]
+                else:
+                    surv = sf[w_off + j - w_lo]
+                if surv >= 1.0:
+                    p[k] = 1.0
+                    continue
+                for _ in range(n_orient):
+                    pk += surv * (1.0 - pk)
+                p[k] = pk
+    for k in range(n_t):
+        out[member[k]] = p[k]
