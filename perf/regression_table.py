@@ -9,7 +9,7 @@ table in ``docs/performance.md`` between its ``regression-table`` markers.
     python perf/regression_table.py --only tomtom evaluate
 
 Rows: dataset build (fast vs koo2019-faithful generator) and load (our
-loader vs ``datasets``); Tomtom vs memelite (warm 30 / 300 queries, first
+loader vs ``datasets``); Tomtom vs memelite (warm 30 / 300 queries, import + first
 call in a fresh process) with MEME 5.5.8's CLI times quoted from
 ``perf/tomtom_speed.py``; ``evaluate()`` of the bundled CNN-25 on the
 5,000-sequence test, cold (fresh process) and warm, incremental vs full ISM;
