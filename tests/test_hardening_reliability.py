@@ -70,6 +70,7 @@ def _alive(pid: int) -> bool:
 
 
 # -- item 9: a full disk is the server's fault, retried, and named ---------------------------------------------------
+@pytest.mark.slow  # two real evaluations in fresh interpreters: ~15-25 s on a busy 2-core machine
 @pytest.mark.parametrize("where", ["evaluator output (child)", "task file (worker)"])
 def test_disk_full_hands_the_job_back_instead_of_failing_it(where, home, tmp_path, synthetic_repo):
     with open_store() as store:
@@ -86,6 +87,7 @@ def test_disk_full_hands_the_job_back_instead_of_failing_it(where, home, tmp_pat
         assert [r.state for r in done] == [FINISHED] and store.get(job).state == FINISHED
 
 
+@pytest.mark.slow  # two real evaluations: ~15-20 s on a busy 2-core machine
 def test_worker_survives_a_database_that_cannot_be_written(home, tmp_path, synthetic_repo):
     with open_store() as store:
         job = _queue_one(store, synthetic_repo, tmp_path)
