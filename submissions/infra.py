@@ -70,3 +70,15 @@ def describe(path: Path, exc: BaseException | None = None, threshold: int = LOW_
     if exc is not None and is_infrastructure_fault(exc):
         return f"the disk holding {where} failed: {exc} (full, quota, read-only or I/O error); fix it and retry"
     return f"{where}: {exc}"
+
+
+#: How a job failed by a full disk reads in a store written before infrastructure faults were retried:
+#: the worker's own prefix, then an OSError / SQLite error with a disk errno (a model cannot write this prefix).
+_LEGACY_DISK_FAILURE = re.compile(
+    r"^(evaluation|worker) error: (OSError|PermissionError|sqlite3\.OperationalError|OperationalError): "
+    r"(\[Errno (28|122|30|5)\]|database or disk is full|disk I/O error)")
+
+
+def failed_for_disk(reason: str | None) -> bool:
+    """True when a FAILED job's reason shows the server's disk failed it (the job may run again)."""
+    return bool(reason and _LEGACY_DISK_FAILURE.match(reason))

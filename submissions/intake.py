@@ -24,13 +24,13 @@ from typing import Any, BinaryIO
 from benchmark.datasets import DATASET_CONFIGS, dataset_config
 from benchmark.errors import MotifbenchError
 from submissions.errors import SubmissionRejected
-from submissions.infra import describe, is_infrastructure_fault
+from submissions.infra import describe, failed_for_disk, is_infrastructure_fault
 from submissions.intake_log import TRIAL, ComputeBudget, IntakeLog
 from submissions.limits import trial_batches
 from submissions.manifest import Manifest, load_manifest, parse_manifest
 from submissions.sandbox import INFRASTRUCTURE, OK, OUT_OF_MEMORY, REJECTED, TIMEOUT, SandboxLimits, run_in_sandbox
 from submissions.sqlite_store import open_store
-from submissions.store import Store, Submission, submissions_home
+from submissions.store import FAILED, Store, Submission, submissions_home
 from submissions.validate import (
     StagedFile,
     ValidationLimits,
@@ -179,6 +179,11 @@ def submit(
                 with _intake_folder(incoming) as folder:
                     staged = stage_checkpoint(model, folder, limits.max_bytes)
                     existing = store.find(staged.sha256, manifest.dataset_config, facts.version)
+                    if existing is not None and existing.state == FAILED and failed_for_disk(existing.reason):
+                        requeued = store.requeue_failed(existing.id)  # the disk failed it, not the model
+                        if requeued is not None:
+                            log.info("requeued %s: it had failed for a full disk", existing.id)
+                            return requeued
                     if existing is not None:
                         raise _duplicate(existing)
                     static = check_static(parse_onnx(staged.path), manifest, facts.length, limits)

@@ -437,6 +437,18 @@ class SQLiteStore(Store):
             worker_id,
         )
 
+    def requeue_failed(self, submission_id: str) -> Submission | None:
+        with self._tx() as cur:
+            row = cur.execute(
+                f"""UPDATE submissions
+                       SET state = ?, attempts = 0, reason = NULL, worker_id = NULL, started_at = NULL,
+                           finished_at = NULL, heartbeat_at = NULL
+                     WHERE id = ? AND state = ?
+                 RETURNING {_COLUMNS}""",
+                (PENDING, submission_id, FAILED),
+            ).fetchone()
+        return _row_to_submission(row) if row else None
+
     def recover_stale(self, stale_after: float, max_attempts: int) -> list[Recovered]:
         now = self.clock()
         out: list[Recovered] = []

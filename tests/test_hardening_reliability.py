@@ -293,3 +293,30 @@ def test_worker_claims_nothing_while_the_data_home_is_nearly_full(home, tmp_path
         assert worker.run(once=True) == [] and worker.faults == 2
         sub = store.get(job)
         assert sub.state == PENDING and sub.attempts == 0 and sub.reason is None
+
+
+@pytest.mark.parametrize("reason,requeued", [
+    ("evaluation error: OSError: [Errno 28] No space left on device: 'out/result.filters.meme'", True),
+    ("worker error: OSError: [Errno 28] No space left on device", True),
+    ("evaluation error: ModelOutputError: output '[Errno 28] No space left on device' contains NaN", False),
+    ("timed out: still running after the 1800 s wall-time limit", False),
+])
+def test_a_job_the_disk_failed_can_be_submitted_again(reason, requeued, home, tmp_path, synthetic_repo):
+    """Jobs a full disk failed before this fix were stuck as duplicates; resubmitting the file requeues them."""
+    from submissions.errors import SubmissionRejected
+    from submissions.intake import submit
+    from submissions.validate import ValidationLimits
+
+    model = corpus.cnn_model(21)
+    with open_store() as store:
+        job = _queue_one(store, synthetic_repo, tmp_path, 21)
+        store.claim("old-worker")
+        store.fail(job, "old-worker", reason)
+    path = corpus.save(model, tmp_path / "again.onnx")
+    if requeued:
+        sub = submit(path, MANIFEST, data=synthetic_repo, limits=ValidationLimits(trial_seconds=30))
+        assert sub.id == job and sub.state == PENDING and sub.attempts == 0 and sub.reason is None
+    else:
+        with pytest.raises(SubmissionRejected) as info:
+            submit(path, MANIFEST, data=synthetic_repo, limits=ValidationLimits(trial_seconds=30))
+        assert info.value.code == "duplicate" and info.value.existing_id == job
