@@ -108,6 +108,8 @@ def run_trial(
 
 def _run_batch(session, input_name: str, output_name: str, x: np.ndarray, output_kind: str) -> np.ndarray:
     """One trial batch ``x`` float32 (B, 4, L) -> outputs (B, 12), checked for shape, finiteness and range."""
+    from evaluator.output_range import probability_range_problem
+
     batch, _, length = x.shape
     name = _short(output_name)
     try:
