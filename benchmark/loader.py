@@ -8,6 +8,8 @@ the data; this module is the fast path into training and evaluation.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,12 +181,36 @@ def motif_mask(motifs: pa.ChunkedArray | pa.Array, length: int) -> np.ndarray:
     return np.cumsum(diff[:, :length], axis=1) > 0
 
 
-def read_split_table(path: Path, columns: list[str], limit: int | None = None) -> pa.Table:
-    """Read columns of a split file with a clear error when the file is missing or broken."""
+def read_verified(path: Path, expected_sha256: str | None) -> tuple[pa.Buffer, str]:
+    """The bytes of a data file and their sha256, refusing a file whose digest differs from the manifest's.
+
+    The file is read once into memory and hashed there; the parquet reader then
+    parses those same bytes, so what is scored is exactly what was hashed
+    (a file changed after a check cannot slip in between).
+    """
     if not path.is_file():
         raise DatasetError(f"{path} is missing")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if expected_sha256 and digest != expected_sha256:
+        raise DatasetError(
+            f"{path.name} has sha256 {digest[:16]}… but the dataset manifest says {expected_sha256[:16]}…: the file "
+            "was changed or damaged after the dataset was built; rebuild or re-download it "
+            "(`motifbench data verify` names every difference)"
+        )
+    return pa.py_buffer(data), digest
+
+
+def read_split_table(path: Path, columns: list[str], limit: int | None = None,
+                     expected_sha256: str | None = None) -> pa.Table:
+    """Read columns of a split file with a clear error when the file is missing, broken or not the manifest's."""
+    source, _ = read_verified(path, expected_sha256)
+    return _read_table(source, path, columns, limit)
+
+
+def _read_table(source: pa.Buffer, path: Path, columns: list[str], limit: int | None) -> pa.Table:
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(pa.BufferReader(source))
         if limit is None:
             return pf.read(columns=columns)
         batches, rows = [], 0
@@ -214,8 +240,10 @@ def load_split(source: str | Path | None = None, config: str = "synthetic", spli
         raise DatasetError(f"unknown split {split!r}; choose one of {SPLITS}")
     info = dataset_info(source, config, split, revision)
     path, _ = resolve_source(source, revision)
-    rel = next(iter(info.files_sha256))
-    table = read_split_table(path / rel, ["id", "sequence", "labels", "motifs"], limit)
+    rel, expected = next(iter(info.files_sha256.items()))
+    source_bytes, measured = read_verified(path / rel, expected)
+    info = dataclasses.replace(info, files_sha256={rel: measured})  # the record carries what was measured
+    table = _read_table(source_bytes, path / rel, ["id", "sequence", "labels", "motifs"], limit)
     length = info.sequence_length
     x = one_hot(table.column("sequence"), length)
     labels = table.column("labels").combine_chunks()

@@ -15,12 +15,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (a Space, or `python space_app/app.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from space_app.settings import allowed_paths, quiet_env  # noqa: E402
+from space_app.settings import allowed_paths, blocked_paths, quiet_env  # noqa: E402
 
 quiet_env()
 
-import tempfile  # noqa: E402
-import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -30,7 +28,10 @@ import pandas as pd  # noqa: E402
 from space_app import leaderboard as lb  # noqa: E402
 from space_app.about import about_markdown, results_figure  # noqa: E402
 from space_app.integrity_view import rounds_markdown  # noqa: E402
+from space_app.csv_cache import cached_csv, csv_key  # noqa: E402
 from space_app.detail import FILTER_COLUMNS, build_detail, choices  # noqa: E402
+from space_app.intake_queue import TICKETS, is_ticket  # noqa: E402
+from space_app.safe_text import cell, md  # noqa: E402
 from space_app.queue_view import QUEUE_COLUMNS, queue_summary, queue_table  # noqa: E402
 from space_app.submit import RateLimit, available_configs, on_space, status_text, submit_form  # noqa: E402
 from submissions.export import LEADERBOARD_SCHEMA  # noqa: E402
@@ -52,7 +53,6 @@ CSS = """
 .mb-logos img { width: 100% !important; height: auto !important; max-height: none !important; object-fit: contain; }
 .mb-note { color: var(--body-text-color-subdued); font-size: var(--text-sm); }
 """
-CSV_KEEP_SECONDS = 3600.0
 
 
 @contextmanager
@@ -76,21 +76,13 @@ def source() -> lb.LeaderboardSource:
     return _SOURCE
 
 
-def _csv_file(table: pd.DataFrame, view: lb.ViewKey | None) -> str | None:
-    """Write the shown table to a CSV for the download button (old CSVs are swept)."""
+def _csv_file(table: pd.DataFrame, view: lb.ViewKey | None, *selectors: object) -> str | None:
+    """The shown table as a CSV for the download button: one file per table version and view (bounded cache)."""
     if view is None or table.empty:
         return None
-    folder = submissions_home() / "space_cache" / "csv"
-    folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in folder.glob("*.csv"):
-        if now - old.stat().st_mtime > CSV_KEEP_SECONDS:
-            old.unlink(missing_ok=True)
-    name = f"motifbench-{view.config}-v{view.version.lstrip('v')}-eval{view.evaluator_major}-"
-    fd, path = tempfile.mkstemp(prefix=name, suffix=".csv", dir=folder)
-    with open(fd, "w", newline="") as handle:
-        table.to_csv(handle, index=False)
-    return path
+    name = f"motifbench-{view.config}-v{view.version.lstrip('v')}-eval{view.evaluator_major}.csv"
+    key = csv_key(source().version(), view, *selectors)
+    return str(cached_csv(submissions_home() / "space_cache" / "csv", key, name, table))
 
 
 def leaderboard_view(config: str | None, view_label: str | None, activation: str, kind: str,
@@ -114,14 +106,14 @@ def leaderboard_view(config: str | None, view_label: str | None, activation: str
         count = "No finished evaluations yet: submit a model in the Submit tab."
     else:
         count = (f"{len(table)} {'family row(s), mean ± sd over seeds,' if families else 'model(s)'} in "
-                 f"**{view.label}**. Ranked by GT match (rows whose 95% intervals overlap share a rank), then "
+                 f"**{md(view.label)}**. Ranked by GT match (rows whose 95% intervals overlap share a rank), then "
                  "AUROC; ± = half the interval; click a header to sort.")
     return (
-        gr.Radio(choices=config_choices, value=config),
-        gr.Dropdown(choices=[v.label for v in config_views], value=view.label if view else None),
-        gr.Dropdown(choices=act_choices, value=activation),
+        gr.Radio(choices=[(cell(c), c) for c in config_choices], value=config),  # labels: text, capped
+        gr.Dropdown(choices=[(cell(v.label), v.label) for v in config_views], value=view.label if view else None),
+        gr.Dropdown(choices=[(cell(a), a) for a in act_choices], value=activation),
         table,
-        gr.DownloadButton(value=_csv_file(table, view), interactive=view is not None and not table.empty),
+        gr.DownloadButton(value=_csv_file(table, view, activation, kind, tuple(columns or ())), interactive=view is not None and not table.empty),
         count,
         gr.Dropdown(choices=choices(frame)),
     )
@@ -165,9 +157,11 @@ def _form_fields(model_name, dataset_config, output_kind, first_layer_tap, licen
 
 def _submit(model_file: str | None, submitter: str, fields: dict[str, Any]) -> tuple:
     with _store() as store:
-        outcome = submit_form(model_file, {**fields, "submitter": submitter}, store, rate_limit=RateLimit.from_env())
+        outcome = submit_form(model_file, {**fields, "submitter": submitter}, store, rate_limit=RateLimit.from_env(),
+                              background=True)
         status = status_text(store.get(outcome.submission_id)) if outcome.accepted else ""
-    return outcome.message, outcome.submission_id if outcome.accepted else None, status, gr.Timer(active=outcome.accepted)
+    tracked = outcome.submission_id if (outcome.accepted or outcome.pending) else None
+    return outcome.message, tracked, status, gr.Timer(active=outcome.accepted or outcome.pending)
 
 
 def submit_local(model_file, submitter, *fields) -> tuple:
@@ -182,21 +176,33 @@ def submit_space(model_file, *fields, profile: gr.OAuthProfile | None = None) ->
     return _submit(model_file, profile.username, _form_fields(*fields))
 
 
-def poll_status(submission_id: str | None) -> tuple:
-    """Timer tick: the tracked submission's state; the timer stops once it is FINISHED or FAILED."""
-    if not submission_id:
-        return "", gr.Timer(active=False)
+def poll_status(tracked: str | None) -> tuple:
+    """Timer tick: the background checks' outcome, then the submission's state; stops at FINISHED or FAILED."""
+    if not tracked:
+        return gr.update(), None, "", gr.Timer(active=False)
+    if is_ticket(tracked):
+        outcome = TICKETS.result(tracked)
+        if outcome is None:
+            if not TICKETS.known(tracked):  # the server restarted: nothing was stored for it
+                return "**Not accepted**: the check was interrupted; upload again.", None, "", gr.Timer(active=False)
+            return gr.update(), tracked, "checking…", gr.Timer(active=True)
+        if not outcome.accepted:
+            return outcome.message, None, "", gr.Timer(active=False)
+        tracked = outcome.submission_id
+        message = outcome.message
+    else:
+        message = gr.update()
     with _store() as store:
-        sub = store.get(submission_id)
+        sub = store.get(tracked)
     done = sub is None or sub.state in (FINISHED, FAILED)
-    return status_text(sub), gr.Timer(active=not done)
+    return message, tracked, status_text(sub), gr.Timer(active=not done)
 
 
 def dataset_note() -> str:
     configs = available_configs()
     if not configs:
         return "No dataset is installed on this server yet (run `motifbench data build synthetic`)."
-    return "Scored against: " + ", ".join(f"**{c}** v{v.lstrip('v')}" for c, v in configs.items()) + "."
+    return "Scored against: " + ", ".join(f"**{md(c)}** v{md(v.lstrip('v'))}" for c, v in configs.items()) + "."
 
 
 def build_demo() -> gr.Blocks:
@@ -223,12 +229,12 @@ def build_demo() -> gr.Blocks:
                                      interactive=False, show_search="search", elem_id="leaderboard-table",
                                      max_height=640, wrap=False, pinned_columns=1, label="Leaderboard")
                 with gr.Row():
-                    count = gr.Markdown(elem_id="lb-count")
+                    count = gr.Markdown(elem_id="lb-count", latex_delimiters=[])
                     refresh = gr.Button("Refresh", elem_id="lb-refresh", size="sm", scale=0)
                     csv = gr.DownloadButton("Download CSV", elem_id="lb-csv", size="sm", scale=0, interactive=False)
             with gr.Tab("Model detail", id="detail"):
                 model_pick = gr.Dropdown(label="Model", choices=[], elem_id="detail-model")
-                header = gr.Markdown(elem_id="detail-header")
+                header = gr.Markdown(elem_id="detail-header", latex_delimiters=[])
                 with gr.Row():
                     filter_img = gr.Image(label="First-layer filter logos, titled with the best Tomtom match "
                                           "(green * = ground truth)", type="filepath", interactive=False,
@@ -247,7 +253,7 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Submit", id="submit"):
                 gr.Markdown("Upload one ONNX file (input `[batch, 4, L]`, output `[batch, 12]`; see About). "
                             "Checks run at once; accepted models are queued for evaluation.")
-                note = gr.Markdown(elem_id="submit-dataset")
+                note = gr.Markdown(elem_id="submit-dataset", latex_delimiters=[])
                 with gr.Row():
                     with gr.Column(scale=1):
                         model_file = gr.File(label="model.onnx", file_types=[".onnx"], type="filepath",
@@ -277,12 +283,12 @@ def build_demo() -> gr.Blocks:
                         description = gr.Textbox(label="Description", lines=2, elem_id="submit-description")
                         links = gr.Textbox(label="Links (space separated URLs)", elem_id="submit-links")
                 submit_btn = gr.Button("Submit", variant="primary", elem_id="submit-button")
-                result = gr.Markdown(elem_id="submit-result")
-                status = gr.Markdown(elem_id="submit-status")
+                result = gr.Markdown(elem_id="submit-result", latex_delimiters=[])
+                status = gr.Markdown(elem_id="submit-status", latex_delimiters=[])
                 tracked = gr.State(None)
                 timer = gr.Timer(2.0, active=False)
             with gr.Tab("Queue", id="queue") as queue_tab:
-                queue_count = gr.Markdown(elem_id="queue-count")
+                queue_count = gr.Markdown(elem_id="queue-count", latex_delimiters=[])
                 queue_df = gr.Dataframe(headers=QUEUE_COLUMNS, interactive=False, elem_id="queue-table",
                                         label="Pending, running and failed submissions", wrap=True,
                                         column_widths=["11%", "12%", "9%", "9%", "7%", "6%", "12%", "12%", "22%"])
@@ -313,7 +319,7 @@ def build_demo() -> gr.Blocks:
             submit_btn.click(submit_space, [model_file, *fields], submit_outputs)
         else:
             submit_btn.click(submit_local, [model_file, submitter, *fields], submit_outputs)
-        timer.tick(poll_status, tracked, [status, timer])
+        timer.tick(poll_status, tracked, [result, tracked, status, timer])
 
         queue_tab.select(queue_view, None, [queue_count, queue_df])
         queue_refresh.click(queue_view, None, [queue_count, queue_df])
@@ -327,6 +333,7 @@ def launch_kwargs() -> dict[str, Any]:
         "css": CSS,
         "share": False,
         "allowed_paths": allowed_paths(),
+        "blocked_paths": blocked_paths(),
         "max_file_size": "50mb",
         "footer_links": ["api", "settings"],
         "ssr_mode": False,

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from space_app import plots
+from space_app.safe_text import cell, md
 from space_app.records import load_record, logo_images, record_path, safe_id
 from submissions.store import Store
 
@@ -37,7 +38,7 @@ def choices(frame: pd.DataFrame) -> list[tuple[str, str]]:
     if frame.empty:
         return []
     rows = frame.sort_values("finished_at", ascending=False, na_position="last")
-    return [(f"{r.model_name} · {r.dataset_config} v{str(r.dataset_version).lstrip('v')} · {r.id}", r.id)
+    return [(cell(f"{cell(r.model_name, 100)} · {r.dataset_config} v{str(r.dataset_version).lstrip('v')} · {r.id}"), r.id)
             for r in rows.itertuples(index=False)]
 
 
@@ -49,11 +50,11 @@ def filter_table(record: dict[str, Any]) -> pd.DataFrame:
         hit = e.get("best_hit") or {}
         truth = e.get("ground_truth_tfs") or []
         rows.append({
-            "Filter": e.get("filter"),
-            "Best Tomtom match": hit.get("target_name") or ("no match" if e.get("tested") else "—"),
-            "JASPAR ID": hit.get("target_id") or "",
+            "Filter": cell(e.get("filter")),
+            "Best Tomtom match": cell(hit.get("target_name")) or ("no match" if e.get("tested") else "—"),
+            "JASPAR ID": cell(hit.get("target_id")) or "",
             "E-value": f"{hit['e_value']:.2g}" if hit.get("e_value") is not None else "",
-            "Ground truth": ("yes: " + ", ".join(truth)) if truth else "no",
+            "Ground truth": cell("yes: " + ", ".join(map(str, truth))) if truth else "no",
             "Informative": "yes" if e.get("tested") else "no (uninformative PPM)",
         })
     return pd.DataFrame(rows, columns=FILTER_COLUMNS)
@@ -72,33 +73,36 @@ def header(record: dict[str, Any], submission_id: str, row: dict[str, Any] | Non
     row = row or {}
 
     def num(v: Any) -> str:
-        return "n/a" if v is None else f"{v:.3f}"
+        return "n/a" if not isinstance(v, (int, float)) else f"{v:.3f}"
+
+    def t(v: Any) -> str:  # every value from the record or the manifest is text, never markup
+        return md(v)
 
     kind = "baseline" if row.get("baseline") else "community"
-    facts = [f"{k}: {v}" for k, v in (("activation", row.get("activation")), ("pool", row.get("first_layer_pool")),
-                                     ("params", row.get("params")), ("framework", row.get("framework") or model.get("framework")))
+    facts = [f"{k}: {t(v)}" for k, v in (("activation", row.get("activation")), ("pool", row.get("first_layer_pool")),
+                                        ("params", row.get("params")), ("framework", row.get("framework") or model.get("framework")))
              if v is not None and v == v]
     lines = [
-        f"### {model.get('name') or row.get('model_name') or submission_id}",
-        f"`{submission_id}` · {kind} · submitted by {row.get('submitter', '?')}"
+        f"### {t(model.get('name') or row.get('model_name') or submission_id)}",
+        f"`{submission_id}` · {kind} · submitted by {t(row.get('submitter', '?'))}"
         + (f" · {', '.join(facts)}" if facts else ""),
         "",
-        f"**Dataset** {ds.get('config')} / {ds.get('split')} v{str(ds.get('version')).lstrip('v')} "
-        f"({ds.get('n_sequences')} sequences) · **evaluator** {record.get('evaluator_version')} · "
-        f"**JASPAR** {jaspar.get('release')} {jaspar.get('collection', '')} ({jaspar.get('n_matrices')} matrices) · "
-        f"**PPM** {params.get('ppm_method')} · **Tomtom** dist={params.get('tomtom_dist')}, "
-        f"{'E' if params.get('tomtom_evalue') else 'q'}-value < {params.get('tomtom_thresh')}",
+        f"**Dataset** {t(ds.get('config'))} / {t(ds.get('split'))} v{t(str(ds.get('version')).lstrip('v'))} "
+        f"({t(ds.get('n_sequences'))} sequences) · **evaluator** {t(record.get('evaluator_version'))} · "
+        f"**JASPAR** {t(jaspar.get('release'))} {t(jaspar.get('collection', ''))} ({t(jaspar.get('n_matrices'))} matrices) · "
+        f"**PPM** {t(params.get('ppm_method'))} · **Tomtom** dist={t(params.get('tomtom_dist'))}, "
+        f"{'E' if params.get('tomtom_evalue') else 'q'}-value < {t(params.get('tomtom_thresh'))}",
         "",
         "| AUROC | auPR | match ground truth | coverage | match JASPAR | attribution (ISM AUROC) |",
         "|---|---|---|---|---|---|",
         f"| {num(cls.get('macro_auroc'))} | {num(cls.get('macro_aupr'))} | "
-        f"{num(rec.get('match_ground_truth_fraction'))} ({rec.get('n_match_ground_truth', '?')}/{rec.get('n_filters', '?')}) | "
-        f"{rec.get('coverage_count', '?')}/{rec.get('n_ground_truth_tfs', 12)} | "
+        f"{num(rec.get('match_ground_truth_fraction'))} ({t(rec.get('n_match_ground_truth', '?'))}/{t(rec.get('n_filters', '?'))}) | "
+        f"{t(rec.get('coverage_count', '?'))}/{t(rec.get('n_ground_truth_tfs', 12))} | "
         f"{num(rec.get('match_jaspar_fraction'))} | {num(att.get('mean_auroc')) if att else 'not run'} |",
     ]
     missed = rec.get("missed_tfs") or []
     if missed:
-        lines += ["", f"Ground-truth motifs no filter recovered: {', '.join(missed)}."]
+        lines += ["", f"Ground-truth motifs no filter recovered: {t(', '.join(map(str, missed)))}."]
     from space_app.integrity_view import detail_lines
 
     lines += detail_lines(record)  # intervals, hidden round, public-minus-hidden gap

@@ -9,14 +9,19 @@ table never shows two views.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from space_app.safe_text import cell
 from submissions.export import LEADERBOARD_SCHEMA, leaderboard_path
+
+log = logging.getLogger(__name__)
 
 ALL = "all"
 BASELINE, COMMUNITY = "baseline", "community"
@@ -111,6 +116,11 @@ class LeaderboardSource:
         self._stamp: tuple[int, int] | None = None
         self._frame: pd.DataFrame | None = None
 
+    def version(self) -> tuple[int, int] | None:
+        """The table version last read (file mtime and size), None when there is no table."""
+        self.frame()
+        return self._stamp
+
     def frame(self) -> pd.DataFrame:
         """Every exported row (empty frame with the export's columns when nothing has finished)."""
         try:
@@ -120,9 +130,32 @@ class LeaderboardSource:
             return LEADERBOARD_SCHEMA.empty_table().to_pandas()
         stamp = (stat.st_mtime_ns, stat.st_size)
         if self._frame is None or stamp != self._stamp:
-            self._frame = prepare(pq.read_table(self.path).to_pandas())
+            try:
+                table = pq.read_table(self.path)
+            except (pa.ArrowException, OSError) as exc:  # truncated or garbage: rebuild it from the store now
+                log.warning("leaderboard table %s is unreadable (%s): rebuilding it from the stored records",
+                            self.path, exc)
+                table = _rebuilt(self.path)
+                if table is None:
+                    self._stamp, self._frame = None, None
+                    return LEADERBOARD_SCHEMA.empty_table().to_pandas()
+                stat = self.path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+            self._frame = prepare(table.to_pandas())
             self._stamp = stamp
         return self._frame
+
+
+def _rebuilt(path: Path) -> pa.Table | None:
+    """Rebuild a broken ``leaderboard.parquet`` from the store beside it; None if that fails too."""
+    from submissions.leaderboard_repair import rebuild_leaderboard
+
+    try:
+        rebuild_leaderboard(path.parent)
+        return pq.read_table(path)
+    except Exception:  # the page must still come up: an empty table and a log line
+        log.exception("could not rebuild %s", path)
+        return None
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -241,5 +274,7 @@ def display_table(rows: pd.DataFrame, columns: list[str] | tuple[str, ...] | Non
             source = pd.to_datetime(source, utc=True).dt.strftime("%Y-%m-%d")
         elif name == "SHA256":
             source = source.str.slice(0, 12)
+        else:  # user-controlled text: shown as text, capped (space_app.safe_text)
+            source = source.map(cell)
         out[name] = source
     return out.reset_index(drop=True).astype(object).where(out.reset_index(drop=True).notna(), None)

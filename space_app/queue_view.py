@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from space_app.safe_text import cell
 from submissions.store import FAILED, PENDING, RUNNING, Store, iso
 
 QUEUE_COLUMNS = ["ID", "Model", "Submitter", "Dataset", "State", "Attempts", "Submitted", "Started", "Reason"]
@@ -15,9 +16,9 @@ def queue_table(store: Store, limit: int = 500) -> pd.DataFrame:
     order = {RUNNING: 0, PENDING: 1, FAILED: 2}
     subs.sort(key=lambda s: (order[s.state], -(s.finished_at or 0) if s.state == FAILED else s.created_at))
     rows = [
-        [s.id, s.model_name, s.submitter, f"{s.dataset_config} v{s.dataset_version.lstrip('v')}", s.state,
-         s.attempts, (iso(s.created_at) or "").replace("+00:00", "Z"),
-         (iso(s.started_at) or "").replace("+00:00", "Z"), s.reason or ""]
+        [cell(v) for v in (s.id, s.model_name, s.submitter, f"{s.dataset_config} v{s.dataset_version.lstrip('v')}",
+                           s.state, s.attempts, (iso(s.created_at) or "").replace("+00:00", "Z"),
+                           (iso(s.started_at) or "").replace("+00:00", "Z"), s.reason or "")]
         for s in subs[:limit]
     ]
     return pd.DataFrame(rows, columns=QUEUE_COLUMNS)

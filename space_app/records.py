@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from submissions.export import artifacts_dir, results_dir
+from submissions.public_record import public_record
 from submissions.store import Store, submissions_home
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,13 @@ def load_record(submission_id: str, root: Path | None = None, store: Store | Non
     path = record_path(submission_id, root)
     if path is not None:
         try:
-            return json.loads(path.read_text())
+            return public_record(json.loads(path.read_text()))
         except (OSError, ValueError) as exc:
             log.warning("cannot read %s: %s", path, exc)
     if store is not None and safe_id(submission_id):
         sub = store.get(submission_id)
         if sub is not None and sub.record:
-            return sub.record
+            return public_record(sub.record)
     return None
 
 

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,7 +46,12 @@ def ensure_dataset(progress: bool = True) -> Path:
 
 
 class WorkerProcess:
-    """``motifbench worker`` as a child process with the same data home.
+    """``motifbench worker`` as a supervised child process with the same data home.
+
+    The child dies with this process (``submissions.parent_link``: a
+    parent-death signal and a pipe), so killing ``serve`` never leaves an old
+    worker scoring. :meth:`supervise` restarts a worker that died (a crash, a
+    full disk it could not survive), waiting longer after each quick death.
 
     Parameters
     ----------
@@ -57,11 +63,25 @@ class WorkerProcess:
         self.args = list(args)
         self.poll = poll
         self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._link_fd: int | None = None
+        self._lock = threading.Lock()
 
     def start(self) -> WorkerProcess:
+        from submissions.parent_link import child_link
+
         # the submissions part's own entry point: the Space bundle ships no baselines, so not the umbrella CLI
         cmd = [sys.executable, "-m", "submissions.cli", "worker", "--poll", str(self.poll), *self.args]
-        self.proc = subprocess.Popen(cmd, env=dict(os.environ))
+        env, read_fd, write_fd = child_link()
+        with self._lock:
+            try:
+                self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, pass_fds=(read_fd,))
+            finally:
+                os.close(read_fd)
+            if self._link_fd is not None:
+                os.close(self._link_fd)
+            self._link_fd = write_fd  # kept open, never written: EOF in the child means we are gone
         log.info("worker started (pid %d): %s", self.proc.pid, " ".join(cmd[2:]))
         atexit.register(self.stop)
         return self
@@ -69,8 +89,30 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def supervise(self, check_every: float = 2.0, backoff: float = 2.0, backoff_max: float = 60.0) -> threading.Thread:
+        """Restart the worker whenever it has died, in a daemon thread (returned)."""
+
+        def loop() -> None:
+            delay = backoff
+            while not self._stopping.wait(check_every):
+                if self.alive() or self.proc is None:
+                    continue
+                code = self.proc.returncode
+                log.error("the worker (pid %d) exited with %s: restarting it in %.0f s", self.proc.pid, code, delay)
+                if self._stopping.wait(delay):
+                    return
+                started = time.monotonic()
+                self.start()
+                self.restarts += 1
+                delay = backoff if time.monotonic() - started > 60 else min(delay * 2, backoff_max)
+
+        thread = threading.Thread(target=loop, name="worker-supervisor", daemon=True)
+        thread.start()
+        return thread
+
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM (the worker hands its running job back), then SIGKILL if it lingers."""
+        self._stopping.set()
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
@@ -123,7 +165,12 @@ def serve(demo, launch_options: dict, *, host: str = "127.0.0.1", port: int = 78
     ensure_round()  # the hidden-test round (its secret is created here on first start; docs/rounds.md)
     if block:
         stop_on_sigterm()
+    from submissions.intake import sweep_incoming
+
+    sweep_incoming()  # staged uploads and trial folders of intakes that were killed
     proc = WorkerProcess(worker_args).start() if worker else None
+    if proc is not None:
+        proc.supervise()
     if baselines:
         threading.Thread(target=_queue_bundled_baselines, name="queue-baselines", daemon=True).start()
     try:

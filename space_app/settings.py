@@ -18,8 +18,17 @@ def quiet_env() -> None:
 
 
 def allowed_paths() -> list[str]:
-    """Folders whose files the page may serve: result JSONs, logo PNGs, the Space's cache."""
+    """Folders whose files the page may serve: result JSONs and artifacts, the Space's cache; never ``runs/``."""
     from submissions.store import submissions_home
 
     root = submissions_home()
-    return [str(root / "results"), str(root / "runs"), str(root / "space_cache")]
+    return [str(root / "results"), str(root / "space_cache")]
+
+
+def blocked_paths() -> list[str]:
+    """What the page must never serve, even if a handler named it: the worker's runs, the database, uploads."""
+    from submissions.store import submissions_home
+
+    root = submissions_home()
+    return [str(root / name) for name in ("runs", "checkpoints", "incoming", "backups", "model_facts",
+                                          "queue.sqlite", "queue.sqlite-wal", "queue.sqlite-shm", "intake_log.sqlite")]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import MotifbenchError
+from space_app.safe_text import md
 from submissions.errors import SubmissionRejected
 from submissions.manifest import DATASET_CONFIGS, OUTPUT_KINDS
 from submissions.store import FAILED, FINISHED, Store, Submission
@@ -37,6 +38,8 @@ FIELD_LABELS = {
     "architecture.params": "Parameters",
 }
 DAY = 24 * 3600.0
+#: Longest error message shown beside the form (messages quote user input).
+MESSAGE_CHARS = 600
 
 
 def on_space() -> bool:
@@ -60,15 +63,29 @@ class RateLimit:
         return cls(n) if n > 0 else None
 
     def check(self, store: Store, submitter: str, now: float | None = None) -> None:
-        """Raise ``SubmissionRejected("rate_limited")`` when ``submitter`` has used up the window."""
+        """Raise ``SubmissionRejected("rate_limited")`` when ``submitter`` has used up the window.
+
+        Counted: queued submissions, rejected attempts (:class:`submissions.intake_log.IntakeLog`)
+        and uploads still being checked in the background.
+        """
+        from space_app.intake_queue import TICKETS
+        from submissions.intake_log import REJECTED, IntakeLog
+
         now = time.time() if now is None else now
-        recent = [s for s in store.list() if s.submitter == submitter and s.created_at > now - self.window_seconds]
-        if len(recent) >= self.max_submissions:
-            wait = min(s.created_at for s in recent) + self.window_seconds - now
+        since = now - self.window_seconds
+        recent = [s.created_at for s in store.list() if s.submitter == submitter and s.created_at > since]
+        with IntakeLog() as log:
+            rejected = log.count(submitter, REJECTED, since)
+            oldest_rejected = log.oldest(submitter, REJECTED, since)
+        used = len(recent) + rejected + TICKETS.pending(submitter)
+        if used >= self.max_submissions:
+            oldest = min([*recent, *([oldest_rejected] if oldest_rejected else []), now])
+            wait = oldest + self.window_seconds - now
             raise SubmissionRejected(
                 "rate_limited",
-                f"{submitter} has made {len(recent)} submissions in the last {self.window_seconds / 3600:g} h; "
-                f"the limit is {self.max_submissions}. Try again in {max(1, round(wait / 60))} min.",
+                f"{submitter} has made {used} submission attempts ({rejected} rejected) in the last "
+                f"{self.window_seconds / 3600:g} h; the limit is {self.max_submissions}. "
+                f"Try again in {max(1, round(wait / 60))} min.",
             )
 
 
@@ -79,6 +96,8 @@ class Outcome:
     message: str
     submission_id: str | None = None
     accepted: bool = False
+    #: True while the checks run in the background; ``submission_id`` is then the ticket id.
+    pending: bool = False
 
 
 def _int_or_none(text: Any, label: str) -> int | None:
@@ -149,7 +168,8 @@ def available_configs(data: str | Path | None = None) -> dict[str, str]:
 
 
 def submit_form(model_file: str | None, fields: dict[str, Any], store: Store, *,
-                data: str | Path | None = None, rate_limit: RateLimit | None = None) -> Outcome:
+                data: str | Path | None = None, rate_limit: RateLimit | None = None,
+                background: bool = False) -> Outcome:
     """Validate and queue one form submission; every failure becomes a plain-words message.
 
     Parameters
@@ -158,15 +178,19 @@ def submit_form(model_file: str | None, fields: dict[str, Any], store: Store, *,
     fields : keyword arguments of :func:`build_manifest` except ``dataset_version``.
     store : the submissions store.
     data : dataset folder (default: the data home's).
-    rate_limit : per-submitter limit (None = unlimited).
+    rate_limit : per-submitter limit (None = unlimited); rejected attempts count too.
+    background : run the file checks and the trial in the background pool
+        (:mod:`space_app.intake_queue`) and return at once with ``pending`` and a
+        ticket id; what the app does, so a trial never holds a request slot.
     """
-    from submissions.intake import submit
-
+    submitter = (fields.get("submitter") or "").strip()
     try:
         if not model_file:
             raise SubmissionRejected("file_missing", "choose the model's .onnx file to upload first")
-        if not (fields.get("submitter") or "").strip():
+        if not submitter:
             raise SubmissionRejected("manifest_missing_field", "say who is submitting (the Submitter field)")
+        if rate_limit is not None:
+            rate_limit.check(store, submitter)
         config = fields.get("dataset_config")
         if config not in DATASET_CONFIGS:
             raise SubmissionRejected("manifest_invalid_field", f"Dataset must be one of {', '.join(DATASET_CONFIGS)}")
@@ -177,13 +201,34 @@ def submit_form(model_file: str | None, fields: dict[str, Any], store: Store, *,
         except MotifbenchError as exc:
             raise SubmissionRejected("dataset_unavailable", f"this service has no {config} dataset: {exc}") from None
         manifest = build_manifest(dataset_version=version, **fields)
-        if rate_limit is not None:
-            rate_limit.check(store, manifest["submitter"])
-        sub = submit(Path(model_file), manifest, data=data, store=store)
-    except SubmissionRejected as exc:
-        return Outcome(f"**Not accepted** ({exc.code}): {plain_words(exc)}", exc.existing_id)
     except MotifbenchError as exc:
-        return Outcome(f"**Not accepted**: {exc}")
+        if getattr(exc, "code", None) != "rate_limited":  # a refused-for-rate attempt does not extend the window
+            _log_rejection(submitter, exc)
+        return _rejected(exc)
+    if background:
+        from space_app.intake_queue import TICKETS
+
+        ticket = TICKETS.start(submitter, _intake, Path(model_file), manifest, data)
+        return Outcome(f"**Checking** the upload (file format, graph, a sandboxed trial run): ticket `{ticket}`. "
+                       "The result appears here in a moment.", ticket, accepted=False, pending=True)
+    return _intake(Path(model_file), manifest, data, store)
+
+
+def _intake(model_file: Path, manifest: dict[str, Any], data: str | Path | None, store: Store | None = None) -> Outcome:
+    """The full intake (:func:`submissions.intake.submit`) as an Outcome; rejections are logged."""
+    from submissions.intake import submit
+    from submissions.sqlite_store import open_store
+
+    own = store is None
+    store = store or open_store()
+    try:
+        sub = submit(model_file, manifest, data=data, store=store)
+    except MotifbenchError as exc:
+        _log_rejection(manifest.get("submitter", ""), exc)
+        return _rejected(exc)
+    finally:
+        if own:
+            store.close()
     return Outcome(
         f"**Accepted** as `{sub.id}`: state **{sub.state}**. The worker evaluates submissions in order; "
         "this page updates the state below, and the row appears on the leaderboard when it is FINISHED.",
@@ -192,13 +237,33 @@ def submit_form(model_file: str | None, fields: dict[str, Any], store: Store, *,
     )
 
 
+def _rejected(exc: MotifbenchError) -> Outcome:
+    if isinstance(exc, SubmissionRejected):
+        code = exc.code if re.fullmatch(r"[a-z0-9_]{1,60}", exc.code or "") else "rejected"  # codes are ours
+        return Outcome(f"**Not accepted** ({code}): {md(plain_words(exc), MESSAGE_CHARS)}", exc.existing_id)
+    return Outcome(f"**Not accepted**: {md(exc, MESSAGE_CHARS)}")
+
+
+def _log_rejection(submitter: str, exc: BaseException) -> None:
+    """Count a rejected attempt against its submitter (the rate limit reads it)."""
+    if not submitter:
+        return
+    from submissions.intake_log import REJECTED, IntakeLog
+
+    try:
+        with IntakeLog() as log:
+            log.record(submitter, REJECTED, getattr(exc, "code", type(exc).__name__))
+    except MotifbenchError:
+        pass
+
+
 def status_text(sub: Submission | None) -> str:
     """One line on a submission's progress, for the Submit tab's status box."""
     if sub is None:
         return ""
-    line = f"`{sub.id}` {sub.model_name}: **{sub.state}**"
+    line = f"`{sub.id}` {md(sub.model_name)}: **{sub.state}**"
     if sub.state == FINISHED:
         line += " · its row is on the Leaderboard tab"
     elif sub.state == FAILED:
-        line += f" · reason: {sub.reason}"
+        line += f" · reason: {md(sub.reason, MESSAGE_CHARS)}"
     return line

@@ -54,7 +54,26 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 def _cmd_queue(args: argparse.Namespace) -> int:
     from submissions.export import export_all
     from submissions.sqlite_store import open_store
+    from submissions.store import submissions_home
+    from submissions.store_health import backup, integrity_report
 
+    if args.check:  # works on a damaged file too: it never opens it for writing
+        path = submissions_home() / "queue.sqlite"
+        problems = integrity_report(path)
+        if problems:
+            print(f"{path}: DAMAGED", file=sys.stderr)
+            for line in problems[:20]:
+                print(f"  {line}", file=sys.stderr)
+            print("recovery: restore the newest backup from "
+                  f"{path.parent / 'backups'} over it (or move it aside), then `motifbench queue --export`",
+                  file=sys.stderr)
+            return 3
+        print(f"{path}: ok (integrity_check passed)")
+        return 0
+    if args.backup:
+        dest = backup(submissions_home() / "queue.sqlite", Path(args.backup))
+        print(f"backed up the queue database to {dest}")
+        return 0
     with open_store() as store:
         if args.export:
             path = export_all(store)
@@ -115,6 +134,7 @@ def _intervals(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    from submissions.parent_link import die_with_parent
     from submissions.sqlite_store import open_store
     from submissions.worker import Worker, WorkerConfig
 
@@ -134,6 +154,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         hidden=not args.no_hidden,
         intervals=_intervals(args),
         rescore_when_idle=not args.no_rescore,
+        min_free_bytes=int(args.min_free_mb * 1024 * 1024),
     )
 
     with open_store() as store:
@@ -148,6 +169,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, _terminate)
+        die_with_parent(signal.SIGTERM)  # started by `serve`: stop when it dies, even by SIGKILL
         try:
             results = worker.run(once=args.once, max_jobs=args.max_jobs, should_stop=lambda: bool(stop))
         except KeyboardInterrupt:
@@ -185,7 +207,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true", help="JSON rows instead of a table")
     q.add_argument("--id", help="show one submission in full (JSON)")
     q.add_argument("--record", action="store_true", help="with --id: include the result record")
-    q.add_argument("--export", action="store_true", help="rewrite results/*.json and leaderboard.parquet")
+    q.add_argument("--export", action="store_true",
+                   help="rewrite results/*.json and leaderboard.parquet from the records the store keeps")
+    q.add_argument("--check", action="store_true",
+                   help="run SQLite's integrity_check on queue.sqlite; exit 3 and say how to recover if damaged")
+    q.add_argument("--backup", metavar="FILE",
+                   help="copy the live queue database to FILE with SQLite's online backup API")
     q.set_defaults(func=_cmd_queue)
 
     w = subparsers.add_parser("worker", help="evaluate queued submissions",
@@ -208,6 +235,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w.add_argument("--no-artifacts", action="store_true", help="do not write filter logos / Tomtom tables per job")
     w.add_argument("--no-warm", action="store_true",
                    help="start a fresh interpreter per job instead of forking a warm one (slower, simpler)")
+    w.add_argument("--min-free-mb", type=float, default=64.0,
+                   help="claim no job while the data home has less free space; a job that fails then is retried "
+                        "later, not failed (default 64)")
     w.add_argument("--json-out", help="write what this worker did (ids, states) to this JSON file")
     add_eval_params_arguments(w)
     w.add_argument("--no-hidden", action="store_true",

@@ -24,8 +24,13 @@ class SubmissionRejected(MotifbenchError):
     """
 
     exit_code = 4
+    #: Longest message kept: messages quote submitted names and values, which must not echo back whole.
+    max_message_chars = 1000
 
     def __init__(self, code: str, message: str, existing_id: str | None = None) -> None:
+        message = str(message)
+        if len(message) > self.max_message_chars:
+            message = message[: self.max_message_chars - 1] + "…"
         super().__init__(f"[{code}] {message}")
         self.code = code
         self.detail = message

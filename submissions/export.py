@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from benchmark.files import atomic_write
 
 from submissions import model_facts
+from submissions.public_record import public_record
 from submissions.store import FINISHED, CheckpointFiles, Store, Submission, submissions_home
 
 log = logging.getLogger(__name__)
@@ -313,9 +314,10 @@ def _locked(root: Path) -> Iterator[None]:
 
 
 def write_result_json(sub: Submission, root: Path | None = None) -> Path:
-    """``results/<id>.json``: the stored record, byte-for-byte what the evaluator returned (sorted keys)."""
+    """``results/<id>.json``: the stored record (sorted keys) as the public may read it: no server paths."""
     path = results_dir(root) / f"{sub.id}.json"
-    atomic_write(path, (json.dumps(sub.record, indent=2, sort_keys=True, default=str) + "\n").encode())
+    public = public_record(sub.record)
+    atomic_write(path, (json.dumps(public, indent=2, sort_keys=True, default=str) + "\n").encode())
     return path
 
 

@@ -9,9 +9,14 @@ deleted and the database is untouched.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,15 +24,17 @@ from typing import Any, BinaryIO
 from benchmark.datasets import DATASET_CONFIGS, dataset_config
 from benchmark.errors import MotifbenchError
 from submissions.errors import SubmissionRejected
+from submissions.infra import describe, failed_for_disk, is_infrastructure_fault
+from submissions.intake_log import TRIAL, ComputeBudget, IntakeLog
+from submissions.limits import trial_batches
 from submissions.manifest import Manifest, load_manifest, parse_manifest
-from submissions.sandbox import OK, OUT_OF_MEMORY, REJECTED, TIMEOUT, SandboxLimits, run_in_sandbox
-from submissions.store import Store, Submission, submissions_home
+from submissions.sandbox import INFRASTRUCTURE, OK, OUT_OF_MEMORY, REJECTED, TIMEOUT, SandboxLimits, run_in_sandbox
 from submissions.sqlite_store import open_store
+from submissions.store import FAILED, Store, Submission, submissions_home
 from submissions.validate import (
     StagedFile,
     ValidationLimits,
     check_static,
-    discard,
     parse_onnx,
     stage_checkpoint,
 )
@@ -72,31 +79,37 @@ def _check_version(manifest: Manifest, facts: DatasetFacts) -> None:
 
 
 def _trial(staged: StagedFile, manifest: Manifest, length: int, output_name: str, limits: ValidationLimits,
-           workdir: Path) -> dict[str, Any]:
+           workdir: Path, spent: list[float] | None = None) -> dict[str, Any]:
     kwargs = {
         "model": str(staged.path),
         "length": length,
         "output_kind": manifest.output_kind,
         "output_name": output_name,
         "batch": limits.trial_batch,
+        "batches": [limits.trial_batch, *trial_batches(length)[1:]],
         "tap": manifest.first_layer_tap,
         "logits_output": manifest.logits_output,
     }
     sandbox = SandboxLimits(wall_seconds=limits.trial_seconds, memory_bytes=limits.trial_memory_bytes,
                             heartbeat_seconds=min(1.0, limits.trial_seconds))
     outcome = run_in_sandbox("trial", kwargs, sandbox, workdir, launcher=limits.trial_launcher)
+    if spent is not None:
+        spent.append(outcome.seconds)
     if outcome.status == OK:
-        return outcome.result
+        return {**outcome.result, "seconds": round(outcome.seconds, 3)}
     if outcome.status == REJECTED:
         raise SubmissionRejected(outcome.code or "trial_rejected", outcome.message)
     if outcome.status == TIMEOUT:
         raise SubmissionRejected(
             "trial_timeout",
-            f"a trial batch of {limits.trial_batch} sequences did not finish within {limits.trial_seconds:g} s; "
-            "the model must run in bounded time",
+            f"the trial batches ({', '.join(map(str, kwargs['batches']))} sequences) did not finish within "
+            f"{limits.trial_seconds:g} s; the model must run in bounded time",
         )
     if outcome.status == OUT_OF_MEMORY:
         raise SubmissionRejected("trial_out_of_memory", f"the trial batch ran {outcome.message}")
+    if outcome.status == INFRASTRUCTURE:
+        raise SubmissionRejected("service_unavailable", f"the server could not run the trial ({outcome.message}); "
+                                                        "this is not the model's fault: try again later")
     raise SubmissionRejected("trial_failed", f"the trial run failed: {outcome.message}")
 
 
@@ -108,6 +121,7 @@ def submit(
     store: Store | None = None,
     limits: ValidationLimits | None = None,
     baseline: bool = False,
+    budget: ComputeBudget | None = None,
 ) -> Submission:
     """Validate a checkpoint + manifest and queue it as PENDING.
 
@@ -126,6 +140,10 @@ def submit(
         Size cap, op-set range and trial limits.
     baseline : bool
         Mark the row as a motifbench baseline (the leaderboard shows it apart).
+    budget : ComputeBudget, optional
+        Per-submitter trial + evaluation seconds (default
+        :meth:`ComputeBudget.from_env`; baselines are exempt). Each trial's
+        seconds are logged against the submitter, accepted or not.
 
     Returns
     -------
@@ -149,17 +167,32 @@ def submit(
     store = store or open_store()
     incoming = submissions_home() / "incoming"
     staged: StagedFile | None = None
-    workdir: Path | None = None
+    spent: list[float] = []
     try:
-        staged = stage_checkpoint(model, incoming, limits.max_bytes)
-        existing = store.find(staged.sha256, manifest.dataset_config, facts.version)
-        if existing is not None:
-            raise _duplicate(existing)
-        static = check_static(parse_onnx(staged.path), manifest, facts.length, limits)
-        workdir = Path(tempfile.mkdtemp(prefix="trial-", dir=incoming))
-        trial = _trial(staged, manifest, facts.length, static.output_name, limits, workdir)
-        trial["opset"] = static.opset
-        store.checkpoints.put(staged.path, staged.sha256)
+        sweep_incoming(incoming)
+        with IntakeLog() as intake_log:
+            if not baseline:
+                budget = budget if budget is not None else ComputeBudget.from_env()
+                if budget is not None:
+                    budget.check(store, intake_log, manifest.submitter)
+            try:
+                with _intake_folder(incoming) as folder:
+                    staged = stage_checkpoint(model, folder, limits.max_bytes)
+                    existing = store.find(staged.sha256, manifest.dataset_config, facts.version)
+                    if existing is not None and existing.state == FAILED and failed_for_disk(existing.reason):
+                        requeued = store.requeue_failed(existing.id)  # the disk failed it, not the model
+                        if requeued is not None:
+                            log.info("requeued %s: it had failed for a full disk", existing.id)
+                            return requeued
+                    if existing is not None:
+                        raise _duplicate(existing)
+                    static = check_static(parse_onnx(staged.path), manifest, facts.length, limits)
+                    trial = _trial(staged, manifest, facts.length, static.output_name, limits, folder / "trial", spent)
+                    trial["opset"] = static.opset
+                    store.checkpoints.put(staged.path, staged.sha256)
+            finally:
+                if spent:
+                    intake_log.record(manifest.submitter, TRIAL, seconds=sum(spent))
         submission, created = store.add(
             manifest=manifest_dict, sha256=staged.sha256, size_bytes=staged.size, baseline=baseline,
             data_source=facts.source, trial=trial,
@@ -168,12 +201,69 @@ def submit(
             raise _duplicate(submission)
         log.info("queued %s (%s, sha256 %s)", submission.id, submission.model_name, staged.sha256[:12])
         return submission
+    except OSError as exc:
+        if is_infrastructure_fault(exc):
+            raise SubmissionRejected("service_unavailable", f"the server cannot store the upload: "
+                                                            f"{describe(incoming, exc)}") from None
+        raise
     finally:
-        discard(staged)
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
         if own_store:
             store.close()
+
+
+#: Loose staging files from before intake folders (and of any other crash) are swept after this long.
+STALE_STAGING_SECONDS = 3600.0
+
+
+@contextmanager
+def _intake_folder(incoming: Path) -> Iterator[Path]:
+    """``incoming/intake-XXXX/``: one intake's staged upload and trial folder, locked while in use.
+
+    The folder is removed when the intake ends, however it ends; if the
+    process is killed, the lock dies with it and :func:`sweep_incoming` (run
+    by every submit and by ``serve`` on start) removes the folder.
+    """
+    incoming.mkdir(parents=True, exist_ok=True)
+    # locked before it gets the name the sweeper looks for, so a concurrent sweep never takes a live folder
+    folder = Path(tempfile.mkdtemp(prefix=".new-", dir=incoming))
+    lock = open(folder / ".lock", "w")  # noqa: SIM115 - held for the whole intake
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        named = incoming / ("intake-" + folder.name[len(".new-"):])
+        os.rename(folder, named)
+        folder = named
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        lock.close()
+
+
+def sweep_incoming(incoming: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove staged uploads and trial folders that no running intake holds; returns what was removed."""
+    incoming = incoming or submissions_home() / "incoming"
+    if not incoming.is_dir():
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for entry in incoming.iterdir():
+        try:
+            if entry.is_dir() and entry.name.startswith("intake-"):
+                with open(entry / ".lock", "a") as lock:
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # a live intake holds it
+                    shutil.rmtree(entry, ignore_errors=True)
+            elif now - entry.lstat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            else:
+                continue
+            removed.append(entry)
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d staged upload(s) of interrupted intakes from %s", len(removed), incoming)
+    return removed
 
 
 def _duplicate(existing: Submission) -> SubmissionRejected:

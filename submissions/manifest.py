@@ -8,6 +8,8 @@ YAML is read with ``yaml.safe_load`` only: a manifest never constructs objects.
 from __future__ import annotations
 
 import json
+import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +130,72 @@ class Manifest:
         return out
 
 
+#: Deepest nesting a manifest may have (the schema needs 3 levels; a little slack for error messages).
+MAX_DEPTH = 8
+#: Characters no manifest string may hold: control, zero-width and bidirectional-override characters.
+_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 4
+_REPR.maxlevel = 2
+
+
+def short_repr(value: Any) -> str:
+    """A repr cut to a few dozen characters and a few items (error messages never echo a whole value)."""
+    return _REPR.repr(value)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases (no "billion laughs") and nesting deeper than :data:`MAX_DEPTH`."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()
+            raise yaml.composer.ComposerError(None, None, f"uses the YAML alias *{str(event.anchor)[:40]}; aliases "
+                                              "and anchors are not accepted in a manifest", event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"is nested more than {MAX_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of plain JSON-like data, without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            break
+        if isinstance(node, dict):
+            stack += [(v, d + 1) for v in node.values()]
+        elif isinstance(node, (list, tuple)):
+            stack += [(v, d + 1) for v in node]
+    return deepest
+
+
+def _check_characters(data: Any) -> None:
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            bad = _BAD_CHARS.search(node)
+            if bad:
+                raise SubmissionRejected("manifest_invalid_field",
+                                         f"manifest field {where!r} holds the control or invisible character "
+                                         f"U+{ord(bad.group()):04X}; use printable text")
+        elif isinstance(node, dict):
+            stack += [(v, f"{where}.{k}" if where else str(k)) for k, v in node.items()]
+        elif isinstance(node, (list, tuple)):
+            stack += [(v, f"{where}.{i}") for i, v in enumerate(node)]
+
+
 def _field_name(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path)
 
@@ -140,9 +208,26 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
         full = f"{where}.{missing}" if where else missing
         return "manifest_missing_field", f"manifest is missing required field {full!r}"
     if error.validator == "additionalProperties":
-        return "manifest_unknown_field", f"manifest{' ' + repr(where) if where else ''}: {error.message}"
-    hint = _HINTS.get(where) or _HINTS.get(where.split(".")[0]) or error.message
-    return "manifest_invalid_field", f"manifest field {where!r} is invalid ({error.instance!r}); expected {hint}"
+        extra = sorted(set(error.instance) - set((error.schema or {}).get("properties", {}))) \
+            if isinstance(error.instance, dict) else []
+        names = ", ".join(short_repr(k) for k in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        return "manifest_unknown_field", (f"manifest{' ' + short_repr(where) if where else ''}: unknown field(s) "
+                                          f"{names or '?'} (typos are not ignored)")
+    hint = _HINTS.get(where) or _HINTS.get(where.split(".")[0]) or _schema_hint(error)
+    return "manifest_invalid_field", f"manifest field {short_repr(where)} is invalid ({short_repr(error.instance)}); expected {hint}"
+
+
+def _schema_hint(error: jsonschema.ValidationError) -> str:
+    """What the schema wanted, in words that never repeat the (possibly huge) value."""
+    if error.validator in ("maxLength", "maxItems"):
+        return f"at most {error.validator_value} {'characters' if error.validator == 'maxLength' else 'items'}"
+    if error.validator in ("minLength", "minItems"):
+        return f"at least {error.validator_value} {'characters' if error.validator == 'minLength' else 'items'}"
+    if error.validator == "type":
+        return f"a value of type {error.validator_value}"
+    if error.validator == "enum":
+        return "one of " + ", ".join(map(str, error.validator_value))
+    return f"{error.validator} {short_repr(error.validator_value)}"
 
 
 def parse_manifest(data: Any) -> Manifest:
@@ -157,6 +242,8 @@ def parse_manifest(data: Any) -> Manifest:
     """
     if not isinstance(data, dict):
         raise SubmissionRejected("manifest_invalid", f"a manifest must be a mapping of fields, got {type(data).__name__}")
+    if _depth(data) > MAX_DEPTH:
+        raise SubmissionRejected("manifest_invalid", f"the manifest is nested more than {MAX_DEPTH} levels deep")
     validator = jsonschema.Draft202012Validator(MANIFEST_SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda e: (e.validator != "required", list(e.absolute_path)))
     if errors:
@@ -164,6 +251,7 @@ def parse_manifest(data: Any) -> Manifest:
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more: " + "; ".join(_describe(e)[1] for e in errors[1:4]) + ")"
         raise SubmissionRejected(code, message)
+    _check_characters(data)
     return Manifest(
         model_name=data["model_name"],
         submitter=data["submitter"],
@@ -189,9 +277,33 @@ def load_manifest(path: str | Path, max_bytes: int = 256 * 1024) -> Manifest:
     if path.stat().st_size > max_bytes:
         raise SubmissionRejected("manifest_unreadable", f"manifest {path.name} is larger than {max_bytes} bytes")
     text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_manifest(parse_manifest_text(text, "json" if path.suffix.lower() == ".json" else "yaml", path.name))
+
+
+def parse_manifest_text(text: str, kind: str = "yaml", name: str = "manifest") -> Any:
+    """Manifest text -> Python data, refusing YAML aliases and deep nesting with a one-line reason.
+
+    Parameters
+    ----------
+    text : str
+        The file's contents.
+    kind : {"json", "yaml"}
+    name : str
+        The file name, for messages.
+    """
+    label = "JSON" if kind == "json" else "YAML"
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        if kind == "json":
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise SubmissionRejected("manifest_unreadable", f"manifest {short_repr(name)} is nested more than "
+                                                        f"{MAX_DEPTH} levels deep") from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
-        raise SubmissionRejected("manifest_unreadable", f"manifest {path.name} is not valid {kind}: {exc}") from None
-    return parse_manifest(data)
+        raise SubmissionRejected("manifest_unreadable", f"manifest {short_repr(name)} is not valid {label}: "
+                                                        f"{' '.join(str(exc).split())[:300]}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise SubmissionRejected("manifest_unreadable", f"manifest {short_repr(name)} is nested more than "
+                                                        f"{MAX_DEPTH} levels deep")
+    return data

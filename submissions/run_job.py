@@ -86,6 +86,15 @@ def _task_evaluate(**kwargs: Any) -> Any:
 TASKS = {"trial": _task_trial, "evaluate": _task_evaluate}
 
 
+def _write(path: Path, payload: dict[str, Any]) -> None:
+    """The result file for the parent; a full disk ends the child with exit code 75 (the parent retries the job)."""
+    try:
+        atomic_write(path, json.dumps(payload, default=str))
+    except OSError:
+        print(f"motifbench: cannot write the result: {sys.exc_info()[1]}", flush=True)
+        os._exit(75)
+
+
 def _is_memory_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, MemoryError) or any(s in text for s in ("bad_alloc", "failed to allocate", "out of memory"))
@@ -124,18 +133,21 @@ def _run(spec: dict[str, Any]) -> int:
         result = TASKS[spec["task"]](**spec["kwargs"])
     except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
         from submissions.errors import SubmissionRejected
+        from submissions.infra import is_infrastructure_fault
 
         if isinstance(exc, SubmissionRejected):
             payload = {"kind": "rejected", "code": exc.code, "message": exc.detail}
+        elif is_infrastructure_fault(exc):  # the server's disk, not the model: the job is retried
+            payload = {"kind": "infrastructure", "message": f"{type(exc).__name__}: {exc}"[:500]}
         elif _is_memory_error(exc):
             payload = {"kind": "out_of_memory", "message": str(exc)[:500] or "MemoryError"}
         else:
             traceback.print_exc()
             message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             payload = {"kind": "error", "message": message[:1000]}
-        atomic_write(result_path, json.dumps(payload, default=str))
+        _write(result_path, payload)
         return 1
-    atomic_write(result_path, json.dumps({"kind": "ok", "result": result}, default=str))
+    _write(result_path, {"kind": "ok", "result": result})
     return 0
 
 

@@ -50,8 +50,8 @@ CHILD_ENV = {
 
 LAUNCHERS = ("spawn", "forkserver")
 
-OK, REJECTED, ERROR, TIMEOUT, OUT_OF_MEMORY, CRASHED, ABANDONED = (
-    "ok", "rejected", "error", "timeout", "out_of_memory", "crashed", "abandoned",
+OK, REJECTED, ERROR, TIMEOUT, OUT_OF_MEMORY, CRASHED, ABANDONED, INFRASTRUCTURE = (
+    "ok", "rejected", "error", "timeout", "out_of_memory", "crashed", "abandoned", "infrastructure",
 )
 
 
@@ -254,6 +254,8 @@ def _classify(killed: str | None, returncode: int | None, result_file: Path, lim
             kind = payload.get("kind")
             if kind == OK:
                 return SandboxOutcome(OK, result=payload.get("result"))
+            if kind == INFRASTRUCTURE:  # classified by exception type in the child, never by message text
+                return SandboxOutcome(INFRASTRUCTURE, message=f"server fault, retried later: {payload.get('message', '')}")
             if kind == REJECTED:
                 return SandboxOutcome(REJECTED, code=payload.get("code"), message=payload.get("message", ""))
             if kind == OUT_OF_MEMORY:
@@ -264,6 +266,8 @@ def _classify(killed: str | None, returncode: int | None, result_file: Path, lim
                 )
             return SandboxOutcome(ERROR, message=f"evaluation error: {payload.get('message', 'unknown error')}")
     text = "\n".join(tail).lower()
+    if returncode == 75:  # run_job could not write its result file (a full disk)
+        return SandboxOutcome(INFRASTRUCTURE, message="server fault, retried later: the result file could not be written")
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name if -returncode in signal.Signals._value2member_map_ else str(-returncode)
         if "bad_alloc" in text or "memoryerror" in text or "cannot allocate" in text or returncode == -signal.SIGKILL:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from submissions.errors import StoreError
+from submissions.infra import describe, disk_full, is_infrastructure_fault, is_infrastructure_message
+from submissions.store_health import corrupt_message, quick_check
 from submissions.store import (
     FAILED,
     FINISHED,
@@ -112,6 +114,22 @@ def _row_to_submission(row: sqlite3.Row) -> Submission:
     )
 
 
+#: Databases that passed ``quick_check`` in this process (checked once: handlers open a store per call).
+_CHECKED: set[str] = set()
+
+
+def _is_busy(exc: BaseException | str) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _rollback(cur: sqlite3.Cursor) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except sqlite3.Error:  # the failed statement may have rolled back already
+        pass
+
+
 def new_submission_id() -> str:
     """Short random ids (``sub-`` + 12 hex digits): unguessable, safe in file names."""
     return f"sub-{uuid.uuid4().hex[:12]}"
@@ -143,32 +161,72 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the submissions database {self.path}: {exc}") from exc
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        self._set_wal(busy_timeout)
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        with self._tx() as cur:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                cur.execute(statement)
-            present = {row["name"] for row in cur.execute("PRAGMA table_info(submissions)")}
-            for name, definition in _ADDED_COLUMNS.items():
-                if name not in present:
-                    cur.execute(f"ALTER TABLE submissions ADD COLUMN {name} {definition}")
-            cur.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-            self._backfill_scores(cur)
+        try:
+            self._check_health()
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._set_wal(busy_timeout)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            with self._tx() as cur:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    cur.execute(statement)
+                present = {row["name"] for row in cur.execute("PRAGMA table_info(submissions)")}
+                for name, definition in _ADDED_COLUMNS.items():
+                    if name not in present:
+                        cur.execute(f"ALTER TABLE submissions ADD COLUMN {name} {definition}")
+                cur.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+                self._backfill_scores(cur)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise self._store_error(exc) from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _check_health(self) -> None:
+        """Refuse a damaged file before anything is written into it (``quick_check`` once per process)."""
+        key = str(self.path.resolve())
+        if key in _CHECKED or not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        try:
+            problem = quick_check(self._conn)
+        except sqlite3.OperationalError as exc:  # locked by a writer: it is being used, so it opened fine
+            if _is_busy(exc):
+                return
+            problem = str(exc)
+        if problem:
+            if _is_busy(problem):
+                return
+            if disk_full(self.path) or is_infrastructure_message(problem):  # cannot even read: the disk, not the file
+                raise StoreError(f"the submissions database cannot be opened: "
+                                 f"{describe(self.path, sqlite3.OperationalError(problem))}")
+            raise StoreError(corrupt_message(self.path, problem))
+        _CHECKED.add(key)
 
     def _set_wal(self, busy_timeout: float) -> None:
         # Switching to WAL needs a moment with no other connection writing; under
-        # concurrent first opens SQLite may answer "locked" without waiting.
+        # concurrent first opens SQLite may answer "locked" without waiting. Only
+        # "locked"/"busy" is waited out: a full disk or a damaged file is named at once.
         deadline = time.monotonic() + busy_timeout
         while True:
             try:
                 mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if mode.lower() == "wal":
                     return
-            except sqlite3.OperationalError:
+            except sqlite3.DatabaseError as exc:
+                if not _is_busy(exc):
+                    raise self._store_error(exc) from None
                 if time.monotonic() > deadline:
                     raise StoreError(f"cannot switch {self.path} to WAL mode: the database stays locked") from None
             time.sleep(0.05)
+
+    def _store_error(self, exc: BaseException) -> StoreError:
+        """A raw SQLite error as a one-line StoreError that names a full disk or a damaged file."""
+        if is_infrastructure_fault(exc) or disk_full(self.path):
+            return StoreError(f"the submissions database cannot be written: {describe(self.path, exc)}")
+        text = str(exc)
+        if not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text:
+            return StoreError(corrupt_message(self.path, text))
+        return StoreError(f"the submissions database {self.path} failed: {text}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
@@ -176,28 +234,41 @@ class SQLiteStore(Store):
         cur = self._conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"the submissions database {self.path} is locked: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if _is_busy(exc):
+                raise StoreError(f"the submissions database {self.path} is locked: {exc}") from exc
+            raise self._store_error(exc) from exc
         try:
             yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
             cur.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:  # full disk, damaged page: a named StoreError, never a raw traceback
+            _rollback(cur)
+            raise self._store_error(exc) from exc
+        except BaseException:
+            _rollback(cur)
+            raise
         finally:
             cur.close()
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise self._store_error(exc) from exc
+
     # -- reads ---------------------------------------------------------------------------
     def get(self, submission_id: str) -> Submission | None:
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+        with self._reading():
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM submissions WHERE id = ?", (submission_id,)).fetchone()
         return _row_to_submission(row) if row else None
 
     def find(self, sha256: str, dataset_config: str, dataset_version: str) -> Submission | None:
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM submissions WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ?",
-            (sha256, dataset_config, dataset_version),
-        ).fetchone()
+        with self._reading():
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM submissions WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ?",
+                (sha256, dataset_config, dataset_version),
+            ).fetchone()
         return _row_to_submission(row) if row else None
 
     def list(self, states: Sequence[str] | None = None, limit: int | None = None) -> list[Submission]:
@@ -212,12 +283,14 @@ class SQLiteStore(Store):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        return [_row_to_submission(r) for r in self._conn.execute(sql, params).fetchall()]
+        with self._reading():
+            return [_row_to_submission(r) for r in self._conn.execute(sql, params).fetchall()]
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
-        for state, n in self._conn.execute("SELECT state, COUNT(*) FROM submissions GROUP BY state"):
-            out[state] = n
+        with self._reading():
+            for state, n in self._conn.execute("SELECT state, COUNT(*) FROM submissions GROUP BY state"):
+                out[state] = n
         return out
 
     # -- writes --------------------------------------------------------------------------
@@ -364,6 +437,18 @@ class SQLiteStore(Store):
             worker_id,
         )
 
+    def requeue_failed(self, submission_id: str) -> Submission | None:
+        with self._tx() as cur:
+            row = cur.execute(
+                f"""UPDATE submissions
+                       SET state = ?, attempts = 0, reason = NULL, worker_id = NULL, started_at = NULL,
+                           finished_at = NULL, heartbeat_at = NULL
+                     WHERE id = ? AND state = ?
+                 RETURNING {_COLUMNS}""",
+                (PENDING, submission_id, FAILED),
+            ).fetchone()
+        return _row_to_submission(row) if row else None
+
     def recover_stale(self, stale_after: float, max_attempts: int) -> list[Recovered]:
         now = self.clock()
         out: list[Recovered] = []
@@ -391,6 +476,12 @@ class SQLiteStore(Store):
                     )
                     out.append(Recovered(row["id"], FAILED, row["attempts"]))
         return out
+
+    def backup(self, dest: Path) -> Path:
+        """A consistent copy of the live database at ``dest`` (SQLite's online backup API)."""
+        from submissions.store_health import backup
+
+        return backup(self.path, dest)
 
     def close(self) -> None:
         self._conn.close()

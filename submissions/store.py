@@ -225,6 +225,11 @@ class Store(abc.ABC):
         """RUNNING -> PENDING without using up an attempt (the worker is shutting down cleanly)."""
 
     @abc.abstractmethod
+    def requeue_failed(self, submission_id: str) -> Submission | None:
+        """FAILED -> PENDING with attempts and reason cleared (a failure that was the server's, not the
+        model's); None when the job is not FAILED."""
+
+    @abc.abstractmethod
     def recover_stale(self, stale_after: float, max_attempts: int) -> list[Recovered]:
         """Jobs RUNNING with a heartbeat older than ``stale_after`` seconds: their worker died.
 

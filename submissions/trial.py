@@ -46,9 +46,14 @@ def _inspect(path: Path, length: int, tap: str | None, output_kind: str, logits_
 
 def run_trial(
     model: str, length: int, output_kind: str, output_name: str, batch: int = 8, tap: str | None = None,
-    logits_output: str | None = None,
+    logits_output: str | None = None, batches: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Check the checkpoint with the ONNX checker, then run ``batch`` random sequences.
+    """Check the checkpoint with the ONNX checker, then run batches of random sequences.
+
+    Every size in ``batches`` (default ``[batch]``) is run, each with its own
+    random sequences: the intake passes the sizes the evaluator will use
+    (:func:`submissions.limits.trial_batches`), so a graph whose output or
+    cost depends on the batch size fails here, not in the worker.
 
     Parameters
     ----------
@@ -92,8 +97,21 @@ def run_trial(
         raise SubmissionRejected("onnxruntime_load", f"ONNX Runtime cannot load the model: {_first_line(exc)}") from None
     input_name = session.get_inputs()[0].name
     fixed = session.get_inputs()[0].shape[0]
-    batch = fixed if isinstance(fixed, int) and fixed > 0 else batch  # a fixed-batch export runs its own size
-    x = _random_onehot(batch, length)
+    sizes = [fixed] if isinstance(fixed, int) and fixed > 0 else list(batches or [batch])  # fixed batch: its own size
+    lo, hi, shape = np.inf, -np.inf, None
+    for seed, size in enumerate(sizes):
+        y = _run_batch(session, input_name, output_name, _random_onehot(size, length, seed), output_kind)
+        lo, hi, shape = min(lo, float(y.min())), max(hi, float(y.max())), shape or list(y.shape)
+    facts = _inspect(path, length, tap, output_kind, logits_output)
+    return {"output_shape": shape, "min": lo, "max": hi, "batches": sizes, **facts}
+
+
+def _run_batch(session, input_name: str, output_name: str, x: np.ndarray, output_kind: str) -> np.ndarray:
+    """One trial batch ``x`` float32 (B, 4, L) -> outputs (B, 12), checked for shape, finiteness and range."""
+    from evaluator.output_range import probability_range_problem
+
+    batch, _, length = x.shape
+    name = _short(output_name)
     try:
         (y,) = session.run([output_name], {input_name: x})
     except Exception as exc:
@@ -102,20 +120,25 @@ def run_trial(
     y = np.asarray(y)
     if y.shape != (batch, N_CLASSES):
         raise SubmissionRejected(
-            "output_mismatch", f"on a batch of {batch} the output {output_name!r} has shape {list(y.shape)}; expected [{batch}, {N_CLASSES}]"
+            "output_mismatch", f"on a batch of {batch} the output {name} has shape {list(y.shape)[:4]}; expected [{batch}, {N_CLASSES}]"
         )
     if not np.all(np.isfinite(y)):
-        raise SubmissionRejected("non_finite_output", f"the model outputs NaN or inf on random one-hot sequences ({output_name!r})")
+        raise SubmissionRejected("non_finite_output",
+                                 f"the model outputs NaN or inf on a batch of {batch} random one-hot sequences ({name})")
     lo, hi = float(y.min()), float(y.max())
     problem = probability_range_problem(lo, hi) if output_kind == "probabilities" else None
     if problem:
         raise SubmissionRejected(
             "probabilities_out_of_range",
-            f"the manifest declares probabilities but the output {problem} on random one-hot sequences; "
+            f"the manifest declares probabilities but the output {problem} on a batch of {batch} random one-hot "
+            "sequences; "
             "declare output_kind 'logits' or add a sigmoid",
         )
-    facts = _inspect(path, length, tap, output_kind, logits_output)
-    return {"output_shape": list(y.shape), "min": lo, "max": hi, **facts}
+    return y
+
+
+def _short(name: str, limit: int = 60) -> str:
+    return repr(name[:limit]) + ("..." if len(name) > limit else "")
 
 
 def _first_line(exc: BaseException) -> str:

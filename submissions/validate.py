@@ -23,6 +23,7 @@ from google.protobuf.message import DecodeError
 
 from evaluator.onnx_rules import N_CLASSES, ModelError, choose_prediction_output, declared_logits_output
 from submissions.errors import SubmissionRejected
+from submissions.limits import check_graph_work, check_model_strings
 from submissions.manifest import Manifest
 
 #: Op-set domains a submission may use: the ONNX standard ones only.
@@ -50,9 +51,11 @@ class ValidationLimits:
     trial_seconds : float
         Wall-clock limit of the sandboxed trial run (graph loading + one batch).
     trial_memory_bytes : int
-        Address-space limit (RLIMIT_AS) of the trial child.
+        Address-space limit (RLIMIT_AS) of the trial child (the evaluation's
+        default, since the trial runs the evaluator's batch sizes).
     trial_batch : int
-        Sequences in the trial batch.
+        Sequences in the first, small trial batch; the evaluator's batch sizes
+        (:func:`submissions.limits.trial_batches`) follow it.
     trial_launcher : {"spawn", "forkserver"}
         How the trial child starts (see :mod:`submissions.sandbox`):
         ``"forkserver"`` pays off in long-lived processes submitting many models.
@@ -63,7 +66,7 @@ class ValidationLimits:
     max_opset: int = 23
     max_ir_version: int = 13
     trial_seconds: float = 60.0
-    trial_memory_bytes: int = 3 * 1024**3
+    trial_memory_bytes: int = 6 * 1024**3
     trial_batch: int = 8
     trial_launcher: str = "spawn"
 
@@ -392,6 +395,8 @@ def check_static(model: onnx.ModelProto, manifest: Manifest, length: int, limits
     """All static checks, cheapest and most specific first."""
     check_no_external_data(model)
     check_domains(model)
+    check_model_strings(model)
+    check_graph_work(model)
     opset = check_versions(model, limits)
     logits, _ = declared_logits_output({p.key: p.value for p in model.metadata_props}, manifest.logits_output)
     input_name, output_name = check_io(model, length, manifest.first_layer_tap, logits)

@@ -25,12 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from submissions import export
-from submissions.sandbox import ABANDONED, OK, SandboxLimits, SandboxOutcome, run_in_sandbox
+from submissions.errors import StoreError
+from submissions.infra import describe, disk_full, is_infrastructure_fault
+from submissions.sandbox import ABANDONED, INFRASTRUCTURE, OK, SandboxLimits, SandboxOutcome, run_in_sandbox
 from submissions.hidden_rounds import HiddenRounds
 from submissions.rescore import HIDDEN_CONFIG
 from submissions.store import FAILED, FINISHED, Store, Submission, submissions_home
 
 log = logging.getLogger(__name__)
+
+#: JobResult state of a job handed back after an infrastructure fault (it stays PENDING).
+RETRY = "RETRY"
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,18 @@ class WorkerConfig:
     hidden: bool = True
     intervals: dict[str, Any] | None = field(default_factory=dict)
     rescore_when_idle: bool = True
+    #: Seconds to wait after an infrastructure fault (doubling per fault in a row, capped).
+    fault_backoff: float = 2.0
+    fault_backoff_max: float = 60.0
+    #: With ``once``: give up after this many infrastructure faults in a row.
+    max_faults_once: int = 3
+    #: Tries to record a finished/failed job while the database refuses writes.
+    record_retries: int = 5
+    #: Back up the queue database with SQLite's online backup API about once an hour.
+    backups: bool = True
+    #: Below this many free bytes in the data home no job is claimed, and a job that
+    #: crashes or errors is handed back rather than failed (the disk, not the model).
+    min_free_bytes: int = 64 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,9 @@ class Worker:
         #: True only while a job's child is running: the one moment an interrupt
         #: (SIGTERM) may cut in, since the job is then simply handed back.
         self.interruptible = False
+        #: Infrastructure faults in a row (reset by a job that ends normally).
+        self.faults = 0
+        self._should_stop: Callable[[], bool] | None = None
 
     def run(self, once: bool = False, max_jobs: int | None = None, should_stop: Callable[[], bool] | None = None) -> list[JobResult]:
         """Serve jobs until told to stop.
@@ -152,20 +172,43 @@ class Worker:
             Checked between jobs; True ends the loop.
         """
         done: list[JobResult] = []
+        self._should_stop = should_stop
         log.info("worker %s serving %s", self.worker_id, self.root)
         while not (should_stop and should_stop()):
             if max_jobs is not None and len(done) >= max_jobs:
                 break
-            self.recover()
-            job = self.store.claim(self.worker_id)
-            if job is None and self.config.rescore_when_idle and self._queue_stale():
+            if disk_full(self.root, self.config.min_free_bytes):  # claim nothing until there is room to work
+                self._back_off(describe(self.root, threshold=self.config.min_free_bytes))
+                if once and self.faults >= self.config.max_faults_once:
+                    break
+                continue
+            try:
+                self.recover()
                 job = self.store.claim(self.worker_id)
+                if job is None and self.config.rescore_when_idle and self._queue_stale():
+                    job = self.store.claim(self.worker_id)
+            except StoreError as exc:  # full disk, locked or damaged database: wait, never die
+                self._back_off(f"the store is unavailable: {exc}")
+                if once and self.faults >= self.config.max_faults_once:
+                    break
+                continue
             if job is None:
                 if once:
                     break
                 time.sleep(self.config.poll_seconds)
                 continue
-            done.append(self.process(job))
+            try:
+                result = self.process(job)
+            except StoreError as exc:  # could not record it: the stale heartbeat requeues it later
+                result = JobResult(job.id, RETRY, f"the store is unavailable: {exc}", 0.0)
+            if result.state == RETRY:
+                self._back_off(result.reason or "infrastructure fault")
+                if once and self.faults >= self.config.max_faults_once:
+                    break
+                continue
+            self.faults = 0
+            done.append(result)
+            self._maybe_backup()
         return done
 
     def context(self):
@@ -190,6 +233,29 @@ class Worker:
         self._tried.update((sid, keyed[sid]) for sid in queued)
         return queued
 
+    def _back_off(self, why: str) -> None:
+        """Sleep longer after each consecutive infrastructure fault (capped), saying why."""
+        self.faults += 1
+        delay = min(self.config.fault_backoff * 2 ** (self.faults - 1), self.config.fault_backoff_max)
+        log.error("worker %s: %s; retrying in %.1f s (fault %d in a row)", self.worker_id, why, delay, self.faults)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and not (self._should_stop and self._should_stop()):
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))  # SIGTERM ends the wait
+
+    def _maybe_backup(self) -> None:
+        """An online backup of the queue database every hour or so (store_health.rotate_backups)."""
+        path = getattr(self.store, "path", None)
+        if path is None or not self.config.backups:
+            return
+        try:
+            from submissions.store_health import rotate_backups
+
+            made = rotate_backups(path)
+            if made is not None:
+                log.info("backed up the queue database to %s", made)
+        except Exception:  # a failed backup must not stop the queue
+            log.exception("backing up %s failed", path)
+
     def recover(self) -> None:
         """Requeue (or fail) jobs whose workers died."""
         for item in self.store.recover_stale(self.config.stale_after, self.config.max_attempts):
@@ -213,28 +279,53 @@ class Worker:
         except (KeyboardInterrupt, SystemExit):
             self.store.release(job.id, self.worker_id)  # stopping cleanly: someone else takes it
             raise
-        except Exception as exc:  # our own fault (store, disk): record it rather than die
+        except Exception as exc:  # our own fault (store, disk): never the model's
             log.exception("job %s: worker error", job.id)
-            outcome = SandboxOutcome("error", message=f"worker error: {type(exc).__name__}: {exc}")
+            if is_infrastructure_fault(exc) or isinstance(exc, StoreError):
+                outcome = SandboxOutcome(INFRASTRUCTURE, message=describe(self.root, exc))
+            else:
+                outcome = SandboxOutcome("error", message=f"worker error: {type(exc).__name__}: {exc}")
         finally:
             self.interruptible = False
         seconds = time.monotonic() - start
+        if outcome.status not in (OK, ABANDONED, INFRASTRUCTURE) and disk_full(self.root, self.config.min_free_bytes):
+            # a crash or error while the data home is full is the disk's doing until shown otherwise
+            outcome = SandboxOutcome(INFRASTRUCTURE, message=f"{describe(self.root, threshold=self.config.min_free_bytes)} "
+                                                             f"(the evaluation ended: {outcome.message[:200]})")
+        if outcome.status == INFRASTRUCTURE:  # the server failed, not the model: back to PENDING, no attempt used
+            try:
+                self.store.release(job.id, self.worker_id)
+            except StoreError:  # the store is down too: the job's heartbeat goes stale and it is requeued
+                log.exception("job %s: could not hand it back", job.id)
+            log.error("job %s handed back to the queue: %s", job.id, outcome.message)
+            return JobResult(job.id, RETRY, outcome.message, seconds)
         if outcome.status == ABANDONED:
             log.warning("job %s was handed to another worker while running; nothing recorded", job.id)
             return JobResult(job.id, "ABANDONED", outcome.message, seconds)
         if outcome.status == OK:
             record = outcome.result if isinstance(outcome.result, dict) else {"result": outcome.result}
-            if self.store.finish(job.id, self.worker_id, record):
+            if self._record(self.store.finish, job, record):
                 log.info("job %s FINISHED in %.1f s", job.id, seconds)
                 self._export(job.id, artifacts_from=self._run_dir(job) / "out")
                 return JobResult(job.id, FINISHED, None, seconds)
             return JobResult(job.id, "ABANDONED", "job no longer ours at finish", seconds)
         reason = outcome.message or outcome.status
-        if self.store.fail(job.id, self.worker_id, reason):
+        if self._record(self.store.fail, job, reason):
             log.warning("job %s FAILED: %s", job.id, reason)
             self._export(job.id)
             return JobResult(job.id, FAILED, reason, seconds)
         return JobResult(job.id, "ABANDONED", "job no longer ours at fail", seconds)
+
+    def _record(self, action: Callable[[str, str, Any], bool], job: Submission, value: Any) -> bool:
+        """``store.finish`` / ``store.fail``, retried while the database cannot be written (full disk)."""
+        for attempt in range(self.config.record_retries):
+            try:
+                return action(job.id, self.worker_id, value)
+            except StoreError as exc:
+                if attempt + 1 == self.config.record_retries:
+                    raise
+                self._back_off(f"cannot record job {job.id}: {exc}")
+        return False
 
     def _evaluate(self, job: Submission) -> SandboxOutcome:
         checkpoint = self.store.checkpoints.path(job.sha256)

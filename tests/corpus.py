@@ -307,3 +307,119 @@ def enqueue_unvalidated(store, model: onnx.ModelProto, manifest: dict, data: str
     if not created:
         raise ValueError(f"{manifest['model_name']!r}: the store already holds this checkpoint")
     return sub.id
+
+
+# -- hostile models for the hardening tests (issue 12) ---------------------------------------------------------------
+
+def heavy_loop_model(seed: int = 0, length: int = 200, trip_count: int = 10_000, size: int = 768) -> onnx.ModelProto:
+    """A Loop within the trip-count cap whose body multiplies two ``size x size`` matrices: minutes of work."""
+
+    def extra():
+        body = helper.make_graph(
+            [
+                helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                helper.make_node("MatMul", ["m_in", "m_in"], ["m_sq"]),
+                helper.make_node("Mul", ["m_sq", "tiny"], ["m_out"]),
+            ],
+            "body",
+            [
+                helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                helper.make_tensor_value_info("m_in", TensorProto.FLOAT, [size, size]),
+            ],
+            [
+                helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+                helper.make_tensor_value_info("m_out", TensorProto.FLOAT, [size, size]),
+            ],
+            initializer=[_tensor("tiny", np.full((), 1e-3, np.float32))],
+        )
+        loop = helper.make_node("Loop", ["trips", "", "m0"], ["loop_m"], body=body)
+        inits = [_tensor("trips", np.array(trip_count, np.int64)), _tensor("m0", np.ones((size, size), np.float32))]
+        return [loop], "loop_m", inits
+
+    return _with_extra_path(cnn_model(seed, length), extra)
+
+
+def batch_loop_model(seed: int = 0, length: int = 200, per_extra_row: int = 10**9) -> onnx.ModelProto:
+    """A Loop whose trip count is ``(batch - 8) * per_extra_row``: instant on the old 8-row trial, endless after."""
+
+    def extra():
+        body = helper.make_graph(
+            [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+             helper.make_node("Add", ["v_in", "one_f"], ["v_out"])],
+            "body",
+            [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+             helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+             helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [1])],
+            [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+             helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1])],
+            initializer=[_tensor("one_f", np.ones(1, np.float32))],
+        )
+        nodes = [
+            helper.make_node("Shape", ["x"], ["bshape"], start=0, end=1),
+            helper.make_node("Squeeze", ["bshape"], ["b"]),
+            helper.make_node("Sub", ["b", "eight"], ["over"]),
+            helper.make_node("Max", ["over", "zero_i"], ["over0"]),
+            helper.make_node("Mul", ["over0", "per_row"], ["trips"]),
+            helper.make_node("Loop", ["trips", "", "v0"], ["loop_v"], body=body),
+        ]
+        inits = [_tensor("eight", np.array(8, np.int64)), _tensor("zero_i", np.array(0, np.int64)),
+                 _tensor("per_row", np.array(per_extra_row, np.int64)), _tensor("v0", np.zeros(1, np.float32))]
+        return nodes, "loop_v", inits
+
+    return _with_extra_path(cnn_model(seed, length), extra)
+
+
+def batch_nan_model(seed: int = 0, length: int = 200, threshold: int = 8) -> onnx.ModelProto:
+    """Finite outputs for batches of up to ``threshold`` rows, NaN for larger ones (what the evaluator runs)."""
+
+    def extra():
+        nodes = [
+            helper.make_node("Shape", ["x"], ["bshape"], start=0, end=1),
+            helper.make_node("Cast", ["bshape"], ["bf"], to=TensorProto.FLOAT),
+            helper.make_node("Greater", ["bf", "thr"], ["big"]),
+            helper.make_node("Cast", ["big"], ["bigf"], to=TensorProto.FLOAT),
+            helper.make_node("Neg", ["bigf"], ["negf"]),
+            helper.make_node("Sqrt", ["negf"], ["nan_if_big"]),
+        ]
+        return nodes, "nan_if_big", [_tensor("thr", np.array([threshold], np.float32))]
+
+    m = _with_extra_path(cnn_model(seed, length), extra)
+    for node in m.graph.node:  # NaN * 0 is NaN, but -0 * 0 is 0: keep the extra path in the output
+        if node.op_type == "Mul" and list(node.input) == ["extra_sum", "zero_f"]:
+            node.op_type = "Add"
+    return m
+
+
+def sequence_op_model(seed: int = 0, length: int = 200) -> onnx.ModelProto:
+    """Routes a tensor through SequenceConstruct / SequenceAt (unbounded containers, refused)."""
+
+    def extra():
+        nodes = [helper.make_node("SequenceConstruct", ["x"], ["seq"]),
+                 helper.make_node("SequenceAt", ["seq", "idx0"], ["x_again"])]
+        return nodes, "x_again", [_tensor("idx0", np.array(0, np.int64))]
+
+    return _with_extra_path(cnn_model(seed, length), extra)
+
+
+def with_strings(model: onnx.ModelProto, text: str, where: str = "producer_name") -> onnx.ModelProto:
+    """``model`` with ``text`` put in one string field: producer_name, producer_version, doc_string,
+    metadata (key ``note``), graph_name, or tap_name (the first-layer tensor renamed, a graph output)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    if where in ("producer_name", "producer_version", "doc_string"):
+        setattr(m, where, text)
+    elif where == "metadata":
+        m.metadata_props.append(onnx.StringStringEntryProto(key="note", value=text))
+    elif where == "graph_name":
+        m.graph.name = text
+    elif where == "tap_name":
+        for node in m.graph.node:
+            node.input[:] = [text if n == "first_layer" else n for n in node.input]
+            node.output[:] = [text if n == "first_layer" else n for n in node.output]
+        for out in m.graph.output:
+            if out.name == "first_layer":
+                out.name = text
+    else:
+        raise ValueError(f"unknown string field {where!r}")
+    return m

@@ -65,7 +65,8 @@ CORPUS = {
     "probabilities out of [0, 1]": (lambda: corpus.cnn_model(7, output_kind="logits"), {}, {}, "probabilities_out_of_range"),
     "ONNX checker failure": (corpus.dangling_input_model, {}, {}, "invalid_onnx"),
     "no findable first-layer tap": (corpus.dense_only_model, {}, {}, "tap_not_found"),
-    "Loop running for hours": (corpus.slow_loop_model, {}, {}, "trial_timeout"),
+    "Loop running for hours": (corpus.slow_loop_model, {}, {}, "loop_too_long"),  # refused before it runs
+    "bounded Loop doing hours of work": (corpus.heavy_loop_model, {}, {}, "trial_timeout"),
     "allocates 8 GB": (corpus.memory_bomb_model, {}, {}, "trial_out_of_memory"),
 }
 

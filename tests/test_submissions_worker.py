@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import corpus
+from submissions.public_record import public_record
 from submissions.export import read_leaderboard, results_dir
 from submissions.store import FAILED, FINISHED, RUNNING, submissions_home
 from submissions.sqlite_store import open_store
@@ -71,7 +72,8 @@ def test_worker_survives_hostile_jobs_and_serves_the_next(home, tmp_path, synthe
         assert good.record["results"]["classification"]["macro_auroc"] is not None
         assert good.record["dataset"]["n_sequences"] == SMALL_EVAL["limit"]
     exported = json.loads((results_dir() / f"{good.id}.json").read_text())
-    assert exported == good.record
+    assert exported == public_record(good.record)  # the public copy: the same record without server paths
+    assert str(home) not in json.dumps(exported) and str(synthetic_repo) not in json.dumps(exported)
     table = read_leaderboard().to_pylist()
     assert [row["id"] for row in table] == [good.id]
     assert table[0]["auroc"] == pytest.approx(good.record["results"]["classification"]["macro_auroc"])
