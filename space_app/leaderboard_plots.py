@@ -54,16 +54,24 @@ def _label_points(ax, rows: pd.DataFrame, x_min: float) -> None:
                           rows["match_ground_truth"].astype("float64") / 1.08])
     names = [str(n) for n in rows["model_name"]]
     left = set(range(len(xy)))
-    while left:
-        i = min(left)
+    taken: dict[str, list[float]] = {"right": [], "left": []}  # label heights already used on each side
+    while left:  # left to right: the first label at a height extends left, a later one right
+        i = min(left, key=lambda j: (xy[j, 0], j))
         group = sorted(j for j in left if np.hypot(*(xy[j] - xy[i])) < LABEL_CLEARANCE)
         left -= set(group)
         if len(group) > 3:
             continue
-        at = min(group, key=lambda j: xy[j, 0])
+        y = float(np.mean(xy[group, 1]))
+        side = next((side for side in ("left", "right") if all(abs(y - t) >= LABEL_CLEARANCE for t in taken[side])),
+                    None)
+        if side is None:  # both sides have a label at this height: leave it unnamed rather than overprint
+            continue
+        taken[side].append(y)
+        at = min(group, key=lambda j: xy[j, 0]) if side == "left" else max(group, key=lambda j: xy[j, 0])
         ax.annotate(", ".join(names[j] for j in group), (float(rows["auroc"].iloc[at]),
-                    float(rows["match_ground_truth"].iloc[at])), fontsize=7, xytext=(-6, 0),
-                    textcoords="offset points", ha="right", va="center", color="#333333")
+                    float(rows["match_ground_truth"].iloc[at])), fontsize=7, xytext=(-6 if side == "left" else 6, 0),
+                    textcoords="offset points", ha="right" if side == "left" else "left", va="center",
+                    color="#333333")
 
 
 def auroc_vs_gt_match(rows: pd.DataFrame) -> Figure:
