@@ -24,6 +24,18 @@ ACTIVATION_MARKERS = {"exp": "s", "relu": "o"}  # shape as well as colour: reada
 OTHER_COLOURS = ("#55a868", "#8172b2", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")
 LABEL_LIMIT = 30  # name the points when there are at most this many ...
 LABEL_CLEARANCE = 0.05  # ... and only those this far (fraction of the axes) from every other point
+LABEL_CHARS = 40  # user-given names and activations are cut to this length on a figure
+
+
+def _plain(value: object) -> str:
+    """User text (model names, activations) as matplotlib text: never mathtext, one short line.
+
+    Matplotlib reads ``$...$`` as TeX math (a hostile name would make the figure fail to draw),
+    so ``$`` is escaped; control characters become spaces.
+    """
+    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(value))
+    text = text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def _colour(activation: str, others: dict[str, str]) -> str:
@@ -52,7 +64,7 @@ def _label_points(ax, rows: pd.DataFrame, x_min: float) -> None:
     """Name each point, or each tight group of two or three (``a, b``); larger clumps stay unnamed."""
     xy = np.column_stack([(rows["auroc"].astype("float64") - x_min) / (1.0 - x_min),
                           rows["match_ground_truth"].astype("float64") / 1.08])
-    names = [str(n) for n in rows["model_name"]]
+    names = [_plain(n) for n in rows["model_name"]]
     left = set(range(len(xy)))
     taken: dict[str, list[float]] = {"right": [], "left": []}  # label heights already used on each side
     while left:  # left to right: the first label at a height extends left, a later one right
@@ -95,7 +107,7 @@ def auroc_vs_gt_match(rows: pd.DataFrame) -> Figure:
         ax.errorbar(part["auroc"].astype("float64"), part["match_ground_truth"].astype("float64"),
                     xerr=_ci(part, "auroc"), yerr=_ci(part, "match_ground_truth"),
                     fmt=ACTIVATION_MARKERS.get(act, "D"), ms=7, capsize=3, color=_colour(act, others),
-                    label=f"{act} ({len(part)})", alpha=0.85)
+                    label=f"{_plain(act)} ({len(part)})", alpha=0.85)
     lo = float(rows["auroc"].min())
     x_min = min(0.5, lo - 0.02)
     if len(rows) <= LABEL_LIMIT:
@@ -128,7 +140,7 @@ def gt_match_by_pool(rows: pd.DataFrame) -> Figure:
         ci = _ci(part.sort_values("_pool"), "match_ground_truth") if (stats["count"] == 1).all() else None
         yerr = ci if ci is not None else (spread if (stats["count"] > 1).any() else None)
         ax.errorbar(stats.index, stats["mean"], yerr=yerr, fmt="-" + ACTIVATION_MARKERS.get(act, "D"), ms=6, capsize=3,
-                    color=_colour(act, others), label=f"{act}")
+                    color=_colour(act, others), label=_plain(act))
     pools = sorted(rows["_pool"].unique())
     ax.set_xscale("log")
     ax.set_xticks(pools, [str(p) for p in pools])

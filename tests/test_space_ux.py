@@ -129,3 +129,18 @@ def test_number_formatting_never_trusts_a_record_value_to_be_a_number():
     assert glossary.score(True) == "n/a"
     assert (glossary.count(160048), glossary.count(np.int64(5000)), glossary.count(pd.NA)) == ("160,048", "5,000", "n/a")
     assert glossary.count("12") == "n/a" and glossary.count(1.5) == "n/a"
+
+
+def test_leaderboard_plots_draw_hostile_names_as_plain_text():
+    """A model name or activation holding TeX, markup or control characters never breaks a figure."""
+    import io
+
+    rows = _rows(1)
+    rows["model_name"] = [r"$$\href{http://evil.example}{x}$$", "<svg onload=alert(1)>", "a\x00b", "$x^2$",
+                          "ok", "y" * 500]
+    rows["activation"] = [r"$\frac{1}{0}$", "relu", r"$\frac{1}{0}$", "relu", "exp", "exp"]
+    for fig in (auroc_vs_gt_match(rows), gt_match_by_pool(rows)):
+        fig.savefig(io.BytesIO(), format="png")  # mathtext would raise here
+        texts = [t.get_text() for t in fig.axes[0].texts] + [t.get_text() for t in fig.axes[0].get_legend().texts]
+        assert any(r"\$\frac{1}{0}\$" in t for t in texts)
+        assert all(len(t) <= 60 and "\x00" not in t for t in texts)
