@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 
 def _counts(home: Path) -> dict[str, int]:
-    from submissions.store import open_store
+    from submissions import open_store
 
     os.environ["MOTIFBENCH_HOME"] = str(home)
     with open_store(home) as store:
