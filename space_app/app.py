@@ -52,7 +52,7 @@ CSS = """
 #leaderboard-table .cell-wrap { white-space: nowrap; }
 #leaderboard-table table, #leaderboard-table .cell-wrap, #detail-filters .cell-wrap, #queue-table .cell-wrap {
   font-family: var(--font); font-variant-numeric: tabular-nums; font-size: var(--text-sm); }
-#leaderboard-table th, #leaderboard-table td { padding-left: 5px !important; padding-right: 5px !important; }
+#leaderboard-table th, #leaderboard-table td { padding-left: 2px !important; padding-right: 2px !important; }
 /* the Model column stays in view when extra columns make the table scroll sideways */
 #leaderboard-table th[data-heading="0"], #leaderboard-table [role=gridcell][data-col="0"] {
   position: sticky !important; left: 0; z-index: 3; background: var(--table-odd-background-fill);

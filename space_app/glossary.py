@@ -26,6 +26,9 @@ DEFINITIONS: dict[str, str] = {
     PARAMS: "Parameters of the model as exported to ONNX, with every batch normalization folded into the "
             "layer before it: the same count for every model whatever the framework or exporter did "
             "(batch-norm running statistics are not parameters).",
+    "Rank": "Rank by GT match, then AUROC; rows whose 95% bootstrap intervals overlap share a rank.",
+    "AUROC ±": "Half the width of the 95% bootstrap interval of AUROC.",
+    "GT match ±": "Half the width of the 95% bootstrap interval of GT match.",
     "Pool": "First-layer max-pool size (the papers' key design choice).",
     "Activation": "First-layer activation (exp or relu in the papers).",
 }

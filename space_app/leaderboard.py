@@ -61,7 +61,7 @@ INTERVAL_SCORES = ("auroc", "aupr", "match_ground_truth", "coverage", "match_jas
 GAPS = {"gap_auroc": ("public_auroc", "auroc"), "gap_match_ground_truth": ("public_match_ground_truth",
                                                                         "match_ground_truth")}
 #: Columns shown until the user picks others (they fit a 1,400 px window: Type and Framework are under
-#: Columns). ``ID`` is always shown: the detail view needs it.
+#: Columns; the Models selector filters by type). ``ID`` is always shown: the detail view needs it.
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "Rank", "Model", "AUROC", "AUROC ±", "auPR", "GT match", "GT match ±", f"Coverage (/{N_TFS})",
     "JASPAR match", "Attribution", "Activation", "Pool", "Params", "Submitter", "Date",

@@ -192,13 +192,13 @@ def test_app_builds_and_serves_views_with_empty_and_full_stores(home):
     assert full[6].value is None  # a page load builds no detail ...
     assert app.preselect_leader(None, None, None, "all", "all") == leader  # item 5: ... the detail tab opens on the leader
     other = full[3].data["ID"].iloc[-1]
-    kept = app.leaderboard_view(None, None, "all", "all", list(leaderboard.DEFAULT_COLUMNS), other)
+    kept = app.leaderboard_view(None, None, "all", "all", list(leaderboard.DEFAULT_COLUMNS), picked=other)
     assert kept[6].value == other  # a model the user picked stays picked
     assert app.preselect_leader(other, None, None, "all", "all") == app.gr.skip()  # nothing to change
     scatter, by_pool = app.plots_view(None, None, "all", "all")  # item 9: drawn from the same rows
     assert sum(len(c.lines[0].get_xydata()) for c in scatter.axes[0].containers) == 3
     csv_path = full[4].value["path"] if isinstance(full[4].value, dict) else full[4].value
-    assert csv_path and open(csv_path).read().startswith("Rank,Model,Type,AUROC,AUROC ±")
+    assert csv_path and open(csv_path).read().startswith("Rank,Model,AUROC,AUROC ±")
     assert isinstance(app.build_demo(), app.gr.Blocks)
 
 
