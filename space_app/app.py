@@ -54,9 +54,11 @@ CSS = """
   font-family: var(--font); font-variant-numeric: tabular-nums; font-size: var(--text-sm); }
 #leaderboard-table th, #leaderboard-table td { padding-left: 2px !important; padding-right: 2px !important; }
 /* the Model column stays in view when extra columns make the table scroll sideways */
-#leaderboard-table th[data-heading="0"], #leaderboard-table [role=gridcell][data-col="0"] {
+#leaderboard-table th[data-heading="0"], #leaderboard-table [role=gridcell][data-col="0"],
+#leaderboard-table th[data-heading="1"], #leaderboard-table [role=gridcell][data-col="1"] {
   position: sticky !important; left: 0; z-index: 3; background: var(--table-odd-background-fill);
   box-shadow: 1px 0 0 var(--border-color-primary); }
+#leaderboard-table th[data-heading="1"], #leaderboard-table [role=gridcell][data-col="1"] { z-index: 4; }
 .mb-logos .image-container, .mb-logos .image-frame { height: auto !important; }
 .mb-logos img { width: 100% !important; height: auto !important; max-height: none !important; object-fit: contain; }
 .mb-note { color: var(--body-text-color-subdued); font-size: var(--text-sm); }
