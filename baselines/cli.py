@@ -143,16 +143,19 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
         for length in LENGTHS:
             counts = spec.parameter_counts(length)
             row[f"params_{length}"] = counts.keras_total if args.keras_total else counts.trainable
+        row["leaderboard_params_200"] = spec.parameter_counts(200).folded
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     width = max(len(r["name"]) for r in rows)
-    print(f"{'model':<{width}}  {'params@200':>11}  {'params@1000':>11}  architecture")
+    print(f"{'model':<{width}}  {'params@200':>11}  {'params@1000':>11}  {'board@200':>11}  architecture")
     for r in rows:
-        print(f"{r['name']:<{width}}  {r['params_200']:>11,}  {r['params_1000']:>11,}  {r['description']}")
+        print(f"{r['name']:<{width}}  {r['params_200']:>11,}  {r['params_1000']:>11,}  "
+              f"{r['leaderboard_params_200']:>11,}  {r['description']}")
     kind = "Keras count_params (incl. BN moving stats)" if args.keras_total else "trainable parameters"
-    print(f"\n{kind}; first-layer activation relu|exp does not change the count.")
+    print(f"\nparams: {kind}; board: the leaderboard's Params (batch norms folded into the layer before them, "
+          "as counted from any submitted ONNX); first-layer activation relu|exp does not change the counts.")
     return 0
 
 

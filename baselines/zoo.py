@@ -158,7 +158,8 @@ class ModelSpec:
             bn_channels += dense.units
             features = dense.units
         trainable += features * spec.n_classes + spec.n_classes
-        return ParameterCounts(trainable=trainable, keras_total=trainable + 2 * bn_channels)
+        return ParameterCounts(trainable=trainable, keras_total=trainable + 2 * bn_channels,
+                               folded=trainable - bn_channels)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; `ModelSpec.from_dict` inverts it (stored in every run's spec.json)."""
@@ -186,6 +187,9 @@ class ParameterCounts:
 
     trainable: int
     keras_total: int
+    #: batch norms folded into the layer before them (one parameter fewer per BN channel): the leaderboard's
+    #: ``Params``, which counts every submitted ONNX this way (``submissions.model_facts.parameter_count``)
+    folded: int = 0
 
 
 def conv_output_length(length: int, width: int, padding: str) -> int:

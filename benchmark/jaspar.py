@@ -60,8 +60,16 @@ def _check_release(release: int) -> int:
     return release
 
 
-@lru_cache(maxsize=None)
 def _db(release: int):
+    """This thread's pyjaspar handle: SQLite connections may not be used from another thread (the
+    Space's request threads read matrices the main thread never fetched)."""
+    import threading
+
+    return _db_of_thread(release, threading.get_ident())
+
+
+@lru_cache(maxsize=None)
+def _db_of_thread(release: int, thread_id: int):
     from pyjaspar import jaspardb
 
     return jaspardb(release=f"JASPAR{_check_release(release)}")
@@ -74,7 +82,7 @@ def close_connections() -> None:
     workers after warming the matrix caches calls this first, and each child
     opens its own connection on demand.
     """
-    _db.cache_clear()
+    _db_of_thread.cache_clear()
 
 
 def _to_matrix(motif) -> JasparMatrix:

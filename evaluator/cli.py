@@ -28,8 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="synthetic", help="dataset config (default: %(default)s)")
     p.add_argument("--split", default="test", help="dataset split (default: %(default)s)")
     p.add_argument("--revision", default=None, help="Hub revision (tag vX.Y.Z or commit) when --data is a Hub id")
-    p.add_argument("--out", type=Path, required=True, help="result record path (e.g. result.json); artifacts go beside it")
-    p.add_argument("--name", default=None, help="model name for the record (default: file or spec name)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="result record path; artifacts go beside it (default: results/<model name>.json)")
+    p.add_argument("--name", default=None,
+                   help="model name for the record (default: the file's stem, or its folder's name when the file is "
+                        "called model.onnx or similar)")
     p.add_argument("--tap", default=None, help="name of the first-layer activation tensor (default: found automatically)")
     p.add_argument("--output-kind", choices=OUTPUT_KINDS, default=None,
                    help="what the model outputs (default: probabilities if the graph ends in a sigmoid, else logits)")
@@ -57,11 +60,15 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from evaluator import evaluate
 
     params = EvalParams.from_dict(eval_params_overrides(args))
-    out: Path = args.out
+    from evaluator.naming import default_model_name, default_record_path
+
+    source = getattr(args, "model_source", None)  # a run folder, already exported to ONNX
+    name = args.name or (source.name if source is not None else default_model_name(args.model))
+    out: Path = args.out if args.out is not None else default_record_path(name)
     if out.suffix != ".json":
         out = out / "result.json" if out.is_dir() else out.with_suffix(".json")
     common = dict(out_dir=out.parent, params=params, tap=args.tap, output_kind=args.output_kind,
-                  progress=not args.quiet and sys.stderr.isatty(), record_name=out.name, model_name=args.name,
+                  progress=not args.quiet and sys.stderr.isatty(), record_name=out.name, model_name=name,
                   logo_engine=args.logo_engine, threads=args.threads, logits_output=args.logits_output,
                   source=getattr(args, "model_source", None), intervals=interval_settings(args))
     if args.hidden_seed is not None:

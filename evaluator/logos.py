@@ -43,7 +43,17 @@ def _letter_path(letter: str):
     return _LETTER_PATHS[letter]
 
 
-def _draw_fast(ax, heights: np.ndarray, width: float = 0.9) -> None:
+def draw_logo(ax, heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9) -> None:
+    """Draw one logo into ``ax`` (data coordinates: column ``i`` centred at ``x_offset + i``).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    heights : ndarray, shape (w, 4)
+        Letter heights (bits), A,C,G,T columns (see :func:`information_heights`).
+    x_offset : float
+        Where the first column sits on the x axis (aligned logos share one axis).
+    """
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import PathPatch
     from matplotlib.transforms import Affine2D
@@ -56,12 +66,17 @@ def _draw_fast(ax, heights: np.ndarray, width: float = 0.9) -> None:
             if h <= 1e-4:
                 continue
             letter = "ACGT"[b]
-            path = Affine2D().scale(width, h).translate(pos - width / 2, floor).transform_path(_letter_path(letter))
+            path = Affine2D().scale(width, h).translate(x_offset + pos - width / 2, floor).transform_path(
+                _letter_path(letter))
             patches.append(PathPatch(path))
             colours.append(CLASSIC_COLOURS[letter])
             floor += h
     if patches:
         ax.add_collection(PatchCollection(patches, facecolors=colours, edgecolors="none", linewidths=0))
+
+
+def _draw_fast(ax, heights: np.ndarray, width: float = 0.9) -> None:
+    draw_logo(ax, heights, 0.0, width)
     ax.set_xlim(-0.5, len(heights) - 0.5)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -75,7 +90,7 @@ def information_heights(ppm: np.ndarray) -> np.ndarray:
 
 def logo_grid(ppms: Sequence[np.ndarray], titles: Sequence[str], path: str | Path, *,
               highlight: Sequence[bool] | None = None, ncols: int = 6, dpi: int = 72,
-              panel_size: tuple[float, float] = (2.4, 1.1), engine: str = "fast") -> Path:
+              panel_size: tuple[float, float] = (2.4, 1.1), engine: str = "fast", bits_axis: bool = False) -> Path:
     """Draw one logo per PPM in a grid and save a PNG.
 
     Parameters
@@ -85,6 +100,7 @@ def logo_grid(ppms: Sequence[np.ndarray], titles: Sequence[str], path: str | Pat
     path: PNG destination.
     highlight: panels whose title is drawn in green bold (ground-truth matches).
     engine: ``"fast"`` or ``"logomaker"`` (same picture; see the module docstring).
+    bits_axis: label the y axis 0/1/2 bits on every panel (off: the bare grid the engine test compares).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -112,8 +128,13 @@ def logo_grid(ppms: Sequence[np.ndarray], titles: Sequence[str], path: str | Pat
             _draw_fast(ax, heights)
         ax.set_ylim(0, 2)
         ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(title, fontsize=7, color=TRUTH_COLOUR if hi else OTHER_COLOUR,
+        if bits_axis:
+            ax.set_yticks([0, 1, 2], ["0", "1", "2"], fontsize=7)
+            ax.set_ylabel("bits", fontsize=7, labelpad=1)
+            ax.spines["left"].set_visible(True)
+        else:
+            ax.set_yticks([])
+        ax.set_title(title, fontsize=9 if bits_axis else 7, color=TRUTH_COLOUR if hi else OTHER_COLOUR,
                      fontweight="bold" if hi else "normal")
     fig.tight_layout(pad=0.4)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +176,7 @@ _ground_truth_png: dict = {}
 
 
 def ground_truth_logos(motif_set, path: str | Path, **kwargs) -> Path:
-    """Grid of the 12 ground-truth motifs, titled ``TF (JASPAR ID)``.
+    """Grid of the 12 ground-truth motifs, titled ``TF (JASPAR ID)``: 4 per row, bits axis, 150 dpi.
 
     The same motifs give the same picture in every evaluation, so it is
     drawn once per process (per motif set and drawing options) and the
@@ -163,12 +184,13 @@ def ground_truth_logos(motif_set, path: str | Path, **kwargs) -> Path:
     """
     ppms = [pwm.T for pwm in motif_set.pwms]
     titles = [f"{name} ({jid})" for name, jid in zip(motif_set.names, motif_set.jaspar_ids)]
-    key = (tuple(titles), tuple(p.tobytes() for p in ppms), repr(sorted(kwargs.items())))
+    options = {"ncols": 4, "dpi": 150, "panel_size": (3.4, 1.35), "bits_axis": True, **kwargs}
+    key = (tuple(titles), tuple(p.tobytes() for p in ppms), repr(sorted(options.items())))
     path = Path(path)
     if key in _ground_truth_png:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_ground_truth_png[key])
         return path
-    out = logo_grid(ppms, titles, path, highlight=[True] * len(ppms), **kwargs)
+    out = logo_grid(ppms, titles, path, highlight=[True] * len(ppms), **options)
     _ground_truth_png[key] = out.read_bytes()
     return out

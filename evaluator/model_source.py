@@ -61,5 +61,7 @@ def onnx_source(path: str | Path) -> ModelSource:
             "(`motifbench evaluate RUN_FOLDER` does it, or baselines.export.export_checkpoint)")
     if not path.is_file():
         raise MotifbenchError(f"model {path} does not exist (expected an .onnx file)")
-    return ModelSource(name=path.stem, given_path=str(path), onnx_path=str(path), kind=ONNX,
+    from evaluator.naming import default_model_name
+
+    return ModelSource(name=default_model_name(path), given_path=str(path), onnx_path=str(path), kind=ONNX,
                        checkpoint_sha256=file_sha256(path))

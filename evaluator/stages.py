@@ -219,10 +219,15 @@ def keep_beside(onnx_path: Path, out_dir: Path) -> str:
 
 def logos_stage(ppms, clipped, recovery, out_dir: Path, stem: str, engine: str,
                 reference: ReferenceBundle) -> dict[str, str]:
-    """Filter and ground-truth logo PNGs in ``out_dir``; their artifact names."""
-    from evaluator.logos import filter_logos, ground_truth_logos
+    """Each filter above the ground-truth motif it matches (one cell per filter), and the 12 truth logos.
+
+    Returns the artifact names (``filter_logos`` is the paired figure, ``*.filter_pairs.png``).
+    """
+    from evaluator.logo_pairs import PAIRS_SUFFIX, filter_match_pairs
+    from evaluator.logos import ground_truth_logos
 
     shown = [c.ppm if c.ppm is not None else full for c, full in zip(clipped, ppms.ppms)]
-    filter_logos(shown, recovery, out_dir / f"{stem}.filters.png", engine=engine)
+    filter_match_pairs(shown, recovery, reference.motif_set, out_dir / f"{stem}{PAIRS_SUFFIX}",
+                       targets={m.id: m.ppm for m in reference.targets})
     ground_truth_logos(reference.motif_set, out_dir / f"{stem}.ground_truth.png", engine=engine)
-    return {"filter_logos": f"{stem}.filters.png", "ground_truth_logos": f"{stem}.ground_truth.png"}
+    return {"filter_logos": f"{stem}{PAIRS_SUFFIX}", "ground_truth_logos": f"{stem}.ground_truth.png"}

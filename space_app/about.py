@@ -10,6 +10,8 @@ from pathlib import Path
 from benchmark.versions import motifbench_version
 from evaluator import EVALUATOR_VERSION
 from evaluator.params import EvalParams
+from space_app.glossary import (ATTRIBUTION, AUPR, AUROC, COVERAGE, GT_MATCH, JASPAR_MATCH, PARAMS,
+                                 legend_markdown)
 
 PYTORCH_EXAMPLE = '''```python
 import torch
@@ -63,8 +65,11 @@ def about_markdown() -> str:
 
         motifs = load_motif_set()
         motif_list = ", ".join(f"{n} ({j})" for n, j in zip(motifs.names, motifs.jaspar_ids))
+        accepted = "\n".join(f"| {n} | {j} | {', '.join(motifs.accepted_ids[n])} |"
+                             for n, j in zip(motifs.names, motifs.jaspar_ids))
     except Exception:  # the page must render even without JASPAR data
         motif_list = "see docs/datasets.md"
+        accepted = "| see docs/datasets.md | | |"
     e_or_q = "E-value" if p.tomtom_evalue else "q-value"
     return f"""
 ## What motifbench measures
@@ -89,7 +94,13 @@ in one table.
 
 ## Metrics (evaluator {EVALUATOR_VERSION}, test split)
 
-- **AUROC / auPR**: per class (scikit-learn `roc_auc_score`, `average_precision_score`), macro
+The leaderboard's columns, as its legend and header tooltips define them:
+
+{legend_markdown()}
+
+How each is computed:
+
+- **{AUROC} / {AUPR}**: per class (scikit-learn `roc_auc_score`, `average_precision_score`), macro
   mean over classes with a defined score. The papers' trapezoid auPR is in the full record.
 - **First-layer PPMs** ({p.ppm_method.upper()} method): per filter, every (sequence, position) whose activation
   exceeds {p.activation_threshold} x the filter's maximum over the split; a {p.nmi_window} nt window around it
@@ -101,16 +112,27 @@ in one table.
   {e_or_q} < {p.tomtom_thresh}, motif pseudocount {p.tomtom_motif_pseudo} (query and target, nsites =
   filter width), min overlap {p.tomtom_min_overlap}, both strands, complete scores, E-value = p-value x 519.
   Implementation: a NumPy port of MEME 5.5.8's `tomtom.c`.
-- **Match JASPAR**: fraction of filters with any Tomtom hit.
-- **GT match** (match ground truth): fraction of filters whose hits include an accepted JASPAR ID of
-  one of the 12 embedded motifs.
-- **Coverage k/12**: how many of the 12 ground-truth TFs at least one filter matches.
-- **Attribution**: in silico mutagenesis on {p.ism_sequences} positive test sequences; per-sequence AUROC
+- **{JASPAR_MATCH}**: fraction of filters with any Tomtom hit.
+- **{GT_MATCH}** (match ground truth): fraction of filters whose hits (any of them, not only the best)
+  include an accepted JASPAR ID of one of the 12 embedded motifs (table below). A filter whose best
+  match is CEBPG (MA0838.1) still counts for CEBPB when another of its matches is MA0466.2.
+- **{COVERAGE}**: how many of the 12 ground-truth TFs at least one filter matches.
+- **{PARAMS}**: counted from the submitted ONNX file, so a model uploaded by hand
+  and the same architecture from the zoo show the same number (for the papers' CNN-25: 159,378; its
+  PyTorch trainable count is 160,048, which adds one parameter per batch-norm channel: BN's scale and
+  shift become one weight scale and one bias once folded).
+- **{ATTRIBUTION}**: in silico mutagenesis on {p.ism_sequences} positive test sequences; per-sequence AUROC
   of the attribution map against the embedded-motif positions, averaged (empty when not run).
 
-The model detail view shows the filter logos (each titled with its best Tomtom match; green = a
-ground-truth motif), the ground-truth logos, per-class scores, the coverage heatmap and the full
-result record as JSON.
+Accepted JASPAR IDs per ground-truth motif (a Tomtom match on any of them counts for that TF):
+
+| TF | embedded motif | accepted IDs |
+|---|---|---|
+{accepted}
+
+The model detail view shows each filter's logo above the ground-truth motif it matches (aligned as
+Tomtom aligned them; green = counts as ground truth), with the best Tomtom match and why it counts,
+the 12 ground-truth logos, per-class scores, the coverage heatmap and the full result record as JSON.
 
 ## How to submit
 

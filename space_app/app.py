@@ -29,9 +29,12 @@ from space_app import leaderboard as lb  # noqa: E402
 from space_app.about import about_markdown, results_figure  # noqa: E402
 from space_app.integrity_view import rounds_markdown  # noqa: E402
 from space_app.csv_cache import cached_csv, csv_key  # noqa: E402
-from space_app.detail import FILTER_COLUMNS, build_detail, choices  # noqa: E402
 from space_app.intake_queue import TICKETS, is_ticket  # noqa: E402
 from space_app.safe_text import cell, md  # noqa: E402
+from space_app.detail import FILTER_COLUMNS, FILTER_NOTE, NO_MODEL, build_detail, choices  # noqa: E402
+from space_app.glossary import legend_markdown  # noqa: E402
+from space_app.leaderboard_plots import auroc_vs_gt_match, gt_match_by_pool  # noqa: E402
+from space_app.page_head import head_html  # noqa: E402
 from space_app.queue_view import QUEUE_COLUMNS, queue_summary, queue_table  # noqa: E402
 from space_app.submit import RateLimit, available_configs, on_space, status_text, submit_form  # noqa: E402
 from submissions.export import LEADERBOARD_SCHEMA  # noqa: E402
@@ -48,11 +51,24 @@ INTRO = (
 )
 CSS = """
 #leaderboard-table .cell-wrap { white-space: nowrap; }
-.mb-logos { padding-top: 2.2em; }
+#leaderboard-table table, #leaderboard-table .cell-wrap, #detail-filters .cell-wrap, #queue-table .cell-wrap {
+  font-family: var(--font); font-variant-numeric: tabular-nums; font-size: var(--text-sm); }
+#leaderboard-table th, #leaderboard-table td { padding-left: 2px !important; padding-right: 2px !important; }
+/* the Model column stays in view when extra columns make the table scroll sideways */
+#leaderboard-table th[data-heading="0"], #leaderboard-table [role=gridcell][data-col="0"],
+#leaderboard-table th[data-heading="1"], #leaderboard-table [role=gridcell][data-col="1"] {
+  position: sticky !important; left: 0; z-index: 3; background: var(--table-odd-background-fill);
+  box-shadow: 1px 0 0 var(--border-color-primary); }
+#leaderboard-table th[data-heading="1"], #leaderboard-table [role=gridcell][data-col="1"] { z-index: 4; }
 .mb-logos .image-container, .mb-logos .image-frame { height: auto !important; }
 .mb-logos img { width: 100% !important; height: auto !important; max-height: none !important; object-fit: contain; }
 .mb-note { color: var(--body-text-color-subdued); font-size: var(--text-sm); }
+#lb-legend ul { columns: 2; column-gap: 2em; font-size: var(--text-sm); }
 """
+#: Theme fonts: Gradio's bundled Source Sans Pro and IBM Plex Mono, regular and *bold*. Their bundled
+#: semibold (600) files are 55- and 75-glyph subsets, so semibold text fell back glyph by glyph to another
+#: font; declaring 700 instead makes every bold run use the complete bold file.
+FONT_WEIGHTS = (400, 700)
 
 
 @contextmanager
@@ -86,16 +102,15 @@ def _csv_file(table: pd.DataFrame, view: lb.ViewKey | None, *selectors: object) 
 
 
 def leaderboard_view(config: str | None, view_label: str | None, activation: str, kind: str,
-                     columns: list[str], families: bool = False) -> tuple:
-    """Everything the Leaderboard tab shows for the current selectors (stale choices fall back to defaults)."""
+                     columns: list[str], families: bool = False, picked: str | None = None) -> tuple:
+    """Everything the Leaderboard tab shows for the current selectors (stale choices fall back to defaults).
+
+    The detail view's model stays as picked (cleared if it is gone); :func:`preselect_leader` fills it
+    when the detail tab opens, so a page load never builds a detail nobody looks at.
+    """
     frame = source().frame()
-    config_choices = lb.configs(frame)
-    config = config if config in config_choices else (config_choices[0] if config_choices else None)
-    config_views = lb.views(frame, config)
-    view = next((v for v in config_views if v.label == view_label), config_views[0] if config_views else None)
-    act_choices = lb.activations(frame, view)
-    activation = activation if activation in act_choices else lb.ALL
-    rows = lb.select_rows(frame, view, activation, kind)
+    config, config_choices, config_views, view, activation, act_choices, rows = _current(
+        frame, config, view_label, activation, kind)
     if families:
         from space_app.families import display_family_table
 
@@ -107,22 +122,64 @@ def leaderboard_view(config: str | None, view_label: str | None, activation: str
     else:
         count = (f"{len(table)} {'family row(s), mean ± sd over seeds,' if families else 'model(s)'} in "
                  f"**{md(view.label)}**. Ranked by GT match (rows whose 95% intervals overlap share a rank), then "
-                 "AUROC; ± = half the interval; click a header to sort.")
+                 "AUROC; ± = half the interval; click a header to sort, hover a header for its meaning.")
+    model_choices = choices(frame)
+    ids = {value for _, value in model_choices}
+    if picked not in ids:
+        picked = None
     return (
         gr.Radio(choices=[(cell(c), c) for c in config_choices], value=config),  # labels: text, capped
         gr.Dropdown(choices=[(cell(v.label), v.label) for v in config_views], value=view.label if view else None),
         gr.Dropdown(choices=[(cell(a), a) for a in act_choices], value=activation),
-        table,
-        gr.DownloadButton(value=_csv_file(table, view, activation, kind, tuple(columns or ())), interactive=view is not None and not table.empty),
+        lb.styled(table),
+        gr.DownloadButton(value=_csv_file(table, view, activation, kind, tuple(columns or ())),
+                          interactive=view is not None and not table.empty),
         count,
-        gr.Dropdown(choices=choices(frame)),
+        gr.Dropdown(choices=model_choices, value=picked),
     )
+
+
+def _current(frame: pd.DataFrame, config: str | None, view_label: str | None, activation: str, kind: str):
+    """Resolve the selectors against the data (stale choices fall back to defaults) and select the rows."""
+    config_choices = lb.configs(frame)
+    config = config if config in config_choices else (config_choices[0] if config_choices else None)
+    config_views = lb.views(frame, config)
+    view = next((v for v in config_views if v.label == view_label), config_views[0] if config_views else None)
+    act_choices = lb.activations(frame, view)
+    activation = activation if activation in act_choices else lb.ALL
+    rows = lb.select_rows(frame, view, activation, kind)
+    return config, config_choices, config_views, view, activation, act_choices, rows
+
+
+def preselect_leader(picked: str | None, config: str | None, view_label: str | None, activation: str,
+                     kind: str):
+    """The detail tab opened with no model picked: pick the leader of the leaderboard view shown.
+
+    The leader is the first row (best GT match, then AUROC); with no rows in the view, the newest model.
+    Returns the id, or ``gr.skip()`` when a model is already picked (its detail is already shown).
+    """
+    frame = source().frame()
+    model_choices = choices(frame)
+    if picked in {value for _, value in model_choices}:
+        return gr.skip()
+    rows = _current(frame, config, view_label, activation, kind)[-1]
+    return str(rows["id"].iloc[0]) if len(rows) else (model_choices[0][1] if model_choices else None)
+
+
+def plots_view(config: str | None, view_label: str | None, activation: str, kind: str) -> tuple:
+    """The leaderboard's two figures for the rows shown (run after the table, so the table shows first)."""
+    rows = _current(source().frame(), config, view_label, activation, kind)[-1]
+    return auroc_vs_gt_match(rows), gt_match_by_pool(rows)
 
 
 def detail_view(submission_id: str | None) -> tuple:
     """The Model detail tab for one submission id."""
+    frame = source().frame()
+    if not submission_id and frame.empty:
+        return (NO_MODEL, None, None, pd.DataFrame(columns=FILTER_COLUMNS), None, None,
+                gr.DownloadButton(value=None, interactive=False))
     with _store() as store:
-        d = build_detail(submission_id, source().frame(), store=store)
+        d = build_detail(submission_id, frame, store=store)
     return (
         d.header,
         str(d.filter_logos) if d.filter_logos else None,
@@ -227,27 +284,39 @@ def build_demo() -> gr.Blocks:
                                            elem_id="lb-families")
                 table = gr.Dataframe(value=lb.display_table(lb.prepare(LEADERBOARD_SCHEMA.empty_table().to_pandas())),
                                      interactive=False, show_search="search", elem_id="leaderboard-table",
-                                     max_height=640, wrap=False, pinned_columns=1, label="Leaderboard")
+                                     max_height=640, wrap=False, pinned_columns=1, label="Leaderboard",
+                                     show_label=False)
                 with gr.Row():
                     count = gr.Markdown(elem_id="lb-count", latex_delimiters=[])
                     refresh = gr.Button("Refresh", elem_id="lb-refresh", size="sm", scale=0)
                     csv = gr.DownloadButton("Download CSV", elem_id="lb-csv", size="sm", scale=0, interactive=False)
-            with gr.Tab("Model detail", id="detail"):
-                model_pick = gr.Dropdown(label="Model", choices=[], elem_id="detail-model")
+                gr.Markdown("**What the numbers mean** (the same names and definitions as on About)\n\n"
+                            + legend_markdown(), elem_id="lb-legend")
+                with gr.Row():
+                    scatter = gr.Plot(elem_id="lb-scatter", show_label=False, format="png")
+                    by_pool = gr.Plot(elem_id="lb-by-pool", show_label=False, format="png")
+            with gr.Tab("Model detail", id="detail") as detail_tab:
+                model_pick = gr.Dropdown(label="Model", choices=[], elem_id="detail-model",
+                                         info="Preselected: the leader of the leaderboard view. Click a leaderboard "
+                                              "row to open another model.")
                 header = gr.Markdown(elem_id="detail-header", latex_delimiters=[])
+                gr.Markdown("#### First-layer filters, each above the ground-truth motif it matches\n"
+                            "Top of each cell: the filter's logo (information in bits). Below it, aligned as Tomtom "
+                            "aligned them: the ground-truth matrix the filter matched (green = counts as ground "
+                            "truth). Under each cell: the best Tomtom match and why it counts.",
+                            elem_classes=["mb-note"])
+                filter_img = gr.Image(show_label=False, type="filepath", interactive=False,
+                                      elem_id="filter-logos", elem_classes=["mb-logos"],
+                                      buttons=["download", "fullscreen"])
+                gr.Markdown("#### Filters and their best match\n" + FILTER_NOTE, elem_classes=["mb-note"])
+                filters_df = gr.Dataframe(headers=FILTER_COLUMNS, interactive=False, show_label=False,
+                                          elem_id="detail-filters", max_height=320, show_search="search", wrap=True)
+                gr.Markdown("#### The 12 ground-truth motifs (JASPAR 2016, label order)", elem_classes=["mb-note"])
+                truth_img = gr.Image(show_label=False, type="filepath", interactive=False, elem_id="truth-logos",
+                                     elem_classes=["mb-logos"], buttons=["download", "fullscreen"])
                 with gr.Row():
-                    filter_img = gr.Image(label="First-layer filter logos, titled with the best Tomtom match "
-                                          "(green * = ground truth)", type="filepath", interactive=False,
-                                          elem_id="filter-logos", elem_classes=["mb-logos"], scale=3,
-                                          buttons=["download", "fullscreen"])
-                    truth_img = gr.Image(label="Ground-truth motifs (JASPAR 2016)", type="filepath", interactive=False,
-                                         elem_id="truth-logos", elem_classes=["mb-logos"], scale=2,
-                                         buttons=["download", "fullscreen"])
-                filters_df = gr.Dataframe(headers=FILTER_COLUMNS, interactive=False, label="Filters and their best match",
-                                          elem_id="detail-filters", max_height=320, show_search="search")
-                with gr.Row():
-                    per_class = gr.Plot(label="Per-class AUROC and auPR", elem_id="detail-per-class")
-                    coverage = gr.Plot(label="12-TF coverage", elem_id="detail-coverage")
+                    per_class = gr.Plot(show_label=False, elem_id="detail-per-class", format="png")
+                    coverage = gr.Plot(show_label=False, elem_id="detail-coverage", format="png")
                 record_btn = gr.DownloadButton("Download full result record (JSON)", elem_id="detail-json",
                                                interactive=False)
             with gr.Tab("Submit", id="submit"):
@@ -290,8 +359,9 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Queue", id="queue") as queue_tab:
                 queue_count = gr.Markdown(elem_id="queue-count", latex_delimiters=[])
                 queue_df = gr.Dataframe(headers=QUEUE_COLUMNS, interactive=False, elem_id="queue-table",
-                                        label="Pending, running and failed submissions", wrap=True,
-                                        column_widths=["11%", "12%", "9%", "9%", "7%", "6%", "12%", "12%", "22%"])
+                                        label="Running and pending jobs, then recent finished and failed ones",
+                                        wrap=True, column_widths=["11%", "11%", "9%", "8%", "7%", "7%", "11%", "11%",
+                                                                  "11%", "14%"])
                 queue_refresh = gr.Button("Refresh", size="sm", elem_id="queue-refresh")
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_markdown(), elem_id="about")
@@ -301,14 +371,20 @@ def build_demo() -> gr.Blocks:
                 gr.Markdown(rounds_markdown, elem_id="about-rounds")  # a callable: read on every page load
 
         selectors = [config, version, activation, kind, columns, families]
+        lb_inputs = [*selectors, model_pick]
         lb_outputs = [config, version, activation, table, csv, count, model_pick]
-        demo.load(leaderboard_view, selectors, lb_outputs)
+        plot_inputs, plot_outputs = [config, version, activation, kind], [scatter, by_pool]
+        # the figures follow the table (each takes a few hundred ms to draw); a column change keeps them
+        demo.load(leaderboard_view, lb_inputs, lb_outputs).then(plots_view, plot_inputs, plot_outputs)
         demo.load(dataset_note, None, note)
-        for control in selectors:
-            control.input(leaderboard_view, selectors, lb_outputs)
-        refresh.click(leaderboard_view, selectors, lb_outputs)
-        lb_tab.select(leaderboard_view, selectors, lb_outputs)
+        for control in selectors:  # quick successive changes: the last one wins, none is dropped
+            event = control.input(leaderboard_view, lb_inputs, lb_outputs, trigger_mode="always_last")
+            if control is not columns:
+                event.then(plots_view, plot_inputs, plot_outputs)
+        refresh.click(leaderboard_view, lb_inputs, lb_outputs).then(plots_view, plot_inputs, plot_outputs)
+        lb_tab.select(leaderboard_view, lb_inputs, lb_outputs).then(plots_view, plot_inputs, plot_outputs)
         table.select(open_detail, None, [model_pick, tabs])
+        detail_tab.select(preselect_leader, [model_pick, *plot_inputs], model_pick)
         model_pick.change(detail_view, model_pick,
                           [header, filter_img, truth_img, filters_df, per_class, coverage, record_btn])
 
@@ -321,6 +397,7 @@ def build_demo() -> gr.Blocks:
             submit_btn.click(submit_local, [model_file, submitter, *fields], submit_outputs)
         timer.tick(poll_status, tracked, [result, tracked, status, timer])
 
+        demo.load(queue_view, None, [queue_count, queue_df])
         queue_tab.select(queue_view, None, [queue_count, queue_df])
         queue_refresh.click(queue_view, None, [queue_count, queue_df])
     return demo
@@ -329,8 +406,14 @@ def build_demo() -> gr.Blocks:
 def launch_kwargs() -> dict[str, Any]:
     """Options every launch uses: local theme fonts, no share link, the result folders servable."""
     return {
-        "theme": gr.themes.Default(),
+        "theme": gr.themes.Default(font=[gr.themes.LocalFont("Source Sans Pro", weights=FONT_WEIGHTS), "ui-sans-serif",
+                                         "system-ui", "sans-serif"],
+                                   font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=FONT_WEIGHTS),
+                                              "ui-monospace", "Consolas", "monospace"]),
         "css": CSS,
+        "head": head_html(),
+        # Gradio 6's English strings lack the key its status tracker announces to screen readers
+        "i18n": gr.I18n(en={"common.complete": "Complete"}),
         "share": False,
         "allowed_paths": allowed_paths(),
         "blocked_paths": blocked_paths(),

@@ -13,11 +13,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from space_app import plots
+from space_app.glossary import ATTRIBUTION, AUPR, AUROC, COVERAGE, GT_MATCH, JASPAR_MATCH, count, score
 from space_app.safe_text import cell, md
 from space_app.records import load_record, logo_images, record_path, safe_id
 from submissions.store import Store
 
-FILTER_COLUMNS = ["Filter", "Best Tomtom match", "JASPAR ID", "E-value", "Ground truth", "Informative"]
+FILTER_COLUMNS = ["Filter", "Best Tomtom match", "JASPAR ID", "E-value", "Ground truth", "Why it counts",
+                  "Informative"]
+#: Shown above the filter table: why a filter whose best match is another TF can still count.
+FILTER_NOTE = ("A filter counts as **ground truth** when any of its Tomtom matches (not only the best one) is an "
+               "accepted JASPAR ID of one of the 12 embedded motifs: each motif's accepted list holds its own "
+               "matrix, other versions of it and near-identical matrices of the same TF family (About lists "
+               "them). So a filter whose best match is CEBPG counts for CEBPB when one of its other matches is "
+               "CEBPB's MA0466.2.")
+NO_MODEL = "No model yet: the leaderboard is empty. Submit one in the **Submit** tab."
 
 
 @dataclass
@@ -42,9 +51,31 @@ def choices(frame: pd.DataFrame) -> list[tuple[str, str]]:
             for r in rows.itertuples(index=False)]
 
 
+def why_it_counts(entry: dict[str, Any], accepted: dict[str, tuple[str, ...]] | None = None) -> str:
+    """Why a filter counts as a ground-truth match (or not), in words."""
+    hit = entry.get("best_hit") or {}
+    truth = entry.get("best_ground_truth_hit") or {}
+    if not truth:
+        return "none of its Tomtom matches is an accepted ID" if hit else ""
+    tf = truth.get("ground_truth_tf") or ""
+    listed = f"{tf}'s accepted list" + (f" ({', '.join(accepted[tf])})" if accepted and tf in accepted else "")
+    e = f", E={truth['e_value']:.2g}" if truth.get("e_value") is not None else ""
+    if truth.get("target_id") == hit.get("target_id"):
+        if str(hit.get("target_name") or "").upper() == tf.upper():
+            return f"best match is {tf}'s own motif"
+        return f"best match {hit.get('target_id')} is on {listed}"
+    return f"another match, {truth.get('target_id')} ({truth.get('target_name') or tf}{e}), is on {listed}"
+
+
 def filter_table(record: dict[str, Any]) -> pd.DataFrame:
-    """One row per first-layer filter: its best Tomtom hit and whether that is a ground-truth motif."""
+    """One row per first-layer filter: its best Tomtom hit, whether it is ground truth, and why."""
     entries = (((record.get("results") or {}).get("motif_recovery")) or {}).get("filters") or []
+    try:
+        from benchmark.motifs import load_motif_set
+
+        accepted = dict(load_motif_set().accepted_ids)
+    except Exception:  # the table must render without JASPAR data
+        accepted = None
     rows = []
     for e in entries:
         hit = e.get("best_hit") or {}
@@ -55,6 +86,7 @@ def filter_table(record: dict[str, Any]) -> pd.DataFrame:
             "JASPAR ID": cell(hit.get("target_id")) or "",
             "E-value": f"{hit['e_value']:.2g}" if hit.get("e_value") is not None else "",
             "Ground truth": cell("yes: " + ", ".join(map(str, truth))) if truth else "no",
+            "Why it counts": cell(why_it_counts(e, accepted)),
             "Informative": "yes" if e.get("tested") else "no (uninformative PPM)",
         })
     return pd.DataFrame(rows, columns=FILTER_COLUMNS)
@@ -72,15 +104,15 @@ def header(record: dict[str, Any], submission_id: str, row: dict[str, Any] | Non
     params = (record.get("parameters") or {}).get("eval") or {}
     row = row or {}
 
-    def num(v: Any) -> str:
-        return "n/a" if not isinstance(v, (int, float)) else f"{v:.3f}"
+    num = score  # three decimals; "n/a" for anything that is not a number
 
     def t(v: Any) -> str:  # every value from the record or the manifest is text, never markup
         return md(v)
 
     kind = "baseline" if row.get("baseline") else "community"
     facts = [f"{k}: {t(v)}" for k, v in (("activation", row.get("activation")), ("pool", row.get("first_layer_pool")),
-                                        ("params", row.get("params")), ("framework", row.get("framework") or model.get("framework")))
+                                        ("params", None if count(row.get("params")) == "n/a" else count(row.get("params"))),
+                                        ("framework", row.get("framework") or model.get("framework")))
              if v is not None and v == v]
     lines = [
         f"### {t(model.get('name') or row.get('model_name') or submission_id)}",
@@ -88,12 +120,12 @@ def header(record: dict[str, Any], submission_id: str, row: dict[str, Any] | Non
         + (f" · {', '.join(facts)}" if facts else ""),
         "",
         f"**Dataset** {t(ds.get('config'))} / {t(ds.get('split'))} v{t(str(ds.get('version')).lstrip('v'))} "
-        f"({t(ds.get('n_sequences'))} sequences) · **evaluator** {t(record.get('evaluator_version'))} · "
+        f"({t(count(ds.get('n_sequences')))} sequences) · **evaluator** {t(record.get('evaluator_version'))} · "
         f"**JASPAR** {t(jaspar.get('release'))} {t(jaspar.get('collection', ''))} ({t(jaspar.get('n_matrices'))} matrices) · "
         f"**PPM** {t(params.get('ppm_method'))} · **Tomtom** dist={t(params.get('tomtom_dist'))}, "
         f"{'E' if params.get('tomtom_evalue') else 'q'}-value < {t(params.get('tomtom_thresh'))}",
         "",
-        "| AUROC | auPR | match ground truth | coverage | match JASPAR | attribution (ISM AUROC) |",
+        f"| {AUROC} | {AUPR} | {GT_MATCH} | {COVERAGE} | {JASPAR_MATCH} | {ATTRIBUTION} (ISM AUROC) |",
         "|---|---|---|---|---|---|",
         f"| {num(cls.get('macro_auroc'))} | {num(cls.get('macro_aupr'))} | "
         f"{num(rec.get('match_ground_truth_fraction'))} ({t(rec.get('n_match_ground_truth', '?'))}/{t(rec.get('n_filters', '?'))}) | "
@@ -114,7 +146,7 @@ def build_detail(submission_id: str | None, frame: pd.DataFrame, root: Path | No
     """Everything the detail view shows for ``submission_id`` (an id from the leaderboard table)."""
     sid = safe_id(submission_id)
     if sid is None:
-        return Detail("Pick a model in the leaderboard (click its row) or in the list above.")
+        return Detail("Pick a model in the list above, or click its row in the leaderboard.")
     record = load_record(sid, root, store)
     if record is None:
         return Detail(f"No finished result for `{sid}` yet: see the Queue tab for its state.")

@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from space_app.glossary import (ATTRIBUTION, AUPR, AUROC, COVERAGE, DECIMALS, GT_MATCH, JASPAR_MATCH, N_TFS,
+                                 PARAMS)
 from space_app.safe_text import cell
 from submissions.export import LEADERBOARD_SCHEMA, leaderboard_path
 
@@ -25,7 +27,6 @@ log = logging.getLogger(__name__)
 
 ALL = "all"
 BASELINE, COMMUNITY = "baseline", "community"
-N_TFS = 12
 
 #: Display name of every table column, in table order, with the parquet column it comes from.
 COLUMNS: dict[str, str] = {
@@ -42,7 +43,7 @@ COLUMNS: dict[str, str] = {
     "Attribution": "attribution_score",
     "Activation": "activation",
     "Pool": "first_layer_pool",
-    "Params": "params",
+    PARAMS: "params",
     "Framework": "framework",
     "Filters": "n_filters",
     "Submitter": "submitter",
@@ -64,11 +65,11 @@ INTERVAL_SCORES = ("auroc", "aupr", "match_ground_truth", "coverage", "match_jas
 #: Public-test score columns: gap = public minus hidden (a positive gap hints at tuning to the public test).
 GAPS = {"gap_auroc": ("public_auroc", "auroc"), "gap_match_ground_truth": ("public_match_ground_truth",
                                                                         "match_ground_truth")}
-#: Columns shown until the user picks others. ``ID`` is always shown: the detail view needs it.
+#: Columns shown until the user picks others (they fit a 1,400 px window: Type and Framework are under
+#: Columns; the Models selector filters by type). ``ID`` is always shown: the detail view needs it.
 DEFAULT_COLUMNS: tuple[str, ...] = (
-    "Rank", "Model", "Type", "AUROC", "AUROC ±", "auPR", "GT match", "GT match ±", f"Coverage (/{N_TFS})",
-    "JASPAR match", "Attribution",
-    "Activation", "Pool", "Params", "Framework", "Submitter", "Date",
+    "Rank", "Model", "AUROC", "AUROC ±", "auPR", "GT match", "GT match ±", f"Coverage (/{N_TFS})",
+    "JASPAR match", "Attribution", "Activation", "Pool", "Params", "Submitter", "Date",
 )
 ALWAYS_SHOWN = ("ID",)
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ALWAYS_SHOWN)
@@ -267,7 +268,7 @@ def display_table(rows: pd.DataFrame, columns: list[str] | tuple[str, ...] | Non
         if name == "Type":
             source = source.map(lambda b: BASELINE if bool(b) else COMMUNITY)
         elif name in SCORE_COLUMNS:
-            source = source.astype("float64").round(3)
+            source = source.astype("float64").round(DECIMALS)
         elif name in ("Rank", "Pool", "Params", "Filters", "Seed") or name.startswith("Coverage"):
             source = source.astype("Int64")
         elif name == "Date":
@@ -278,3 +279,14 @@ def display_table(rows: pd.DataFrame, columns: list[str] | tuple[str, ...] | Non
             source = source.map(cell)
         out[name] = source
     return out.reset_index(drop=True).astype(object).where(out.reset_index(drop=True).notna(), None)
+
+
+def styled(table: pd.DataFrame):
+    """The table as the page shows it: scores with three decimals, counts with thousands separators.
+
+    A pandas ``Styler``: Gradio displays the formatted text but sorts and
+    filters on the numbers underneath.
+    """
+    formats = {name: f"{{:.{DECIMALS}f}}" for name in SCORE_COLUMNS if name in table.columns}
+    formats.update({name: "{:,}" for name in (PARAMS, "Filters") if name in table.columns})
+    return table.style.format(formats, na_rep="")

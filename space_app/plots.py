@@ -29,7 +29,7 @@ def class_scores(record: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndar
 def per_class_chart(record: dict[str, Any]) -> Figure:
     """Grouped bars: AUROC and auPR (average precision) for each of the 12 classes."""
     names, auroc, aupr = class_scores(record)
-    fig = Figure(figsize=(9, 3.2), dpi=90, layout="constrained")
+    fig = Figure(figsize=(9, 3.6), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(names))
     ax.bar(x - 0.2, np.nan_to_num(auroc), width=0.4, label="AUROC", color=AUROC_COLOUR)
@@ -37,10 +37,12 @@ def per_class_chart(record: dict[str, Any]) -> Figure:
     for i in np.flatnonzero(~np.isfinite(auroc)):
         ax.text(i, 0.02, "n/a", ha="center", fontsize=7, rotation=90)
     ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.0)
+    ax.set_yticks(np.linspace(0, 1, 6), [f"{v:.1f}" for v in np.linspace(0, 1, 6)])
     ax.set_ylabel("score")
-    ax.set_title("Classification per class (test split)", fontsize=10)
-    ax.legend(loc="lower right", fontsize=8, ncols=2)
+    ax.set_title("Classification per class (test split)", fontsize=10, loc="left")
+    # the legend sits above the axes, right of the title: it never covers a bar
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncols=2, frameon=False, borderaxespad=0.2)
     ax.grid(axis="y", alpha=0.3)
     return fig
 

@@ -8,7 +8,11 @@ stable folder ``results/<id>/`` (the worker's run folders are its own
 business). When a picture cannot be found there (a record imported from
 elsewhere, a worker run with ``--no-artifacts``), the logos are drawn again
 from the record's own per-filter PPMs into a cache folder, with the
-evaluator's own drawing code.
+evaluator's own drawing code. Records evaluated before the evaluator drew
+each filter beside its ground-truth match (their filter artifact is the old
+grid, not ``*.filter_pairs.png``), and ground-truth grids narrower than
+:data:`MIN_LOGO_WIDTH` pixels, are redrawn the same way, so every model's page
+shows the same sharp pictures.
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from submissions.store import Store, submissions_home
 log = logging.getLogger(__name__)
 
 FILTER_LOGOS, GROUND_TRUTH_LOGOS = "filter_logos", "ground_truth_logos"
+#: Pixels: a logo PNG narrower than this predates the 2x drawings and is redrawn.
+MIN_LOGO_WIDTH = 1000
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
@@ -70,11 +76,24 @@ def artifact_path(record: dict[str, Any], name: str, submission_id: str, root: P
     return path if path.is_file() else None
 
 
+def png_width(path: Path) -> int:
+    """Width in pixels from a PNG's header (0 when the file is not a PNG)."""
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    return int.from_bytes(head[16:20], "big") if head[:8] == b"\x89PNG\r\n\x1a\n" else 0
+
+
 def logo_images(record: dict[str, Any], submission_id: str, root: Path | None = None,
                 cache: Path | None = None) -> tuple[Path | None, Path | None]:
-    """(filter logos PNG, ground-truth logos PNG) for a record: the evaluator's files, else redrawn."""
+    """(filter/ground-truth pairs PNG, ground-truth logos PNG) for a record: the evaluator's files, else redrawn."""
+    from evaluator.logo_pairs import PAIRS_SUFFIX
+
     filters = artifact_path(record, FILTER_LOGOS, submission_id, root)
     truth = artifact_path(record, GROUND_TRUTH_LOGOS, submission_id, root)
+    if filters is not None and not filters.name.endswith(PAIRS_SUFFIX):
+        filters = None  # the old grid of filters alone
+    if truth is not None and png_width(truth) < MIN_LOGO_WIDTH:
+        truth = None
     if filters is not None and truth is not None:
         return filters, truth
     sid = safe_id(submission_id)
@@ -83,9 +102,9 @@ def logo_images(record: dict[str, Any], submission_id: str, root: Path | None = 
     cache = cache or (root or submissions_home()) / "space_cache" / sid
     try:
         if filters is None:
-            filters = _redraw_filters(record, cache / "filters.png")
+            filters = _redraw_filters(record, cache / f"filters{PAIRS_SUFFIX}")
         if truth is None:
-            truth = _redraw_truth(cache / "ground_truth.png")
+            truth = _redraw_truth(cache.parent / "ground_truth_logos.png")
     except Exception:  # a broken record must not break the page: show what exists
         log.exception("cannot draw logos for %s", submission_id)
     return filters, truth
@@ -99,15 +118,37 @@ def _redraw_filters(record: dict[str, Any], path: Path) -> Path | None:
     ppms = [np.asarray(e.get("ppm") or [[0.25] * 4], dtype=np.float64) for e in entries]
     if not entries:
         return None
-    from evaluator.logos import filter_logos
+    from benchmark.motifs import load_motif_set
+    from evaluator.logo_pairs import filter_match_pairs, jaspar_targets_by_id
 
-    return filter_logos(ppms, recovery, path)
+    try:
+        targets = jaspar_targets_by_id(int((record.get("jaspar") or {}).get("release") or 2016))
+    except Exception as exc:  # no JASPAR here: hits on the embedded motifs' own IDs are still aligned
+        log.warning("JASPAR targets unavailable (%s): ground-truth logos of other accepted IDs are not aligned", exc)
+        targets = None
+    return _atomic_draw(path, lambda tmp: filter_match_pairs(ppms, recovery, load_motif_set(), tmp, targets=targets))
 
 
 def _redraw_truth(path: Path) -> Path:
-    if path.is_file():
+    if path.is_file() and png_width(path) >= MIN_LOGO_WIDTH:
         return path
     from benchmark.motifs import load_motif_set
     from evaluator.logos import ground_truth_logos
 
-    return ground_truth_logos(load_motif_set(), path)
+    return _atomic_draw(path, lambda tmp: ground_truth_logos(load_motif_set(), tmp))
+
+
+def _atomic_draw(path: Path, draw) -> Path:
+    """Draw into a temporary name and rename, so a concurrent page view never reads half a PNG."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        draw(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path

@@ -15,10 +15,15 @@ ONNX file, so the columns are not left blank:
 - first-layer pool: the window of the pooling op fed by the tap in the stored
   ONNX (through layout ops such as Transpose/Unsqueeze); a global pool is the
   whole tap length; a tap feeding a Conv or a dense layer directly is ``1``;
-- params: the number of floating-point values stored in the ONNX file
-  (initializers and ``Constant`` nodes). This counts what the file holds, so it
-  can differ from a framework's trainable-parameter count (batch-norm running
-  statistics are stored, folded batch norms are not).
+- params: the model's parameters with every batch normalization folded into
+  the linear layer before it (:func:`parameter_count`). Exporters differ: one
+  folds a Conv's batch norm into the Conv's weights and bias, another stores
+  the BatchNormalization node with its scale, shift and running statistics.
+  Counting as if every foldable batch norm were folded gives the same number
+  for the same architecture whatever the exporter did (for the papers'
+  CNN-25: 159,378 both from the zoo's export and from a hand upload; its
+  PyTorch trainable count, 160,048, adds one per batch-norm channel). Always
+  read from the ONNX file, never from the manifest, so every row counts alike.
 
 Reading the ONNX needs only ``onnx`` (no ONNX Runtime). The result depends on
 the file's bytes and the tap, so it is cached per ``(sha256, tap)`` in memory
@@ -41,7 +46,7 @@ log = logging.getLogger(__name__)
 
 FACTS_DIR = "model_facts"
 #: Bumped when the computation changes, so stale cache files are recomputed.
-FACTS_VERSION = 1
+FACTS_VERSION = 2
 
 #: ONNX activation ops -> the names manifests and baselines use.
 ACTIVATION_NAMES: dict[str, str] = {
@@ -103,21 +108,76 @@ def _float_count(tensor) -> int:
     return math.prod(tensor.dims) if tensor.data_type in floats else 0
 
 
-def parameter_count(model) -> int:
-    """Floating-point values stored in an ``onnx.ModelProto``: initializers plus ``Constant`` node values.
+#: Ops a batch normalization can be folded into (scale into the weights, shift into the bias).
+_LINEAR_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
+#: Layout ops looked through between a linear op and its batch normalization.
+_FOLD_THROUGH = frozenset({"Transpose", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Flatten"})
 
-    Subgraphs (If/Loop bodies) are included. Integer tensors (shapes, axes)
-    are not parameters and are skipped.
+
+def _has_bias(node, producers: dict[str, Any]) -> bool:
+    """Whether a linear op (or an ``Add`` after a MatMul) already carries a bias."""
+    if node.op_type == "Add":
+        return True
+    if node.op_type in ("Conv", "ConvTranspose", "Gemm"):
+        return len(node.input) > 2 and bool(node.input[2])
+    return False  # MatMul
+
+
+def _folds_into(bn, producers: dict[str, Any]):
+    """The linear node a BatchNormalization can be folded into, or None."""
+    node = producers.get(bn.input[0])
+    for _ in range(8):
+        if node is None:
+            return None
+        if node.op_type in _LINEAR_OPS:
+            return node
+        if node.op_type == "Add" and any(producers.get(i) is not None and producers[i].op_type == "MatMul"
+                                         for i in node.input):
+            return node
+        if node.op_type not in _FOLD_THROUGH:
+            return None
+        node = producers.get(node.input[0])
+    return None
+
+
+def parameter_count(model) -> int:
+    """Parameters of an ``onnx.ModelProto`` with every foldable batch normalization folded.
+
+    Floating-point initializers and ``Constant`` node values are counted
+    (subgraphs included; integer tensors such as shapes are not parameters),
+    except a BatchNormalization's tensors: its running mean and variance are
+    statistics, never counted; its scale and shift count as nothing when it
+    follows a linear op (Conv, Gemm, MatMul, through layout ops) that has a
+    bias, as one bias per channel when that op has none, and as two values per
+    channel when nothing precedes it to fold into. So a graph exported with
+    its batch norms folded and one exported with them stored count the same.
     """
     total = 0
 
     def visit(graph) -> None:
         nonlocal total
-        total += sum(_float_count(t) for t in graph.initializer)
+        sizes = {t.name: _float_count(t) for t in graph.initializer}
+        for node in graph.node:
+            if node.op_type == "Constant":
+                for attr in node.attribute:
+                    if attr.name == "value" and attr.HasField("t"):
+                        sizes[node.output[0]] = _float_count(attr.t)
+        producers = {out: node for node in graph.node for out in node.output}
+        skipped: set[str] = set()
+        extra = 0
+        for node in graph.node:
+            if node.op_type != "BatchNormalization" or len(node.input) < 5:
+                continue
+            skipped.update(node.input[1:5])
+            channels = sizes.get(node.input[1], 0)
+            target = _folds_into(node, producers)
+            if target is None:
+                extra += 2 * channels
+            elif not _has_bias(target, producers):
+                extra += channels
+        total += sum(n for name, n in sizes.items() if name not in skipped) + extra
         for node in graph.node:
             for attr in node.attribute:
-                if node.op_type == "Constant" and attr.name == "value" and attr.HasField("t"):
-                    total += _float_count(attr.t)
                 if attr.HasField("g"):
                     visit(attr.g)
                 for sub in attr.graphs:

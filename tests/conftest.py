@@ -95,6 +95,9 @@ SLOW_TESTS = (
     "test_evaluator_uncertainty.py::test_auroc_interval_covers_the_known_value_in_simulation",
     "test_evaluator_uncertainty.py::test_resample_fractions_follow_motif_recovery_definitions",
     "test_benchmark_rounds.py::test_two_rounds",
+    "test_cli_ux.py::test_evaluate_defaults_out",
+    "test_cli_ux.py::test_closed_pipe_exits_quietly",
+    "test_params_count.py::test_torch_export_with_and_without_folding",
 )
 
 

@@ -137,6 +137,7 @@ def test_parameter_counts_match_hand_arithmetic(name):
         assert counts.trainable == trainable
         # Keras count_params() also counts BN moving mean and variance
         assert counts.keras_total == trainable + 2 * bn_channels
+        assert counts.folded == trainable - bn_channels  # the leaderboard's Params
         buffers = sum(b.numel() for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var")))
         assert buffers == 2 * bn_channels
 

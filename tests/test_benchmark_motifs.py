@@ -92,3 +92,27 @@ def test_meme_export_of_the_motif_set_round_trips_probabilities():
 def test_unknown_release_is_a_clear_error():
     with pytest.raises(MotifbenchError, match="JASPAR release 1999"):
         core_vertebrates(1999)
+
+
+def test_jaspar_matrices_can_be_read_from_another_thread_than_the_first_reader():
+    """The Space reads JASPAR in request threads after its main thread did (SQLite handles are per thread)."""
+    import threading
+
+    from benchmark import jaspar
+
+    jaspar.close_connections()
+    jaspar.core_vertebrates.cache_clear()
+    jaspar.fetch_matrix.cache_clear()
+    jaspar.fetch_matrix("MA0058.3", 2016)  # this thread opens a handle
+    found: list = []
+
+    def read() -> None:
+        try:
+            found.append(len(jaspar.core_vertebrates(2016)))
+        except Exception as exc:  # noqa: BLE001 - the failure is the finding
+            found.append(repr(exc))
+
+    worker = threading.Thread(target=read)
+    worker.start()
+    worker.join()
+    assert found == [519]

@@ -74,7 +74,7 @@ def test_record_carries_provenance_and_artifacts(gt_record, gt_onnx):
         assert record["timings_seconds"][stage] >= 0
     for name in record["artifacts"].values():
         assert (out / name).is_file(), name
-    assert (out / "result.filters.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "result.filter_pairs.png").read_bytes()[:4] == b"\x89PNG"
     assert read_record(out / "result.json")["results"] == record["results"]
     tsv = (out / "result.tomtom.tsv").read_text().splitlines()
     assert tsv[0].startswith("Query_ID\tTarget_ID\tOptimal_offset")
@@ -143,7 +143,7 @@ def test_cli_end_to_end(gt_onnx, synthetic_repo, tmp_path, capsys):
     record = json.loads(out.read_text())
     assert record["dataset"]["n_sequences"] == 200
     assert record["parameters"]["eval"]["limit"] == 200
-    assert (out.parent / "cnn.filters.png").is_file() and (out.parent / "cnn.ground_truth.png").is_file()
+    assert (out.parent / "cnn.filter_pairs.png").is_file() and (out.parent / "cnn.ground_truth.png").is_file()
 
 
 def test_cli_errors_exit_non_zero_with_one_line(gt_onnx, tmp_path, capsys):

@@ -127,7 +127,8 @@ def test_rate_limit_only_on_a_space(monkeypatch):
     assert RateLimit.from_env() == RateLimit(3)
 
 
-def test_queue_lists_pending_running_and_failed_with_reasons(home):
+def test_queue_lists_live_jobs_then_recent_finished_and_failed(home):
+    """Item 6: an idle queue is not an empty table: the latest outcomes follow the live jobs, newest first."""
     manifest = {"model_name": "m", "submitter": "s", "dataset": {"config": "synthetic", "version": "1.0.0"},
                 "output_kind": "probabilities", "license": "MIT"}
     with open_store(home) as store:
@@ -141,7 +142,13 @@ def test_queue_lists_pending_running_and_failed_with_reasons(home):
         assert table["State"].tolist() == ["RUNNING", "PENDING", "FAILED"]
         assert table.loc[table["ID"] == a.id, "Reason"].item() == "the model produced NaN"
         assert table.loc[table["ID"] == b.id, "State"].item() == "RUNNING"
-        assert queue_summary(store) == "1 pending · 1 running · 0 finished · 1 failed"
+        assert table.loc[table["ID"] == a.id, "Finished"].item().endswith("Z")
+        assert queue_summary(store).startswith("1 pending · 1 running · 0 finished · 1 failed.")
+        store.finish(b.id, "w1", {"results": {}})  # finished after the failure: listed before it
+        table = queue_table(store)
+        assert table["State"].tolist() == ["PENDING", "FINISHED", "FAILED"]
+        assert table["ID"].tolist()[1] == b.id
+        assert len(queue_table(store, recent=1)) == 2  # the live job and the newest outcome
 
 
 def test_about_states_tomtom_settings_jaspar_release_and_citations():
@@ -176,12 +183,22 @@ def test_app_builds_and_serves_views_with_empty_and_full_stores(home):
     from space_app import app, leaderboard
 
     empty = app.leaderboard_view(None, None, "all", "all", list(leaderboard.DEFAULT_COLUMNS))
-    assert empty[3].empty and "No finished evaluations" in empty[5]
+    assert empty[3].data.empty and "No finished evaluations" in empty[5]
+    assert empty[6].value is None  # nothing to preselect
     seed_results(3, home)
     full = app.leaderboard_view(None, None, "all", "all", list(leaderboard.DEFAULT_COLUMNS))
-    assert len(full[3]) == 3 and "3 model(s)" in full[5]
+    assert len(full[3].data) == 3 and "3 model(s)" in full[5]
+    leader = full[3].data["ID"].iloc[0]
+    assert full[6].value is None  # a page load builds no detail ...
+    assert app.preselect_leader(None, None, None, "all", "all") == leader  # item 5: ... the detail tab opens on the leader
+    other = full[3].data["ID"].iloc[-1]
+    kept = app.leaderboard_view(None, None, "all", "all", list(leaderboard.DEFAULT_COLUMNS), picked=other)
+    assert kept[6].value == other  # a model the user picked stays picked
+    assert app.preselect_leader(other, None, None, "all", "all") == app.gr.skip()  # nothing to change
+    scatter, by_pool = app.plots_view(None, None, "all", "all")  # item 9: drawn from the same rows
+    assert sum(len(c.lines[0].get_xydata()) for c in scatter.axes[0].containers) == 3
     csv_path = full[4].value["path"] if isinstance(full[4].value, dict) else full[4].value
-    assert csv_path and open(csv_path).read().startswith("Rank,Model,Type,AUROC,AUROC ±")
+    assert csv_path and open(csv_path).read().startswith("Rank,Model,AUROC,AUROC ±")
     assert isinstance(app.build_demo(), app.gr.Blocks)
 
 
