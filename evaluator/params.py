@@ -65,7 +65,8 @@ class EvalParams:
     attribution_seed: seed of the explained-class draw, the shuffles and the randomisation check.
     bootstrap_resamples: percentile-bootstrap resamples (over sequences) for the CIs.
     randomisation_sequences: sequences used by the cascading randomisation check (0 = off).
-    discovery: run TF-MoDISco on the corrected-saliency hypothetical contributions and Tomtom its patterns.
+    discovery: run TF-MoDISco on the corrected-saliency hypothetical contributions and Tomtom its patterns
+        (opt-in: 10-60 s on 2 cores; the service worker always runs it).
     modisco_leiden_runs: modisco-lite ``n_leiden_runs`` (its default 50 is ~3x slower).
     """
 
@@ -98,7 +99,7 @@ class EvalParams:
     attribution_seed: int = 0
     bootstrap_resamples: int = 1000
     randomisation_sequences: int = 100
-    discovery: bool = True
+    discovery: bool = False
     modisco_leiden_runs: int = 10
 
     def __post_init__(self) -> None:

@@ -203,10 +203,12 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
             attribution, attribution_scores = attribution_section(onnx_model, arrays, x, y, mask, probabilities,
                                                                   params)
 
-    artifacts: dict[str, str] = {}
+    stage = _gradient_stage(onnx_model, source, arrays, x, y, params, out_dir, stem, logo_engine, timer)
+
+    artifacts: dict[str, str] = dict(stage.artifacts) if stage is not None else {}
     if out_dir is not None:
         with timer.stage("logos"):
-            artifacts = logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine, reference)
+            artifacts.update(logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine, reference))
         if source.kind == BASELINE_CHECKPOINT:
             artifacts["onnx"] = keep_beside(Path(source.onnx_path), out_dir)
         artifacts["filters_meme"] = f"{stem}.filters.meme"
@@ -225,11 +227,34 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
     record = _assemble(source, info, arrays, n, length, params, window, offset, nonfinite, classification,
                        recovery, attribution, timer.seconds, artifacts, reference, model_name,
                        uncertainty=uncertainty, round_info=round_info)
+    if stage is not None:
+        record["results"]["gradient_attribution"] = to_jsonable(stage.gradient_attribution)
+        record["results"]["discovery"] = to_jsonable(stage.discovery)
     if out_dir is not None:
         write_record(record, out_dir / record_name)
     else:
         validate_record(record)
     return EvaluationResult.from_record(record)
+
+
+def _gradient_stage(onnx_model: OnnxModel, source: ModelSource, arrays, x, y, params: EvalParams, out_dir, stem: str,
+                    logo_engine: str, timer: _Timer):
+    """Class-specific gradient attribution, randomisation check and discovery (:mod:`evaluator.attribution_stage`)."""
+    if not (params.attribution and params.gradient_attribution):
+        return None
+    from evaluator.attribution import ism_delta
+    from evaluator.attribution_stage import run_stage
+
+    info = onnx_model.info
+    with timer.stage("gradient_attribution"):
+        stage = run_stage(source.onnx_path, arrays, x, y, params, output_name=info.output_name,
+                          output_kind=info.output_kind, logits_output=info.logits_output,
+                          ism_fn=lambda xs, ks: ism_delta(onnx_model, xs, ks, params.ism_batch_mutants,
+                                                          params.ism_logit_eps),
+                          out_dir=out_dir, stem=stem, logo_engine=logo_engine)
+    for name, seconds in stage.timings.items():
+        timer.seconds[f"attribution_{name}"] = seconds
+    return stage
 
 
 def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: EvalParams, window: int, offset: int,

@@ -151,3 +151,34 @@ def test_discovery_finds_the_planted_motifs(split, tmp_path):
     for p in d["patterns"]:
         if p["ground_truth_tfs"]:
             assert np.allclose(np.asarray(p["ppm"]).sum(axis=1), 1, atol=1e-3)
+
+
+def test_ground_truth_pwms_as_patterns_cover_all_twelve_and_draw(tmp_path):
+    from evaluator.attribution_plots import pattern_logos
+    from evaluator.discovery import Pattern, score_patterns
+
+    ms = load_motif_set()
+    patterns = [Pattern(f"pos_{i}", pwm.T, pwm.T * 0.1, 30, 0, pwm.shape[1]) for i, pwm in enumerate(ms.pwms)]
+    uniform = np.full((8, 4), 0.25)
+    patterns.append(Pattern("neg_0", uniform, uniform, 25, 0, 8))
+    d = score_patterns(patterns)
+    assert d["coverage_count"] == 12 and d["n_match_ground_truth"] == 12 and d["n_spurious_patterns"] == 1
+    assert d["match_ground_truth_fraction"] == pytest.approx(12 / 13)
+    png = pattern_logos(d, tmp_path / "patterns.png")
+    assert png.stat().st_size > 10_000
+
+
+def test_evaluate_records_gradient_attribution_and_example_maps(synthetic_repo, tmp_path):
+    from evaluator import evaluate
+    from test_evaluator_builders import ground_truth_model
+
+    path = save(ground_truth_model(), tmp_path / "gt.onnx")
+    record = evaluate(path, data=synthetic_repo, out_dir=tmp_path / "out",
+                      params=EvalParams(ism_sequences=8, bootstrap_resamples=100), progress=False)
+    sec = record["results"]["gradient_attribution"]
+    assert sec["status"] == "gradients" and sec["n_sequences"] > 100
+    assert sec["methods"]["grad_x_input_corrected"]["auroc"]["mean"] > 0.85
+    assert record["results"]["discovery"] is None  # opt-in
+    assert (tmp_path / "out" / record["artifacts"]["attribution_examples"]).stat().st_size > 5_000
+    assert record["timings_seconds"]["gradient_attribution"] > 0
+    assert record["parameters"]["eval"]["attribution_sequences"] == 500
