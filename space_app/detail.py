@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from space_app import plots
+from space_app.attribution_detail import attribution_images, attribution_markdown
 from space_app.records import load_record, logo_images, record_path, safe_id
 from submissions.store import Store
 
@@ -30,6 +31,9 @@ class Detail:
     per_class: Figure | None = None
     coverage: Figure | None = None
     record_file: Path | None = None
+    attribution: str = ""
+    pattern_logos: Path | None = None
+    attribution_examples: Path | None = None
 
 
 def choices(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -117,7 +121,11 @@ def build_detail(submission_id: str | None, frame: pd.DataFrame, root: Path | No
     matches = frame[frame["id"] == sid] if not frame.empty else frame
     row = matches.iloc[0].to_dict() if len(matches) else None
     filters_png, truth_png = logo_images(record, sid, root)
+    patterns_png, examples_png = attribution_images(record, sid, root)
     return Detail(
+        attribution=attribution_markdown(record),
+        pattern_logos=patterns_png,
+        attribution_examples=examples_png,
         header=header(record, sid, row),
         filter_logos=filters_png,
         truth_logos=truth_png,
