@@ -84,7 +84,7 @@ def main() -> None:
     from evaluator.attribution_benchmark import select, torch_single_thread
     from evaluator.attribution_methods import correct, deeplift_shap, gradients, integrated_gradients
     from evaluator.discovery import ModiscoSettings, discover
-    from evaluator.evaluate import evaluate
+    from evaluator import evaluate
     from evaluator.onnx_model import OnnxModel
     from evaluator.onnx_to_torch import convert_model
     from evaluator.params import EvalParams

@@ -142,7 +142,7 @@ def test_discovery_finds_the_planted_motifs(split, tmp_path):
     # ReLU at 60% of each filter's best score: sparse, clean maps (at 40% background windows fire too)
     path = export(PlantedDetector(threshold=0.6), tmp_path / "planted60.onnx")
     out = attribution_benchmark(path, split.x, split.y, split.motifs, split.ids,
-                                EvalParams(bootstrap_resamples=100, randomisation_sequences=0),
+                                EvalParams(bootstrap_resamples=100, randomisation_sequences=0, discovery=True),
                                 output_name="probabilities", output_kind="probabilities", logits_output=None)
     d = out.discovery
     assert d["source_map"] == "saliency_corrected" and d["n_patterns"] >= 5
