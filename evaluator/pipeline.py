@@ -172,26 +172,32 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
                                logits_output=logits_output)
     info = onnx_model.info
 
+    has_tap = info.tap_name is not None
     with timer.stage("inference"):
-        outputs, maxima, cached, nonfinite = inference_pass(onnx_model, x, params, cache_bytes, progress)
+        if has_tap:
+            outputs, maxima, cached, nonfinite = inference_pass(onnx_model, x, params, cache_bytes, progress)
+        else:  # no first-layer tap: predictions only; first-layer recovery is n/a (never zero)
+            outputs, nonfinite = onnx_model.predict(x, params.batch_size), 0
     probabilities = onnx_model.to_probabilities(outputs)
 
     with timer.stage("classification"):
         classification = classification_section(y, probabilities, reference)
 
-    with timer.stage("ppm"), single_threaded_blas():
-        ppms, clipped, window, offset, accumulator = ppm_stage(onnx_model, x, maxima, cached, params, progress,
-                                                               per_sequence=intervals is not None)
-    del cached
+    recovery, window, offset, accumulator = None, None, None, None
+    if has_tap:
+        with timer.stage("ppm"), single_threaded_blas():
+            ppms, clipped, window, offset, accumulator = ppm_stage(onnx_model, x, maxima, cached, params, progress,
+                                                                   per_sequence=intervals is not None)
+        del cached
 
-    with timer.stage("tomtom"):
-        hits, tested_ids, filter_ids, target_names, _ = tomtom_stage(clipped, params, out_dir, stem, reference)
+        with timer.stage("tomtom"):
+            hits, tested_ids, filter_ids, target_names, _ = tomtom_stage(clipped, params, out_dir, stem, reference)
 
-    with timer.stage("recovery"):
-        recovery = recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped, reference)
+        with timer.stage("recovery"):
+            recovery = recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped, reference)
 
     recovery_job = None
-    if intervals is not None:  # the recovery bootstrap runs beside attribution and logos
+    if intervals is not None and accumulator is not None:  # the recovery bootstrap runs beside attribution and logos
         from evaluator.intervals import start_recovery_intervals
 
         recovery_job = start_recovery_intervals(accumulator, params, intervals)
@@ -207,12 +213,13 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
 
     artifacts: dict[str, str] = dict(stage.artifacts) if stage is not None else {}
     if out_dir is not None:
-        with timer.stage("logos"):
-            artifacts.update(logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine, reference))
+        if has_tap:
+            with timer.stage("logos"):
+                artifacts.update(logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine, reference))
+            artifacts["filters_meme"] = f"{stem}.filters.meme"
+            artifacts["tomtom_tsv"] = f"{stem}.tomtom.tsv"
         if source.kind == BASELINE_CHECKPOINT:
             artifacts["onnx"] = keep_beside(Path(source.onnx_path), out_dir)
-        artifacts["filters_meme"] = f"{stem}.filters.meme"
-        artifacts["tomtom_tsv"] = f"{stem}.tomtom.tsv"
         artifacts["record"] = record_name
 
     uncertainty = None
@@ -296,6 +303,7 @@ def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: Ev
             "tap_axes": info.tap_axes,
             "tap_has_activation": info.tap_has_activation,
             "tap_notes": info.tap_notes,
+            "tap_missing": info.tap_missing,
             "logits_output": info.logits_output,
             "logits_output_source": info.logits_output_source,
             "n_filters": info.n_filters,
@@ -325,7 +333,8 @@ def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: Ev
         "parameters": {
             "eval": params.as_dict(),
             "tomtom_method": tomtom_method,
-            "derived": {"ppm_window": int(window), "tap_offset": int(offset), "tap_nonfinite_values": int(nonfinite)},
+            "derived": {"ppm_window": None if window is None else int(window),
+                        "tap_offset": None if offset is None else int(offset), "tap_nonfinite_values": int(nonfinite)},
         },
         "results": {"classification": classification, "motif_recovery": recovery, "attribution": attribution,
                     **({"uncertainty": uncertainty} if uncertainty is not None else {})},
