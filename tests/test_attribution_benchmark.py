@@ -88,7 +88,7 @@ def split():
 def planted(split, tmp_path_factory):
     path = export(PlantedDetector(threshold=0.4), tmp_path_factory.mktemp("planted") / "planted.onnx")
     return path, attribution_benchmark(path, split.x, split.y, split.motifs, split.ids,
-                                       EvalParams(discovery=False, bootstrap_resamples=300),
+                                       EvalParams(slow_attribution=True, bootstrap_resamples=300),
                                        output_name="probabilities", output_kind="probabilities", logits_output=None)
 
 
@@ -97,7 +97,7 @@ def test_planted_motif_detector_scores_near_one_class_specifically(planted):
     sec = out.section
     assert sec["status"] == "gradients" and sec["n_sequences"] == 500
     assert sec["conversion"]["target_source"] == "pre-sigmoid"
-    for method in ("saliency_corrected", "grad_x_input_corrected", "integrated_gradients"):
+    for method in ("saliency_corrected", "grad_x_input_corrected", "integrated_gradients", "deeplift_shap_corrected"):
         m = sec["methods"][method]
         assert m["auroc"]["mean"] > 0.97 and m["auroc"]["ci_low"] > 0.95, (method, m["auroc"])
         assert m["mass_in_motif"]["mean"] > 0.8 and m["mass_in_distractors"]["mean"] < 0.05
