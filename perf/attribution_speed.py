@@ -14,7 +14,7 @@ Prints, for the bundled trained CNN-25 (``space_app/baseline_models/cnn-25-relu-
 
 Usage::
 
-    python perf/attribution_speed.py [--repeats 3] [--skip-memory]
+    python perf/attribution_speed.py [--repeats 3] [--skip-memory] [--skip-discovery] [--skip-service]
 """
 from __future__ import annotations
 
@@ -69,6 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-discovery", action="store_true", help="no TF-MoDISco timing (minutes under load)")
+    parser.add_argument("--skip-service", action="store_true", help="no evaluate() with the service-worker settings")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -111,8 +113,9 @@ def main() -> None:
         onnx_model = OnnxModel(MODEL, x.shape[2], threads=2, logits_output="logits")
         _, t = _timed(ism_delta, onnx_model, x[:200], classes[:200])
         rows.append(("ISM, ONNX Runtime (200 sequences = 1/2.5 of the others)", t))
-        (d, t) = _timed(discover, x, correct(g), ModiscoSettings())
-        rows.append((f"TF-MoDISco + Tomtom ({d['n_patterns']} patterns, coverage {d['coverage_count']}/12)", t))
+        if not args.skip_discovery:
+            (d, t) = _timed(discover, x, correct(g), ModiscoSettings())
+            rows.append((f"TF-MoDISco + Tomtom ({d['n_patterns']} patterns, coverage {d['coverage_count']}/12)", t))
         print("\nper method, 500 sequences unless stated:")
         for name, seconds in rows:
             print(f"  {name:62s} {seconds:7.2f} s")
@@ -128,18 +131,19 @@ def main() -> None:
         print(f"\ngradient pass, torch 1 thread vs 2 threads (median of {args.repeats}, alternating): "
               f"{statistics.median(one):.2f} s vs {statistics.median(two):.2f} s")
 
-        print("\nevaluate() with default settings (fast methods, no discovery), whole 5,000-row test split:")
+        print("\nevaluate() with default settings (saliency + grad x input, no discovery), whole 5,000-row test split:")
         for label in ("first call", "second call"):
             with tempfile.TemporaryDirectory() as out:
                 record, t = _timed(evaluate, MODEL, data=data, out_dir=out, progress=False, threads=2)
             ts = record["timings_seconds"]
             print(f"  {label}: total {ts['total']:.1f} s (wall {t:.1f} s); ISM {ts.get('attribution', 0):.1f} s, "
                   f"gradient attribution {ts.get('gradient_attribution', 0):.1f} s")
-        with tempfile.TemporaryDirectory() as out:
-            record, t = _timed(evaluate, MODEL, data=data, out_dir=out, progress=False, threads=2,
-                               params=EvalParams(slow_attribution=True, discovery=True))
-        ts = record["timings_seconds"]
-        print(f"  service-worker settings (+ DeepLIFT/SHAP, class ISM, discovery): total {ts['total']:.1f} s")
+        if not args.skip_service:
+            with tempfile.TemporaryDirectory() as out:
+                record, t = _timed(evaluate, MODEL, data=data, out_dir=out, progress=False, threads=2,
+                                   params=EvalParams(slow_attribution=True, discovery=True))
+            ts = record["timings_seconds"]
+            print(f"  service-worker settings (+ IG, DeepLIFT/SHAP, class ISM, discovery): total {ts['total']:.1f} s")
 
     if not args.skip_memory:
         print()

@@ -96,10 +96,14 @@ def header(record: dict[str, Any], submission_id: str, row: dict[str, Any] | Non
         "| AUROC | auPR | match ground truth | coverage | match JASPAR | attribution (ISM AUROC) |",
         "|---|---|---|---|---|---|",
         f"| {num(cls.get('macro_auroc'))} | {num(cls.get('macro_aupr'))} | "
-        f"{num(rec.get('match_ground_truth_fraction'))} ({rec.get('n_match_ground_truth', '?')}/{rec.get('n_filters', '?')}) | "
-        f"{rec.get('coverage_count', '?')}/{rec.get('n_ground_truth_tfs', 12)} | "
-        f"{num(rec.get('match_jaspar_fraction'))} | {num(att.get('mean_auroc')) if att else 'not run'} |",
+        + (f"{num(rec.get('match_ground_truth_fraction'))} ({rec.get('n_match_ground_truth', '?')}/{rec.get('n_filters', '?')}) | "
+           f"{rec.get('coverage_count', '?')}/{rec.get('n_ground_truth_tfs', 12)} | "
+           f"{num(rec.get('match_jaspar_fraction'))} | " if rec else "n/a | n/a | n/a | ")
+        + f"{num(att.get('mean_auroc')) if att else 'not run'} |",
     ]
+    if not rec:
+        lines += ["", "No first-layer tap (the first conv could not be found or is strided/dilated): first-layer "
+                      "motif recovery is n/a; motif discovery from attributions is below."]
     missed = rec.get("missed_tfs") or []
     if missed:
         lines += ["", f"Ground-truth motifs no filter recovered: {', '.join(missed)}."]

@@ -84,9 +84,6 @@ LEADERBOARD_SCHEMA = pa.schema(
         ("coverage_count", pa.int64()),
         ("match_jaspar", pa.float64()),
         ("attribution_score", pa.float64()),
-        *((f"attr_{fam}_{metric}", pa.float64()) for fam in ATTRIBUTION_FAMILIES for metric in ("auroc", "aupr")),
-        ("discovery_match", pa.float64()),
-        ("discovery_coverage", pa.int64()),
         ("sha256", pa.string()),
         ("submitted_at", _TS),
         ("finished_at", _TS),
@@ -104,6 +101,10 @@ LEADERBOARD_SCHEMA = pa.schema(
         ("public_coverage", pa.float64()),
         ("family", pa.string()),
         ("seed", pa.int64()),
+        # appended (evaluator 2.2, issue 11): the attribution benchmark and motif discovery
+        *((f"attr_{fam}_{metric}", pa.float64()) for fam in ATTRIBUTION_FAMILIES for metric in ("auroc", "aupr")),
+        ("discovery_match", pa.float64()),
+        ("discovery_coverage", pa.int64()),
     ]
 )
 #: Where each score's bootstrap interval sits in a record (schema 1.1.0 ``results.uncertainty``).
