@@ -150,9 +150,13 @@ def run_attribution_benchmark(model_path, x: np.ndarray, y: np.ndarray, motifs: 
         section["status"] = "ism-fallback"
         section["conversion"] = {"error": reason}
     n_ism = 0
-    if ism_fn is not None and (converted is None or params.slow_attribution):
+    # class-specific ISM: every selected sequence in the fallback (the only map there), else the first
+    # ism_sequences of them with slow_attribution
+    want = xs.shape[0] if converted is None else (min(xs.shape[0], params.ism_sequences)
+                                                   if params.slow_attribution else 0)
+    if ism_fn is not None and want > 0:
         t = time.perf_counter()
-        n_ism = xs.shape[0] if converted is None else min(xs.shape[0], params.ism_sequences or xs.shape[0])
+        n_ism = want
         delta = np.asarray(ism_fn(xs[:n_ism], classes[:n_ism]), np.float32)
         # centred deltas are ISM's hypothetical contributions: sum_c x (delta - mean_c delta) = -mean_c delta
         maps["ism"] = correct(delta)
