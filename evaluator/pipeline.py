@@ -13,9 +13,14 @@ Stages, each timed in the record:
 6. ``tomtom``: informative filters vs JASPAR CORE vertebrates (MEME-faithful).
 7. ``recovery``: match-JASPAR, match-ground-truth, coverage, per-TF counts.
 8. ``attribution``: ISM on the first ``ism_sequences`` positive sequences.
-9. ``uncertainty``: bootstrap intervals of every headline number (:mod:`evaluator.intervals`; off with
-   ``intervals=None``); the motif-recovery bootstrap runs in a thread from stage 7 on, beside 8 and 10.
-10. ``logos``: filter and ground-truth logo grids.
+9. ``gradient_attribution``: the class-specific attribution benchmark, randomisation check and
+   (opt-in) motif discovery (:mod:`evaluator.attribution_stage`), for every model.
+10. ``uncertainty``: bootstrap intervals of every headline number (:mod:`evaluator.intervals`; off with
+    ``intervals=None``); the motif-recovery bootstrap runs in a thread from stage 7 on, beside 8, 9 and 11.
+11. ``logos``: filter and ground-truth logo grids.
+
+A model without a findable first-layer tap skips stages 5-7 and the filter logos: its
+``motif_recovery`` is None (n/a), everything else is scored.
 
 Artifacts beside the record (``<stem>`` = the record's file name without
 ``.json``): ``<stem>.filters.png``, ``<stem>.ground_truth.png``,
