@@ -119,6 +119,8 @@ class IncrementalIsm:
         import onnxruntime as ort
 
         tap = model.tap
+        if tap is None:
+            raise NotIncremental("the model has no first-layer tap")
         if model.fixed_batch:
             raise NotIncremental("the model has a fixed batch size")
         if tuple(tap.axes) != ("N", "C", "S"):

@@ -63,13 +63,13 @@ class ModelInfo:
     output_name: str
     output_kind: str
     output_kind_source: str
-    tap_name: str
-    tap_source: str
+    tap_name: str | None
+    tap_source: str | None
     tap_path: list[str]
-    n_filters: int
+    n_filters: int | None
     filter_width: int | None
     input_length: int
-    tap_length: int
+    tap_length: int | None
     opset: int
     producer: str
     fixed_batch: int | None = None
@@ -79,6 +79,9 @@ class ModelInfo:
     logits_output: str | None = None
     logits_output_source: str | None = None
     extra: dict = field(default_factory=dict)
+    #: Why there is no first-layer tap (``tap_name`` None): the finder's message. The model is still
+    #: evaluated (classification, attribution, discovery); its first-layer columns are n/a.
+    tap_missing: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -151,7 +154,17 @@ class OnnxModel:
         if isinstance(dims[2], int) and dims[2] not in (0, length):
             raise ModelError(f"model input length is fixed to {dims[2]} but the dataset's sequences have length {length}")
         self.fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
-        self.tap = find_tap(model, tap, length=length)
+        self.tap_missing: str | None = None
+        try:
+            self.tap: TapSpec | None = find_tap(model, tap, length=length)
+        except (TapNotFoundError, UnsupportedLayerError) as exc:
+            if tap is not None:  # a declared tap that is wrong is the submitter's mistake
+                raise
+            # no findable first layer (dense, strided/dilated or multi-branch stems, transformers):
+            # evaluated without first-layer motif recovery (n/a, never zero)
+            self.tap, self.tap_missing = None, str(exc)
+            log.info("no first-layer tap: %s", exc)
+        tap_name = self.tap.name if self.tap is not None else None
         meta = {p.key: p.value for p in model.metadata_props}
         self.logits_output, self.logits_output_source = declared_logits_output(meta, logits_output)
         if self.logits_output and not g.tensor_exists(self.logits_output):
@@ -159,14 +172,14 @@ class OnnxModel:
                      else f"named by the metadata key {METADATA_LOGITS_OUTPUT!r}")
             raise ModelError(f"logits output {self.logits_output!r} ({where}) is not in the graph "
                              f"(graph outputs: {g.outputs})")
-        self.output_name = choose_prediction_output(_declared_outputs(model), self.tap.name, self.logits_output)
+        self.output_name = choose_prediction_output(_declared_outputs(model), tap_name, self.logits_output)
         self.output_kind, self.output_kind_source = resolve_output_kind(output_kind, meta, g.producer,
                                                                         self.output_name)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        extra_outputs = [self.tap.name] + ([self.logits_output] if self.logits_output else [])
+        extra_outputs = ([tap_name] if tap_name else []) + ([self.logits_output] if self.logits_output else [])
         try:
             self.session = ort.InferenceSession(
                 _with_outputs(model, extra_outputs), sess_options=options,
@@ -178,8 +191,20 @@ class OnnxModel:
         opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
         producer = f"{model.producer_name} {model.producer_version}".strip()
         probe = random_onehot(self.fixed_batch or 2, length)
-        out, tap_raw = self._run(probe, want_tap=True)
+        out, tap_raw = self._run(probe, want_tap=self.tap is not None)
         self._check_output(out, probe.shape[0])
+        if self.logits_output:
+            self._check_logits(probe, out)
+        common = dict(path=str(self.path), sha256=file_sha256(self.path), input_name=self.input_name,
+                      output_name=self.output_name, output_kind=self.output_kind,
+                      output_kind_source=self.output_kind_source, input_length=int(length), opset=int(opset),
+                      producer=producer, fixed_batch=self.fixed_batch, logits_output=self.logits_output,
+                      logits_output_source=self.logits_output_source,
+                      extra={"providers": self.session.get_providers(), "threads": options.intra_op_num_threads})
+        if self.tap is None:
+            self.info = ModelInfo(tap_name=None, tap_source=None, tap_path=[], n_filters=None, filter_width=None,
+                                  tap_length=None, tap_axes=None, tap_missing=self.tap_missing, **common)
+            return
         notes = list(self.tap.notes)
         if not self.tap.layout_known:
             axes, layout_notes = resolve_tap_axes(self.tap.name, tuple(tap_raw.shape), self.tap.n_filters)
@@ -193,17 +218,10 @@ class OnnxModel:
         if acts.shape[2] > length:
             raise ModelError(f"tap {self.tap.name!r} is longer ({acts.shape[2]}) than the input ({length}); "
                              "is it the first-layer activation?")
-        if self.logits_output:
-            self._check_logits(probe, out)
         self.info = ModelInfo(
-            path=str(self.path), sha256=file_sha256(self.path), input_name=self.input_name,
-            output_name=self.output_name, output_kind=self.output_kind, output_kind_source=self.output_kind_source,
             tap_name=self.tap.name, tap_source=self.tap.source, tap_path=list(self.tap.path),
-            n_filters=int(n_filters), filter_width=self.tap.filter_width, input_length=int(length),
-            tap_length=int(acts.shape[2]), opset=int(opset), producer=producer, fixed_batch=self.fixed_batch,
-            tap_axes="".join(self.tap.axes), tap_has_activation=self.tap.has_activation, tap_notes=notes,
-            logits_output=self.logits_output, logits_output_source=self.logits_output_source,
-            extra={"providers": self.session.get_providers(), "threads": options.intra_op_num_threads},
+            n_filters=int(n_filters), filter_width=self.tap.filter_width, tap_length=int(acts.shape[2]),
+            tap_axes="".join(self.tap.axes), tap_has_activation=self.tap.has_activation, tap_notes=notes, **common,
         )
 
     # -- raw runs ---------------------------------------------------------------------
@@ -220,6 +238,8 @@ class OnnxModel:
         return [np.asarray(r)[:batch] for r in results]
 
     def _run(self, x: np.ndarray, want_tap: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        if want_tap and self.tap is None:
+            raise TapNotFoundError(f"this model has no first-layer tap ({self.tap_missing})")
         results = self._fetch(x, [self.output_name, self.tap.name] if want_tap else [self.output_name])
         return results[0], (results[1] if want_tap else None)
 

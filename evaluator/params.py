@@ -55,6 +55,19 @@ class EvalParams:
     ism_batch_mutants: mutants per ONNX Runtime call (kept in the record: batch
         shape can move the last float bits of some kernels).
     limit: only the first ``limit`` split rows are used (``None`` = all).
+    gradient_attribution: convert the model to PyTorch (:mod:`evaluator.onnx_to_torch`) and score the
+        gradient methods class-specifically (:mod:`evaluator.attribution_benchmark`); ISM is the fallback.
+    attribution_sequences: positive sequences (split order, each with an instance of its explained
+        class) scored by the gradient methods (500).
+    slow_attribution: also run DeepLIFT/SHAP and class-specific ISM (the service worker always does).
+    ig_steps: integrated-gradients steps (midpoint rule, all-zero baseline).
+    shap_shuffles: dinucleotide-shuffled references per sequence for DeepLIFT/SHAP.
+    attribution_seed: seed of the explained-class draw, the shuffles and the randomisation check.
+    bootstrap_resamples: percentile-bootstrap resamples (over sequences) for the CIs.
+    randomisation_sequences: sequences used by the cascading randomisation check (0 = off).
+    discovery: run TF-MoDISco on the corrected-saliency hypothetical contributions and Tomtom its patterns
+        (opt-in: 10-60 s on 2 cores; the service worker always runs it).
+    modisco_leiden_runs: modisco-lite ``n_leiden_runs`` (its default 50 is ~3x slower).
     """
 
     batch_size: int = 256
@@ -78,6 +91,16 @@ class EvalParams:
     ism_logit_eps: float = 1e-6
     ism_batch_mutants: int = 4800
     limit: int | None = None
+    gradient_attribution: bool = True
+    attribution_sequences: int = 500
+    slow_attribution: bool = False
+    ig_steps: int = 16
+    shap_shuffles: int = 20
+    attribution_seed: int = 0
+    bootstrap_resamples: int = 1000
+    randomisation_sequences: int = 100
+    discovery: bool = False
+    modisco_leiden_runs: int = 10
 
     def __post_init__(self) -> None:
         if self.ppm_method not in PPM_METHODS:
@@ -102,6 +125,12 @@ class EvalParams:
             raise MotifbenchError(f"ism_batch_mutants must be >= 1, got {self.ism_batch_mutants}")
         if self.filter_nsites != "width":
             raise MotifbenchError(f"filter_nsites must be 'width', got {self.filter_nsites!r}")
+        for name in ("attribution_sequences", "randomisation_sequences", "bootstrap_resamples"):
+            if getattr(self, name) < 0:
+                raise MotifbenchError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("ig_steps", "shap_shuffles", "modisco_leiden_runs"):
+            if getattr(self, name) < 1:
+                raise MotifbenchError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.limit is not None and self.limit < 1:
             raise MotifbenchError(f"limit must be >= 1 or None, got {self.limit}")
 

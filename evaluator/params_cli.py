@@ -22,6 +22,7 @@ _FIELDS = {
     "jaspar": "jaspar_release",
     "ism_sequences": "ism_sequences",
     "limit": "limit",
+    "attribution_sequences": "attribution_sequences",
 }
 
 
@@ -60,6 +61,14 @@ def add_eval_params_arguments(parser: argparse.ArgumentParser) -> argparse._Argu
     g.add_argument("--ism-sequences", type=int, default=None,
                    help=f"positive sequences scored by in silico mutagenesis (default: {d.ism_sequences})")
     g.add_argument("--no-attribution", action="store_true", help="skip the in silico mutagenesis stage")
+    g.add_argument("--no-gradient-attribution", action="store_true",
+                   help="skip the class-specific attribution benchmark (ONNX -> torch gradients)")
+    g.add_argument("--attribution-sequences", type=int, default=None,
+                   help=f"positive sequences scored by the gradient methods (default: {d.attribution_sequences})")
+    g.add_argument("--slow-attribution", action="store_true",
+                   help="also DeepLIFT/SHAP (dinucleotide shuffles) and class-specific ISM")
+    g.add_argument("--discovery", action="store_true",
+                   help="TF-MoDISco on the corrected gradients, its patterns vs JASPAR")
     g.add_argument("--limit", type=int, default=None, help="use only the first N sequences of the split (quick runs)")
     g.add_argument("--batch-size", type=int, default=None,
                    help=f"sequences per ONNX Runtime call (default: {d.batch_size})")
@@ -79,6 +88,11 @@ def eval_params_overrides(args: argparse.Namespace) -> dict[str, Any]:
             out[field] = value
     if getattr(args, "no_attribution", False):
         out["attribution"] = False
+    if getattr(args, "no_gradient_attribution", False):
+        out["gradient_attribution"] = False
+    for flag in ("slow_attribution", "discovery"):
+        if getattr(args, flag, False):
+            out[flag] = True
     return out
 
 

@@ -13,9 +13,14 @@ Stages, each timed in the record:
 6. ``tomtom``: informative filters vs JASPAR CORE vertebrates (MEME-faithful).
 7. ``recovery``: match-JASPAR, match-ground-truth, coverage, per-TF counts.
 8. ``attribution``: ISM on the first ``ism_sequences`` positive sequences.
-9. ``uncertainty``: bootstrap intervals of every headline number (:mod:`evaluator.intervals`; off with
-   ``intervals=None``); the motif-recovery bootstrap runs in a thread from stage 7 on, beside 8 and 10.
-10. ``logos``: filter and ground-truth logo grids.
+9. ``gradient_attribution``: the class-specific attribution benchmark, randomisation check and
+   (opt-in) motif discovery (:mod:`evaluator.attribution_stage`), for every model.
+10. ``uncertainty``: bootstrap intervals of every headline number (:mod:`evaluator.intervals`; off with
+    ``intervals=None``); the motif-recovery bootstrap runs in a thread from stage 7 on, beside 8, 9 and 11.
+11. ``logos``: filter and ground-truth logo grids.
+
+A model without a findable first-layer tap skips stages 5-7 and the filter logos: its
+``motif_recovery`` is None (n/a), everything else is scored.
 
 Artifacts beside the record (``<stem>`` = the record's file name without
 ``.json``): ``<stem>.filters.png``, ``<stem>.ground_truth.png``,
@@ -172,26 +177,32 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
                                logits_output=logits_output)
     info = onnx_model.info
 
+    has_tap = info.tap_name is not None
     with timer.stage("inference"):
-        outputs, maxima, cached, nonfinite = inference_pass(onnx_model, x, params, cache_bytes, progress)
+        if has_tap:
+            outputs, maxima, cached, nonfinite = inference_pass(onnx_model, x, params, cache_bytes, progress)
+        else:  # no first-layer tap: predictions only; first-layer recovery is n/a (never zero)
+            outputs, nonfinite = onnx_model.predict(x, params.batch_size), 0
     probabilities = onnx_model.to_probabilities(outputs)
 
     with timer.stage("classification"):
         classification = classification_section(y, probabilities, reference)
 
-    with timer.stage("ppm"), single_threaded_blas():
-        ppms, clipped, window, offset, accumulator = ppm_stage(onnx_model, x, maxima, cached, params, progress,
-                                                               per_sequence=intervals is not None)
-    del cached
+    recovery, window, offset, accumulator = None, None, None, None
+    if has_tap:
+        with timer.stage("ppm"), single_threaded_blas():
+            ppms, clipped, window, offset, accumulator = ppm_stage(onnx_model, x, maxima, cached, params, progress,
+                                                                   per_sequence=intervals is not None)
+        del cached
 
-    with timer.stage("tomtom"):
-        hits, tested_ids, filter_ids, target_names, _ = tomtom_stage(clipped, params, out_dir, stem, reference)
+        with timer.stage("tomtom"):
+            hits, tested_ids, filter_ids, target_names, _ = tomtom_stage(clipped, params, out_dir, stem, reference)
 
-    with timer.stage("recovery"):
-        recovery = recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped, reference)
+        with timer.stage("recovery"):
+            recovery = recovery_section(hits, filter_ids, tested_ids, target_names, ppms, clipped, reference)
 
     recovery_job = None
-    if intervals is not None:  # the recovery bootstrap runs beside attribution and logos
+    if intervals is not None and accumulator is not None:  # the recovery bootstrap runs beside attribution and logos
         from evaluator.intervals import start_recovery_intervals
 
         recovery_job = start_recovery_intervals(accumulator, params, intervals)
@@ -203,14 +214,17 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
             attribution, attribution_scores = attribution_section(onnx_model, arrays, x, y, mask, probabilities,
                                                                   params)
 
-    artifacts: dict[str, str] = {}
+    stage = _gradient_stage(onnx_model, source, arrays, x, y, params, out_dir, stem, logo_engine, timer)
+
+    artifacts: dict[str, str] = dict(stage.artifacts) if stage is not None else {}
     if out_dir is not None:
-        with timer.stage("logos"):
-            artifacts = logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine, reference)
+        if has_tap:
+            with timer.stage("logos"):
+                artifacts.update(logos_stage(ppms, clipped, recovery, out_dir, stem, logo_engine, reference))
+            artifacts["filters_meme"] = f"{stem}.filters.meme"
+            artifacts["tomtom_tsv"] = f"{stem}.tomtom.tsv"
         if source.kind == BASELINE_CHECKPOINT:
             artifacts["onnx"] = keep_beside(Path(source.onnx_path), out_dir)
-        artifacts["filters_meme"] = f"{stem}.filters.meme"
-        artifacts["tomtom_tsv"] = f"{stem}.tomtom.tsv"
         artifacts["record"] = record_name
 
     uncertainty = None
@@ -225,11 +239,34 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
     record = _assemble(source, info, arrays, n, length, params, window, offset, nonfinite, classification,
                        recovery, attribution, timer.seconds, artifacts, reference, model_name,
                        uncertainty=uncertainty, round_info=round_info)
+    if stage is not None:
+        record["results"]["gradient_attribution"] = to_jsonable(stage.gradient_attribution)
+        record["results"]["discovery"] = to_jsonable(stage.discovery)
     if out_dir is not None:
         write_record(record, out_dir / record_name)
     else:
         validate_record(record)
     return EvaluationResult.from_record(record)
+
+
+def _gradient_stage(onnx_model: OnnxModel, source: ModelSource, arrays, x, y, params: EvalParams, out_dir, stem: str,
+                    logo_engine: str, timer: _Timer):
+    """Class-specific gradient attribution, randomisation check and discovery (:mod:`evaluator.attribution_stage`)."""
+    if not (params.attribution and params.gradient_attribution):
+        return None
+    from evaluator.attribution import ism_delta
+    from evaluator.attribution_stage import run_stage
+
+    info = onnx_model.info
+    with timer.stage("gradient_attribution"):
+        stage = run_stage(source.onnx_path, arrays, x, y, params, output_name=info.output_name,
+                          output_kind=info.output_kind, logits_output=info.logits_output,
+                          ism_fn=lambda xs, ks: ism_delta(onnx_model, xs, ks, params.ism_batch_mutants,
+                                                          params.ism_logit_eps),
+                          out_dir=out_dir, stem=stem, logo_engine=logo_engine)
+    for name, seconds in stage.timings.items():
+        timer.seconds[f"attribution_{name}"] = seconds
+    return stage
 
 
 def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: EvalParams, window: int, offset: int,
@@ -271,6 +308,7 @@ def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: Ev
             "tap_axes": info.tap_axes,
             "tap_has_activation": info.tap_has_activation,
             "tap_notes": info.tap_notes,
+            "tap_missing": info.tap_missing,
             "logits_output": info.logits_output,
             "logits_output_source": info.logits_output_source,
             "n_filters": info.n_filters,
@@ -300,7 +338,8 @@ def _assemble(source: ModelSource, info, arrays, n: int, length: int, params: Ev
         "parameters": {
             "eval": params.as_dict(),
             "tomtom_method": tomtom_method,
-            "derived": {"ppm_window": int(window), "tap_offset": int(offset), "tap_nonfinite_values": int(nonfinite)},
+            "derived": {"ppm_window": None if window is None else int(window),
+                        "tap_offset": None if offset is None else int(offset), "tap_nonfinite_values": int(nonfinite)},
         },
         "results": {"classification": classification, "motif_recovery": recovery, "attribution": attribution,
                     **({"uncertainty": uncertainty} if uncertainty is not None else {})},

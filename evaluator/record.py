@@ -119,15 +119,20 @@ def summary_rows(record: dict) -> list[tuple[str, str]]:
         ("AUROC (macro)", fmt(cls["macro_auroc"]) + interval("classification", "macro_auroc")),
         ("auPR (macro, average precision)", fmt(cls["macro_aupr"]) + interval("classification", "macro_aupr")),
         ("auPR (macro, papers' trapezoid)", fmt(cls["macro_aupr_trapezoid"])),
-        ("filters", f"{rec['n_filters']} ({rec['n_filters_tested']} informative, sent to Tomtom)"),
-        ("match JASPAR", f"{rec['match_jaspar_fraction']:.3f} ({rec['n_match_jaspar']}/{rec['n_filters']})"
-                         + interval("motif_recovery", "match_jaspar_fraction")),
-        ("match ground truth", f"{rec['match_ground_truth_fraction']:.3f} ({rec['n_match_ground_truth']}/{rec['n_filters']})"
-                               + interval("motif_recovery", "match_ground_truth_fraction")),
-        ("coverage", f"{rec['coverage_count']}/{rec['n_ground_truth_tfs']}"
-                     + (f" (missed: {', '.join(rec['missed_tfs'])})" if rec["missed_tfs"] else "")
-                     + interval("motif_recovery", "coverage")),
     ]
+    if rec is None:
+        rows.append(("first-layer filters", "n/a (no first-layer tap: " + str(record["model"].get("tap_missing")) + ")"))
+    else:
+        rows += [
+            ("filters", f"{rec['n_filters']} ({rec['n_filters_tested']} informative, sent to Tomtom)"),
+            ("match JASPAR", f"{rec['match_jaspar_fraction']:.3f} ({rec['n_match_jaspar']}/{rec['n_filters']})"
+                             + interval("motif_recovery", "match_jaspar_fraction")),
+            ("match ground truth", f"{rec['match_ground_truth_fraction']:.3f} ({rec['n_match_ground_truth']}/{rec['n_filters']})"
+                                   + interval("motif_recovery", "match_ground_truth_fraction")),
+            ("coverage", f"{rec['coverage_count']}/{rec['n_ground_truth_tfs']}"
+                         + (f" (missed: {', '.join(rec['missed_tfs'])})" if rec["missed_tfs"] else "")
+                         + interval("motif_recovery", "coverage")),
+        ]
     if att is not None:
         rows += [
             (f"ISM AUROC (mean of {att['n_sequences_scored']})", fmt(att["mean_auroc"]) + interval("attribution", "mean_auroc")),
@@ -138,6 +143,17 @@ def summary_rows(record: dict) -> list[tuple[str, str]]:
                                   f"{ci['settings']['recovery_resamples']} for recovery, seed {ci['settings']['seed']})"))
     if record.get("round"):
         rows.append(("hidden round", f"{record['round'].get('id') or '?'} (commitment {record['round']['commitment'][:16]}...)"))
+    grad = res.get("gradient_attribution") or {}
+    for name in ("grad_x_input_corrected", "integrated_gradients_corrected", "deeplift_shap_corrected", "ism"):
+        entry = (grad.get("methods") or {}).get(name)
+        if entry:
+            auroc = entry["auroc"]
+            rows.append((f"class-specific AUROC, {name} (n={auroc['n']})",
+                         f"{fmt(auroc['mean'])} [{fmt(auroc['ci_low'])}, {fmt(auroc['ci_high'])}]"))
+    disc = res.get("discovery")
+    if disc:
+        rows.append(("discovery (TF-MoDISco)", f"{disc['n_patterns']} patterns, match {fmt(disc['match_ground_truth_fraction'])}, "
+                                              f"coverage {disc['coverage_count']}/12"))
     rows.append(("time (s)", f"{record['timings_seconds'].get('total', 0.0):.1f}"))
     return rows
 

@@ -80,14 +80,15 @@ class EvaluationResult(Mapping):
     Attributes
     ----------
     classification : Classification
-    recovery : Recovery
+    recovery : Recovery or None
+        None when the model has no first-layer tap (first-layer columns n/a).
     attribution : Attribution or None
         None when attribution was off or no sequence qualified.
     provenance : Provenance
     """
 
     classification: Classification
-    recovery: Recovery
+    recovery: Recovery | None
     attribution: Attribution | None
     provenance: Provenance
     _record: dict = field(repr=False, compare=False)
@@ -99,7 +100,7 @@ class EvaluationResult(Mapping):
         attribution = results.get("attribution")
         return cls(
             classification=_pick(Classification, results["classification"]),
-            recovery=_pick(Recovery, results["motif_recovery"]),
+            recovery=_pick(Recovery, results["motif_recovery"]) if results.get("motif_recovery") else None,
             attribution=_pick(Attribution, attribution) if attribution is not None else None,
             provenance=_pick(Provenance, record),
             _record=record,

@@ -188,6 +188,9 @@ def detail_view(submission_id: str | None) -> tuple:
         d.per_class,
         d.coverage,
         gr.DownloadButton(value=str(d.record_file) if d.record_file else None, interactive=d.record_file is not None),
+        d.attribution,
+        str(d.pattern_logos) if d.pattern_logos else None,
+        str(d.attribution_examples) if d.attribution_examples else None,
     )
 
 
@@ -317,6 +320,14 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     per_class = gr.Plot(show_label=False, elem_id="detail-per-class", format="png")
                     coverage = gr.Plot(show_label=False, elem_id="detail-coverage", format="png")
+                attribution_md = gr.Markdown(elem_id="detail-attribution")
+                with gr.Row():
+                    patterns_img = gr.Image(label="TF-MoDISco patterns (left) beside their best ground-truth match",
+                                            type="filepath", interactive=False, elem_id="pattern-logos",
+                                            elem_classes=["mb-logos"], buttons=["download", "fullscreen"])
+                    examples_img = gr.Image(label="Example attribution maps (green: the explained TF's sites, "
+                                            "grey: other TFs)", type="filepath", interactive=False,
+                                            elem_id="attribution-examples", buttons=["download", "fullscreen"])
                 record_btn = gr.DownloadButton("Download full result record (JSON)", elem_id="detail-json",
                                                interactive=False)
             with gr.Tab("Submit", id="submit"):
@@ -386,7 +397,8 @@ def build_demo() -> gr.Blocks:
         table.select(open_detail, None, [model_pick, tabs])
         detail_tab.select(preselect_leader, [model_pick, *plot_inputs], model_pick)
         model_pick.change(detail_view, model_pick,
-                          [header, filter_img, truth_img, filters_df, per_class, coverage, record_btn])
+                          [header, filter_img, truth_img, filters_df, per_class, coverage, record_btn,
+                           attribution_md, patterns_img, examples_img])
 
         fields = [model_name, dataset_config, output_kind, tap, license_, description, links, framework, act, pool,
                   params]

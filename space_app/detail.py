@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from space_app import plots
 from space_app.glossary import ATTRIBUTION, AUPR, AUROC, COVERAGE, GT_MATCH, JASPAR_MATCH, count, score
 from space_app.safe_text import cell, md
+from space_app.attribution_detail import attribution_images, attribution_markdown
 from space_app.records import load_record, logo_images, record_path, safe_id
 from submissions.store import Store
 
@@ -40,6 +41,9 @@ class Detail:
     per_class: Figure | None = None
     coverage: Figure | None = None
     record_file: Path | None = None
+    attribution: str = ""
+    pattern_logos: Path | None = None
+    attribution_examples: Path | None = None
 
 
 def choices(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -128,10 +132,14 @@ def header(record: dict[str, Any], submission_id: str, row: dict[str, Any] | Non
         f"| {AUROC} | {AUPR} | {GT_MATCH} | {COVERAGE} | {JASPAR_MATCH} | {ATTRIBUTION} (ISM AUROC) |",
         "|---|---|---|---|---|---|",
         f"| {num(cls.get('macro_auroc'))} | {num(cls.get('macro_aupr'))} | "
-        f"{num(rec.get('match_ground_truth_fraction'))} ({t(rec.get('n_match_ground_truth', '?'))}/{t(rec.get('n_filters', '?'))}) | "
-        f"{t(rec.get('coverage_count', '?'))}/{t(rec.get('n_ground_truth_tfs', 12))} | "
-        f"{num(rec.get('match_jaspar_fraction'))} | {num(att.get('mean_auroc')) if att else 'not run'} |",
+        + (f"{num(rec.get('match_ground_truth_fraction'))} ({t(rec.get('n_match_ground_truth', '?'))}/{t(rec.get('n_filters', '?'))}) | "
+           f"{t(rec.get('coverage_count', '?'))}/{t(rec.get('n_ground_truth_tfs', 12))} | "
+           f"{num(rec.get('match_jaspar_fraction'))} | " if rec else "n/a | n/a | n/a | ")
+        + f"{num(att.get('mean_auroc')) if att else 'not run'} |",
     ]
+    if not rec:
+        lines += ["", "No first-layer tap (the first conv could not be found or is strided/dilated): first-layer "
+                      "motif recovery is n/a; motif discovery from attributions is below."]
     missed = rec.get("missed_tfs") or []
     if missed:
         lines += ["", f"Ground-truth motifs no filter recovered: {t(', '.join(map(str, missed)))}."]
@@ -153,7 +161,11 @@ def build_detail(submission_id: str | None, frame: pd.DataFrame, root: Path | No
     matches = frame[frame["id"] == sid] if not frame.empty else frame
     row = matches.iloc[0].to_dict() if len(matches) else None
     filters_png, truth_png = logo_images(record, sid, root)
+    patterns_png, examples_png = attribution_images(record, sid, root)
     return Detail(
+        attribution=attribution_markdown(record),
+        pattern_logos=patterns_png,
+        attribution_examples=examples_png,
         header=header(record, sid, row),
         filter_logos=filters_png,
         truth_logos=truth_png,

@@ -41,6 +41,16 @@ COLUMNS: dict[str, str] = {
     f"Coverage (/{N_TFS})": "coverage_count",
     "JASPAR match": "match_jaspar",
     "Attribution": "attribution_score",
+    "Attr AUROC saliency": "attr_saliency_auroc",
+    "Attr AUPR saliency": "attr_saliency_aupr",
+    "Attr AUROC grad×input": "attr_grad_x_input_auroc",
+    "Attr AUPR grad×input": "attr_grad_x_input_aupr",
+    "Attr AUROC IG": "attr_integrated_gradients_auroc",
+    "Attr AUPR IG": "attr_integrated_gradients_aupr",
+    "Attr AUROC DeepSHAP": "attr_deeplift_shap_auroc",
+    "Attr AUPR DeepSHAP": "attr_deeplift_shap_aupr",
+    "Discovery match": "discovery_match",
+    f"Discovery (/{N_TFS})": "discovery_coverage",
     "Activation": "activation",
     "Pool": "first_layer_pool",
     PARAMS: "params",
@@ -74,7 +84,9 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
 ALWAYS_SHOWN = ("ID",)
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ALWAYS_SHOWN)
 SCORE_COLUMNS = ("AUROC", "AUROC ±", "auPR", "GT match", "GT match ±", "JASPAR match", "Attribution", "Gap AUROC",
-                 "Gap GT match")
+                 "Gap GT match", "Discovery match", *(c for c in COLUMNS if c.startswith("Attr ")))
+#: First-layer (tap) columns: a model without a findable first-layer tap shows "n/a" there, never 0.
+FIRST_LAYER_COLUMNS = ("GT match", f"Coverage (/{N_TFS})", "JASPAR match", "Filters")
 #: Default order: how many filters learnt true motifs first (the benchmark's point), then AUROC.
 DEFAULT_SORT = (("match_ground_truth", False), ("auroc", False), ("model_name", True))
 
@@ -269,7 +281,7 @@ def display_table(rows: pd.DataFrame, columns: list[str] | tuple[str, ...] | Non
             source = source.map(lambda b: BASELINE if bool(b) else COMMUNITY)
         elif name in SCORE_COLUMNS:
             source = source.astype("float64").round(DECIMALS)
-        elif name in ("Rank", "Pool", "Params", "Filters", "Seed") or name.startswith("Coverage"):
+        elif name in ("Rank", "Pool", "Params", "Filters", "Seed") or name.startswith(("Coverage", "Discovery (")):
             source = source.astype("Int64")
         elif name == "Date":
             source = pd.to_datetime(source, utc=True).dt.strftime("%Y-%m-%d")
@@ -278,15 +290,26 @@ def display_table(rows: pd.DataFrame, columns: list[str] | tuple[str, ...] | Non
         else:  # user-controlled text: shown as text, capped (space_app.safe_text)
             source = source.map(cell)
         out[name] = source
-    return out.reset_index(drop=True).astype(object).where(out.reset_index(drop=True).notna(), None)
+    out = out.reset_index(drop=True)
+    shown = out.astype(object).where(out.notna(), None)
+    for name in FIRST_LAYER_COLUMNS:  # a model with no first-layer tap: "n/a", never 0
+        if name in shown.columns:
+            shown[name] = shown[name].where(shown[name].notna(), "n/a")
+    return shown
 
 
 def styled(table: pd.DataFrame):
     """The table as the page shows it: scores with three decimals, counts with thousands separators.
 
     A pandas ``Styler``: Gradio displays the formatted text but sorts and
-    filters on the numbers underneath.
+    filters on the numbers underneath. Text cells ("n/a") pass through unchanged.
     """
-    formats = {name: f"{{:.{DECIMALS}f}}" for name in SCORE_COLUMNS if name in table.columns}
-    formats.update({name: "{:,}" for name in (PARAMS, "Filters") if name in table.columns})
+    def fixed(v: object) -> object:
+        return f"{v:.{DECIMALS}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+    def thousands(v: object) -> object:
+        return f"{v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+    formats = {name: fixed for name in SCORE_COLUMNS if name in table.columns}
+    formats.update({name: thousands for name in (PARAMS, "Filters") if name in table.columns})
     return table.style.format(formats, na_rep="")

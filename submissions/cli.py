@@ -114,12 +114,18 @@ def _table(subs) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
 
 
+#: What the service worker runs beyond the evaluator's fast defaults (issue 11: the slow attribution
+#: methods and motif discovery always run here); ``--fast-attribution`` drops them.
+SERVICE_EVAL_PARAMS: dict[str, Any] = {"slow_attribution": True, "discovery": True}
+
+
 def _eval_params(args: argparse.Namespace) -> dict[str, Any]:
-    """EvalParams overrides for every job: the ``--params`` file, then the evaluation flags given."""
+    """EvalParams overrides for every job: the service defaults, the ``--params`` file, then the flags given."""
     from evaluator.params import EvalParams
     from evaluator.params_cli import eval_params_overrides
 
-    params: dict[str, Any] = json.loads(Path(args.params).read_text()) if args.params else {}
+    params: dict[str, Any] = {} if getattr(args, "fast_attribution", False) else dict(SERVICE_EVAL_PARAMS)
+    params.update(json.loads(Path(args.params).read_text()) if args.params else {})
     params.update(eval_params_overrides(args))
     if params:
         EvalParams.from_dict(params)  # fail now, not in every job
@@ -239,6 +245,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="claim no job while the data home has less free space; a job that fails then is retried "
                         "later, not failed (default 64)")
     w.add_argument("--json-out", help="write what this worker did (ids, states) to this JSON file")
+    w.add_argument("--fast-attribution", action="store_true",
+                   help="only the evaluator's fast attribution defaults (by default the worker also runs "
+                        "DeepLIFT/SHAP, class-specific ISM and TF-MoDISco discovery)")
     add_eval_params_arguments(w)
     w.add_argument("--no-hidden", action="store_true",
                    help="score on the public test only (default: synthetic submissions on the current hidden round)")

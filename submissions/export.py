@@ -55,7 +55,11 @@ ARTIFACT_COLUMNS: dict[str, str] = {
     "ground_truth_logos": "ground_truth_logos_file",
     "filters_meme": "filters_meme_file",
     "tomtom_tsv": "tomtom_tsv_file",
+    "pattern_logos": "pattern_logos_file",
+    "attribution_examples": "attribution_examples_file",
 }
+#: Attribution-benchmark columns: per method family the corrected twin's class-specific AUROC / AUPR.
+ATTRIBUTION_FAMILIES = ("saliency", "grad_x_input", "integrated_gradients", "deeplift_shap")
 
 _TS = pa.timestamp("s", tz="UTC")
 #: Columns of leaderboard.parquet (docs/submissions.md describes each).
@@ -98,6 +102,10 @@ LEADERBOARD_SCHEMA = pa.schema(
         ("public_coverage", pa.float64()),
         ("family", pa.string()),
         ("seed", pa.int64()),
+        # appended (evaluator 2.2, issue 11): the attribution benchmark and motif discovery
+        *((f"attr_{fam}_{metric}", pa.float64()) for fam in ATTRIBUTION_FAMILIES for metric in ("auroc", "aupr")),
+        ("discovery_match", pa.float64()),
+        ("discovery_coverage", pa.int64()),
     ]
 )
 #: Where each score's bootstrap interval sits in a record (schema 1.1.0 ``results.uncertainty``).
@@ -124,6 +132,9 @@ _SCORE_PATHS: dict[str, tuple[str, ...]] = {
     "coverage": ("results.motif_recovery.coverage",),
     "match_jaspar": ("results.motif_recovery.match_jaspar_fraction",),
     "attribution_score": ("results.attribution.mean_auroc",),
+    **{f"attr_{fam}_{metric}": (f"results.gradient_attribution.methods.{fam}_corrected.{metric}.mean",)
+       for fam in ATTRIBUTION_FAMILIES for metric in ("auroc", "aupr")},
+    "discovery_match": ("results.discovery.match_ground_truth_fraction",),
 }
 
 
@@ -238,6 +249,7 @@ def leaderboard_row(sub: Submission, root: Path | None = None, checkpoints: Chec
         "finished_at": _ts(sub.finished_at),
         "record_file": f"{RESULTS_DIR}/{sub.id}.json",
         "coverage_count": _int(_lookup(record, "results.motif_recovery.coverage_count")),
+        "discovery_coverage": _int(_lookup(record, "results.discovery.coverage_count")),
     }
     for column, paths in _SCORE_PATHS.items():
         row[column] = next((v for v in (_number(_lookup(record, p)) for p in paths) if v is not None), None)

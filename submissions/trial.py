@@ -40,7 +40,9 @@ def _inspect(path: Path, length: int, tap: str | None, output_kind: str, logits_
     except ModelError as exc:
         _raise_if_memory(exc)
         raise SubmissionRejected("invalid_model", str(exc)) from None
+    # tap None: no findable first layer; accepted, scored without first-layer recovery (info.tap_missing says why)
     return {"tap": info.tap_name, "tap_source": info.tap_source, "n_filters": info.n_filters,
+            "tap_missing": info.tap_missing,
             "filter_width": info.filter_width, "output_name": info.output_name}
 
 

@@ -1,0 +1,446 @@
+"""A submitted ONNX model as a differentiable PyTorch module (for gradient attribution).
+
+Why a converter: gradient methods (saliency, integrated gradients,
+DeepLIFT/SHAP) need backpropagation, which ONNX Runtime's inference build does
+not offer. We convert the graph to ``torch.fx`` with ``onnx2torch`` (a
+maintained, op-by-op converter; the graph is data, no submitter Python runs)
+and **check the converted module against ONNX Runtime** on a probe batch
+before any gradient is trusted. A model that fails conversion or the check is
+still scored with ISM; the reason is recorded.
+
+Two facts shape this module (measured, issue 11):
+
+* ``onnx2torch`` imports ``torchvision`` at import time, only for its NMS and
+  RoiAlign converters. Installing ``torchvision`` would replace the pinned CPU
+  torch, so it is never installed: :func:`import_onnx2torch` imports the
+  converter behind a stand-in ``torchvision`` module whose two functions raise
+  (no sequence model uses detection ops) and removes the stand-in from
+  ``sys.modules`` again, so nothing else ever sees it.
+* ``onnx2torch`` 1.5.15 as shipped rejects common exports: Conv/pool
+  ``auto_pad="SAME_*"`` (tf2onnx), ``Constant`` at opset 19+, and ``Reduce*``
+  with axes as an input (opset 18+). :func:`prepare_graph` rewrites those on a
+  copy (explicit pads from ONNX shape inference; constants to initializers)
+  and :func:`_register_extra_converters` adds the opset-18 reductions. This is
+  a thin pre-pass rather than an own converter: every other op keeps
+  onnx2torch's tested implementation.
+
+The module differentiates one ``[batch, 12]`` **logit** tensor: a declared or
+metadata logits output; else the input of a final Sigmoid (the pre-sigmoid
+score); else the prediction output itself when it is logits; else
+``logit(clip(p, eps, 1 - eps))`` of the probabilities (recorded as such,
+because saturated probabilities give vanishing gradients).
+"""
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import MotifbenchError
+
+#: Converted outputs must match ONNX Runtime within ``atol + rtol * max|reference|``.
+CHECK_ATOL = 1e-4
+CHECK_RTOL = 1e-4
+N_CLASSES = 12
+
+
+class ConversionError(MotifbenchError):
+    """The ONNX graph could not be turned into a trustworthy torch module (the reason is recorded)."""
+
+
+# ----------------------------------------------------------------------------- importing onnx2torch
+
+_EXTRA_REGISTERED = False
+
+
+def _torchvision_stand_in() -> tuple[types.ModuleType, types.ModuleType]:
+    def unavailable(*_args, **_kwargs):
+        raise ConversionError("this graph uses a detection op (NonMaxSuppression/RoiAlign) that needs torchvision, "
+                              "which motifbench does not install")
+
+    tv = types.ModuleType("torchvision")
+    ops = types.ModuleType("torchvision.ops")
+    ops.nms = ops.roi_align = ops.box_convert = unavailable
+    tv.ops = ops
+    return tv, ops
+
+
+def import_onnx2torch():
+    """Import ``onnx2torch`` without ``torchvision`` and add the missing converters.
+
+    Returns the ``onnx2torch`` module. The stand-in ``torchvision`` lives in
+    ``sys.modules`` only during the import (unless a real one is installed,
+    which is then used untouched).
+    """
+    global _EXTRA_REGISTERED
+    if "onnx2torch" in sys.modules and _EXTRA_REGISTERED:
+        return sys.modules["onnx2torch"]
+    try:
+        import torchvision  # noqa: F401  (never installed here; used if a user has it)
+
+        stand_in = False
+    except ImportError:
+        stand_in = True
+    saved = {k: sys.modules.get(k) for k in ("torchvision", "torchvision.ops")}
+    if stand_in:
+        tv, ops = _torchvision_stand_in()
+        sys.modules["torchvision"], sys.modules["torchvision.ops"] = tv, ops
+    try:
+        import onnx2torch
+    finally:
+        if stand_in:
+            for key, value in saved.items():
+                if value is None:
+                    sys.modules.pop(key, None)
+                else:
+                    sys.modules[key] = value
+    if not _EXTRA_REGISTERED:
+        _register_extra_converters()
+        _EXTRA_REGISTERED = True
+    return onnx2torch
+
+
+def _register_extra_converters() -> None:
+    """Reductions with ``axes`` as a constant input (opset 18; ReduceMax/Min also 20) and GlobalMaxPool."""
+    import torch
+
+    from onnx2torch.node_converters.reduce import OnnxReduceStaticAxes
+    from onnx2torch.node_converters.registry import _CONVERTER_REGISTRY, OperationDescription, add_converter
+    from onnx2torch.utils.common import OnnxMapping, OperationConverterResult, get_const_value
+
+    def convert_reduce(node, graph):
+        axes = None
+        if len(node.input_values) > 1 and node.input_values[1]:
+            axes = [int(a) for a in np.asarray(get_const_value(node.input_values[1], graph)).reshape(-1)]
+        if not axes and node.attributes.get("noop_with_empty_axes", 0):
+            raise ConversionError(f"{node.operation_type} with noop_with_empty_axes is not supported")
+        module = OnnxReduceStaticAxes(operation_type=node.operation_type, axes=axes or None,
+                                      keepdims=node.attributes.get("keepdims", 1))
+        return OperationConverterResult(torch_module=module,
+                                        onnx_mapping=OnnxMapping(inputs=(node.input_values[0],),
+                                                                 outputs=node.output_values))
+
+    class GlobalMaxPool(torch.nn.Module):
+        """ONNX GlobalMaxPool: the maximum over every spatial axis, kept as size-1 axes."""
+
+        def forward(self, x):
+            return torch.amax(x, dim=tuple(range(2, x.dim())), keepdim=True)
+
+    def convert_global_max_pool(node, graph):
+        del graph
+        return OperationConverterResult(torch_module=GlobalMaxPool(),
+                                        onnx_mapping=OnnxMapping(inputs=(node.input_values[0],),
+                                                                 outputs=node.output_values))
+
+    if OperationDescription(domain="", operation_type="GlobalMaxPool", version=1) not in _CONVERTER_REGISTRY:
+        add_converter(operation_type="GlobalMaxPool", version=1)(convert_global_max_pool)
+
+    wanted = [(op, 18) for op in ("ReduceMax", "ReduceMin", "ReduceMean", "ReduceProd", "ReduceL1", "ReduceL2",
+                                  "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")]
+    wanted += [("ReduceMax", 20), ("ReduceMin", 20)]
+    for op, version in wanted:
+        if OperationDescription(domain="", operation_type=op, version=version) not in _CONVERTER_REGISTRY:
+            add_converter(operation_type=op, version=version)(convert_reduce)
+
+
+# ----------------------------------------------------------------------------- graph pre-pass
+
+
+def _constant_array(node) -> np.ndarray:
+    from onnx import numpy_helper
+
+    attr = node.attribute[0]
+    if attr.name == "value":
+        return numpy_helper.to_array(attr.t)
+    if attr.name == "value_float":
+        return np.array(attr.f, np.float32)
+    if attr.name == "value_floats":
+        return np.array(list(attr.floats), np.float32)
+    if attr.name == "value_int":
+        return np.array(attr.i, np.int64)
+    if attr.name == "value_ints":
+        return np.array(list(attr.ints), np.int64)
+    raise ConversionError(f"Constant node {node.name or node.output[0]!r} has an unsupported attribute {attr.name!r}")
+
+
+def _same_pads(in_dims: list[int], kernel: list[int], strides: list[int], dilations: list[int], mode: str) -> list[int]:
+    begins, ends = [], []
+    for size, k, s, d in zip(in_dims, kernel, strides, dilations):
+        out = -(-size // s)
+        total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
+        small, big = total // 2, total - total // 2
+        begins.append(small if mode == "SAME_UPPER" else big)
+        ends.append(big if mode == "SAME_UPPER" else small)
+    return begins + ends
+
+
+def prepare_graph(model, length: int):
+    """Rewrite what onnx2torch 1.5.15 rejects, on a copy of ``model`` (an ``onnx.ModelProto``).
+
+    * ``Constant`` nodes become initializers;
+    * ``auto_pad="SAME_UPPER"/"SAME_LOWER"`` on Conv / MaxPool / AveragePool /
+      LpPool becomes explicit ``pads`` computed from the input's spatial size
+      (ONNX shape inference with the input length made concrete).
+
+    Returns a new ``onnx.ModelProto``; ``model`` is not changed.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    graph = m.graph
+    keep = []
+    for node in graph.node:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and len(node.attribute) == 1:
+            graph.initializer.append(numpy_helper.from_array(_constant_array(node), node.output[0]))
+        else:
+            keep.append(node)
+    del graph.node[:]
+    graph.node.extend(keep)
+
+    padded_ops = {"Conv", "MaxPool", "AveragePool", "LpPool", "ConvTranspose"}
+    needs = [n for n in graph.node if n.op_type in padded_ops
+             and any(a.name == "auto_pad" and a.s.decode() in ("SAME_UPPER", "SAME_LOWER") for a in n.attribute)]
+    if needs:
+        probe = onnx.ModelProto()
+        probe.CopyFrom(m)
+        inits = {i.name for i in probe.graph.initializer}
+        for inp in probe.graph.input:
+            if inp.name not in inits:
+                dims = inp.type.tensor_type.shape.dim
+                if len(dims) >= 1 and not dims[0].dim_value:
+                    dims[0].dim_value = 1
+                if len(dims) == 3 and not dims[2].dim_value:
+                    dims[2].dim_value = length
+        inferred = onnx.shape_inference.infer_shapes(probe, data_prop=True)
+        shapes = {}
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+            shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+        for node in needs:
+            if node.op_type == "ConvTranspose":
+                raise ConversionError(f"ConvTranspose {node.name!r} with auto_pad SAME is not supported")
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            in_shape = shapes.get(node.input[0])
+            if not in_shape or any(d is None for d in in_shape[2:]):
+                raise ConversionError(f"{node.op_type} {node.name!r} uses auto_pad SAME and its input shape could "
+                                      "not be inferred")
+            spatial = in_shape[2:]
+            if "kernel_shape" in attrs:
+                kernel = list(attrs["kernel_shape"])
+            else:
+                w = next((i for i in graph.initializer if i.name == node.input[1]), None)
+                if w is None:
+                    raise ConversionError(f"{node.op_type} {node.name!r}: kernel shape unknown")
+                kernel = list(w.dims[2:])
+            strides = list(attrs.get("strides", [1] * len(spatial)))
+            dilations = list(attrs.get("dilations", [1] * len(spatial)))
+            pads = _same_pads(spatial, kernel, strides, dilations, attrs["auto_pad"].decode())
+            kept = [a for a in node.attribute if a.name not in ("auto_pad", "pads")]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+            node.attribute.append(helper.make_attribute("pads", pads))
+    return m
+
+
+def extract_to(model, input_name: str, output_name: str):
+    """The sub-graph from ``input_name`` to ``output_name`` (an ``onnx.ModelProto``), one output only."""
+    import onnx
+    from onnx.utils import Extractor
+
+    if output_name not in {o.name for o in model.graph.output}:
+        # an internal tensor: Extractor needs it known; shape inference gives it a value_info
+        model = onnx.shape_inference.infer_shapes(model)
+    sub = Extractor(model).extract_model([input_name], [output_name])
+    sub.metadata_props.extend(model.metadata_props)
+    return sub
+
+
+# ----------------------------------------------------------------------------- the differentiable model
+
+
+@dataclass
+class TorchLogits:
+    """A converted model returning ``[batch, 12]`` class logits, checked against ONNX Runtime.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        ``module(x)`` with ``x`` float32 ``(B, 4, L)`` returns ``(B, 12)`` logits.
+    target_name : str
+        The ONNX tensor differentiated.
+    target_source : str
+        Why that tensor (``logits output``, ``pre-sigmoid``, ``prediction output (logits)``,
+        ``prediction output (probabilities, clipped logit)``).
+    max_abs_diff : float
+        Largest |torch - ONNX Runtime| on the probe batch (on the target tensor).
+    tolerance : float
+        The bound it was checked against.
+    """
+
+    module: object
+    target_name: str
+    target_source: str
+    max_abs_diff: float
+    tolerance: float
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"converter": f"onnx2torch {_onnx2torch_version()} + motifbench pre-pass",
+                "target_name": self.target_name, "target_source": self.target_source,
+                "max_abs_diff_vs_onnxruntime": self.max_abs_diff, "tolerance": self.tolerance, "notes": self.notes}
+
+
+def _onnx2torch_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("onnx2torch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _choose_target(model, output_name: str, logits_output: str | None, output_kind: str) -> tuple[str, str, bool]:
+    """(tensor name, source, apply clipped logit) for the logit tensor to differentiate."""
+    if logits_output:
+        return logits_output, "logits output", False
+    producer = {o: n for n in model.graph.node for o in n.output}.get(output_name)
+    if output_kind == "logits":
+        return output_name, "prediction output (logits)", False
+    if producer is not None and producer.op_type == "Sigmoid":
+        return producer.input[0], "pre-sigmoid", False
+    return output_name, "prediction output (probabilities, clipped logit)", True
+
+
+def _graph_input(model) -> str:
+    inits = {i.name for i in model.graph.initializer}
+    names = [i.name for i in model.graph.input if i.name not in inits]
+    if len(names) != 1:
+        raise ConversionError(f"expected one graph input, found {names}")
+    return names[0]
+
+
+def _fixed_batch(model, input_name: str) -> int | None:
+    inp = next(i for i in model.graph.input if i.name == input_name)
+    dims = inp.type.tensor_type.shape.dim
+    return dims[0].dim_value if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0 else None
+
+
+def _wrap(fx_module, clip_logit: bool, eps: float, fixed_batch: int | None):
+    import torch
+
+    class _Logits(torch.nn.Module):
+        """Converted graph -> ``(B, 12)`` logits; pads to a fixed batch when the graph has one."""
+
+        def __init__(self):
+            super().__init__()
+            self.graph_module = fx_module
+
+        def _one(self, x):
+            out = self.graph_module(x)
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            out = out.reshape(out.shape[0], -1)
+            if clip_logit:
+                out = torch.logit(out.clamp(eps, 1 - eps))
+            return out
+
+        def forward(self, x):
+            if fixed_batch is None or x.shape[0] == fixed_batch:
+                return self._one(x)
+            parts = []
+            for start in range(0, x.shape[0], fixed_batch):
+                chunk = x[start:start + fixed_batch]
+                n = chunk.shape[0]
+                if n < fixed_batch:
+                    chunk = torch.cat([chunk, chunk.new_zeros((fixed_batch - n, *chunk.shape[1:]))])
+                parts.append(self._one(chunk)[:n])
+            return torch.cat(parts)
+
+    return _Logits().eval()
+
+
+def convert_model(path: str | Path, length: int, output_name: str | None = None, logits_output: str | None = None,
+                  output_kind: str = "probabilities", probe: np.ndarray | None = None, eps: float = 1e-6,
+                  atol: float = CHECK_ATOL, rtol: float = CHECK_RTOL) -> TorchLogits:
+    """Convert an ONNX file to a torch module returning class logits, checked against ONNX Runtime.
+
+    Parameters
+    ----------
+    path : the ``.onnx`` file.
+    length : L, the input length.
+    output_name : the prediction output (default: the first graph output).
+    logits_output : a ``[batch, 12]`` logits tensor to differentiate instead (graph output or internal).
+    output_kind : ``"probabilities"`` or ``"logits"``: what ``output_name`` holds.
+    probe : float32 ``(P, 4, L)`` one-hot sequences for the check (default: 16 random ones).
+    eps : clip for ``logit(p)`` when only probabilities are available.
+
+    Raises
+    ------
+    ConversionError
+        with the reason when the converter fails, the module does not run, or its output differs from
+        ONNX Runtime by more than ``atol + rtol * max|reference|``.
+    """
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a conversion failure
+        raise ConversionError(f"could not read the ONNX file: {exc}") from exc
+    input_name = _graph_input(model)
+    output_name = output_name or model.graph.output[0].name
+    target, source, clip = _choose_target(model, output_name, logits_output, output_kind)
+    try:
+        sub = extract_to(model, input_name, target)
+    except Exception as exc:  # noqa: BLE001
+        raise ConversionError(f"could not extract the sub-graph to {target!r}: {exc}") from exc
+    fixed = _fixed_batch(sub, input_name)
+    onnx2torch = import_onnx2torch()
+    try:
+        fx_module = onnx2torch.convert(prepare_graph(sub, length))
+    except ConversionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the converter's own errors name the op
+        raise ConversionError(f"onnx2torch could not convert the graph: {type(exc).__name__}: {exc}") from exc
+    module = _wrap(fx_module, clip, eps, fixed)
+
+    if probe is None:
+        rng = np.random.default_rng(0)
+        probe = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (16, length))].transpose(0, 2, 1).copy()
+    probe = np.ascontiguousarray(probe, dtype=np.float32)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(sub.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    refs = []
+    step = fixed or len(probe)
+    for start in range(0, len(probe), step):
+        chunk = probe[start:start + step]
+        n = len(chunk)
+        if fixed and n < fixed:
+            chunk = np.concatenate([chunk, np.zeros((fixed - n, *chunk.shape[1:]), np.float32)])
+        refs.append(session.run([target], {input_name: chunk})[0][:n])
+    ref = np.concatenate(refs).reshape(len(probe), -1).astype(np.float64)
+    if clip:
+        p = np.clip(ref, eps, 1 - eps)
+        ref = np.log(p) - np.log1p(-p)
+    try:
+        with torch.no_grad():
+            got = module(torch.from_numpy(probe)).double().numpy()
+    except Exception as exc:  # noqa: BLE001
+        raise ConversionError(f"the converted module failed to run: {type(exc).__name__}: {exc}") from exc
+    if got.shape != ref.shape or ref.shape[1] != N_CLASSES:
+        raise ConversionError(f"converted output shape {list(got.shape)} vs ONNX Runtime {list(ref.shape)}; "
+                              f"expected [batch, {N_CLASSES}]")
+    diff = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+    tolerance = float(atol + rtol * np.max(np.abs(ref)))
+    if not np.isfinite(diff) or diff > tolerance:
+        raise ConversionError(f"converted module differs from ONNX Runtime by {diff:.3g} (tolerance {tolerance:.3g}) "
+                              f"on {target!r}; gradients would not be the model's")
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return TorchLogits(module, target, source, diff, tolerance)
