@@ -180,8 +180,12 @@ def test_leaderboard_and_every_detail_view_show_payloads_as_text(server, browser
         time.sleep(1)
     assert _finished(server) == 2 * len(GROUPS)
     page.get_by_role("tab", name="Leaderboard").click()
+    page.get_by_text("Columns", exact=True).click()  # Framework is not a default column: show it
+    page.locator("#lb-columns").get_by_label("Framework", exact=True).check()
     page.locator("#lb-refresh").click()
     page.wait_for_function(f"document.querySelectorAll('#leaderboard-table .virtual-row').length >= {2 * len(GROUPS)}")
+    headers = [h.strip() for h in page.locator("#leaderboard-table [role=columnheader]").all_inner_texts()]
+    model_col = next(i for i, h in enumerate(headers) if h.startswith("Model"))
     table = page.locator("#leaderboard-table").inner_text()
     for payload in PAYLOADS:
         assert payload in table, payload
@@ -190,8 +194,8 @@ def test_leaderboard_and_every_detail_view_show_payloads_as_text(server, browser
     rows = page.locator("#leaderboard-table .virtual-row")
     for i in range(rows.count()):
         row = rows.nth(i)
-        name = row.locator("[role=gridcell]").first.inner_text().strip()
-        row.locator("[role=gridcell]").nth(1).click()
+        name = row.locator("[role=gridcell]").nth(model_col).inner_text().strip()
+        row.locator("[role=gridcell]").nth(model_col + 1).click()
         page.wait_for_function("n => document.querySelector('#detail-header h3')?.innerText.includes(n)", arg=name)
         header = page.locator("#detail-header").inner_text()
         group = GROUPS[int(name.rsplit("-", 1)[1])]
