@@ -6,10 +6,13 @@ temporary file in the same folder and renamed over the target.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def file_sha256(path: str | Path) -> str:
@@ -52,3 +55,19 @@ def atomic_write(path: str | Path, data: bytes | str, mode: int | None = None) -
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created, with its folder, if missing) for the block.
+
+    Serialises read-modify-write cycles between processes (the rounds ledger, the leaderboard export).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -28,15 +28,11 @@ is called by the worker alone.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
 import secrets
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import MotifbenchError
+from benchmark.files import atomic_write, exclusive_lock
 from benchmark.paths import data_home
 
 SEED_BYTES = 32
@@ -119,20 +116,6 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only (0600 from creation, then renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp creates mode 0600
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _read_secret_file(path: Path) -> bytes:
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
@@ -168,20 +151,8 @@ def load_secret(home: Path | None = None, create: bool = False) -> bytes | None:
     if not create:
         return None
     seed = secrets.token_bytes(SEED_BYTES)
-    _write_private(path, seed.hex() + "\n")
+    atomic_write(path, seed.hex() + "\n")  # mkstemp's 0600 from creation
     return seed
-
-
-@contextmanager
-def _ledger_lock(home: Path | None) -> Iterator[None]:
-    folder = rounds_dir(home)
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_ledger(home: Path | None = None) -> list[Round]:
@@ -199,16 +170,7 @@ def read_ledger(home: Path | None = None) -> list[Round]:
 def _write_ledger(rounds: list[Round], home: Path | None) -> None:
     path = rounds_dir(home) / LEDGER_FILE
     text = json.dumps({"format": 1, "rounds": [r.as_dict() for r in rounds]}, indent=2) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text, mode=0o644)  # the public ledger
 
 
 def _next_id(rounds: list[Round]) -> str:
@@ -238,7 +200,7 @@ def ensure_round(home: Path | None = None) -> Round:
     unrevealed (its seed is not known here) and a new round opens.
     """
     finish_interrupted_rotation(home)
-    with _ledger_lock(home):
+    with exclusive_lock(rounds_dir(home) / ".lock"):
         seed = load_secret(home, create=True)
         assert seed is not None
         want = commitment(seed)
@@ -278,7 +240,7 @@ def rotate(home: Path | None = None) -> Rotation:
         raise RoundError(f"the round secret comes from ${SECRET_ENV}: rotate by setting a new value there and "
                          "restarting (the ended round's seed is then yours to publish, see docs/rounds.md)")
     ensure_round(home)
-    with _ledger_lock(home):
+    with exclusive_lock(rounds_dir(home) / ".lock"):
         folder = rounds_dir(home)
         old_seed = load_secret(home)
         assert old_seed is not None
@@ -287,7 +249,7 @@ def rotate(home: Path | None = None) -> Rotation:
         if old.commitment != commitment(old_seed):  # pragma: no cover - ensure_round just made them agree
             raise RoundError("the round ledger and the secret disagree; run `motifbench round show` first")
         new_seed = secrets.token_bytes(SEED_BYTES)
-        _write_private(folder / (SECRET_FILE + ".next"), new_seed.hex() + "\n")
+        atomic_write(folder / (SECRET_FILE + ".next"), new_seed.hex() + "\n")
         now = _utc_now()
         ended = replace(old, ended=now, seed=old_seed.hex())
         started = Round(id=_next_id(rounds), commitment=commitment(new_seed), started=now)
@@ -302,7 +264,7 @@ def finish_interrupted_rotation(home: Path | None = None) -> None:
     pending = folder / (SECRET_FILE + ".next")
     if not pending.is_file():
         return
-    with _ledger_lock(home):
+    with exclusive_lock(rounds_dir(home) / ".lock"):
         seed = _read_secret_file(pending)
         rounds = read_ledger(home)
         if rounds and rounds[-1].current and rounds[-1].commitment == commitment(seed):

@@ -20,14 +20,11 @@ never recomputes a score.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from benchmark.files import atomic_write
+from benchmark.files import atomic_write, exclusive_lock
 
 from submissions import model_facts
 from submissions.public_record import public_record
@@ -313,17 +310,6 @@ def _major(version: Any) -> int | None:
         return None
 
 
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".export.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def write_result_json(sub: Submission, root: Path | None = None) -> Path:
     """``results/<id>.json``: the stored record (sorted keys) as the public may read it: no server paths."""
     path = results_dir(root) / f"{sub.id}.json"
@@ -406,7 +392,7 @@ def export_submission(store: Store, submission_id: str, root: Path | None = None
     sub = store.get(submission_id)
     if sub is None or sub.state != FINISHED:
         return
-    with _locked(root):
+    with exclusive_lock(root / ".export.lock"):
         copy_artifacts(sub, artifacts_from or attempt_dir(sub.id, sub.attempts, root) / "out", root)
         write_result_json(sub, root)
         upsert_leaderboard_row(store, sub, root)
@@ -446,7 +432,7 @@ def export_all(store: Store, root: Path | None = None) -> Path:
     run folder (so exports made before artifacts were copied catch up).
     """
     root = root or submissions_home()
-    with _locked(root):
+    with exclusive_lock(root / ".export.lock"):
         for sub in store.list([FINISHED]):
             if not _has_artifact_copies(sub, root):
                 copy_artifacts(sub, attempt_dir(sub.id, sub.attempts, root) / "out", root)

@@ -20,6 +20,7 @@ from typing import Any
 
 from submissions.errors import StoreError
 from submissions.infra import describe, disk_full, is_infrastructure_fault, is_infrastructure_message
+from submissions.sqlite_schema import ADDED_COLUMNS, COLUMNS, SCHEMA, SCHEMA_VERSION, row_to_submission
 from submissions.store_health import corrupt_message, quick_check
 from submissions.store import (
     FAILED,
@@ -35,84 +36,6 @@ from submissions.store import (
     score_key,
     submissions_home,
 )
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS submissions (
-    id              TEXT PRIMARY KEY,
-    state           TEXT NOT NULL CHECK (state IN ({", ".join(repr(s) for s in STATES)})),
-    model_name      TEXT NOT NULL,
-    submitter       TEXT NOT NULL,
-    dataset_config  TEXT NOT NULL,
-    dataset_version TEXT NOT NULL,
-    sha256          TEXT NOT NULL,
-    size_bytes      INTEGER NOT NULL,
-    baseline        INTEGER NOT NULL DEFAULT 0,
-    manifest_json   TEXT NOT NULL,
-    data_source     TEXT,
-    trial_json      TEXT,
-    created_at      REAL NOT NULL,
-    started_at      REAL,
-    finished_at     REAL,
-    heartbeat_at    REAL,
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    worker_id       TEXT,
-    reason          TEXT,
-    record_json     TEXT,
-    UNIQUE (sha256, dataset_config, dataset_version)
-);
-CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state, created_at);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
-CREATE TABLE IF NOT EXISTS scores (
-    sha256           TEXT NOT NULL,
-    dataset_config   TEXT NOT NULL,
-    dataset_version  TEXT NOT NULL,
-    evaluator_major  INTEGER NOT NULL,
-    round_id         TEXT NOT NULL,
-    submission_id    TEXT NOT NULL,
-    record_json      TEXT NOT NULL,
-    scored_at        REAL NOT NULL,
-    PRIMARY KEY (sha256, dataset_config, dataset_version, evaluator_major, round_id)
-);
-CREATE INDEX IF NOT EXISTS scores_by_submission ON scores (submission_id, scored_at)
-"""
-#: Columns added after schema 1, with their definitions (added in place to an older database).
-_ADDED_COLUMNS = {"rescore": "INTEGER NOT NULL DEFAULT 0"}
-
-_COLUMNS = (
-    "id, state, model_name, submitter, dataset_config, dataset_version, sha256, size_bytes, baseline, "
-    "manifest_json, data_source, trial_json, created_at, started_at, finished_at, heartbeat_at, attempts, "
-    "worker_id, reason, record_json, rescore"
-)
-
-
-def _row_to_submission(row: sqlite3.Row) -> Submission:
-    return Submission(
-        id=row["id"],
-        state=row["state"],
-        model_name=row["model_name"],
-        submitter=row["submitter"],
-        dataset_config=row["dataset_config"],
-        dataset_version=row["dataset_version"],
-        sha256=row["sha256"],
-        size_bytes=row["size_bytes"],
-        baseline=bool(row["baseline"]),
-        manifest=json.loads(row["manifest_json"]),
-        data_source=row["data_source"],
-        trial=json.loads(row["trial_json"]) if row["trial_json"] else {},
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        heartbeat_at=row["heartbeat_at"],
-        attempts=row["attempts"],
-        worker_id=row["worker_id"],
-        reason=row["reason"],
-        record=json.loads(row["record_json"]) if row["record_json"] else None,
-        rescore=bool(row["rescore"]),
-    )
-
 
 #: Databases that passed ``quick_check`` in this process (checked once: handlers open a store per call).
 _CHECKED: set[str] = set()
@@ -167,10 +90,10 @@ class SQLiteStore(Store):
             self._set_wal(busy_timeout)
             self._conn.execute("PRAGMA synchronous = NORMAL")
             with self._tx() as cur:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
+                for statement in filter(str.strip, SCHEMA.split(";")):
                     cur.execute(statement)
                 present = {row["name"] for row in cur.execute("PRAGMA table_info(submissions)")}
-                for name, definition in _ADDED_COLUMNS.items():
+                for name, definition in ADDED_COLUMNS.items():
                     if name not in present:
                         cur.execute(f"ALTER TABLE submissions ADD COLUMN {name} {definition}")
                 cur.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
@@ -260,19 +183,19 @@ class SQLiteStore(Store):
     # -- reads ---------------------------------------------------------------------------
     def get(self, submission_id: str) -> Submission | None:
         with self._reading():
-            row = self._conn.execute(f"SELECT {_COLUMNS} FROM submissions WHERE id = ?", (submission_id,)).fetchone()
-        return _row_to_submission(row) if row else None
+            row = self._conn.execute(f"SELECT {COLUMNS} FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+        return row_to_submission(row) if row else None
 
     def find(self, sha256: str, dataset_config: str, dataset_version: str) -> Submission | None:
         with self._reading():
             row = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM submissions WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ?",
+                f"SELECT {COLUMNS} FROM submissions WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ?",
                 (sha256, dataset_config, dataset_version),
             ).fetchone()
-        return _row_to_submission(row) if row else None
+        return row_to_submission(row) if row else None
 
     def list(self, states: Sequence[str] | None = None, limit: int | None = None) -> list[Submission]:
-        sql, params = f"SELECT {_COLUMNS} FROM submissions", []
+        sql, params = f"SELECT {COLUMNS} FROM submissions", []
         if states:
             unknown = set(states) - set(STATES)
             if unknown:
@@ -284,7 +207,7 @@ class SQLiteStore(Store):
             sql += " LIMIT ?"
             params.append(int(limit))
         with self._reading():
-            return [_row_to_submission(r) for r in self._conn.execute(sql, params).fetchall()]
+            return [row_to_submission(r) for r in self._conn.execute(sql, params).fetchall()]
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
@@ -307,22 +230,22 @@ class SQLiteStore(Store):
         config, version = manifest["dataset"]["config"], manifest["dataset"]["version"]
         with self._tx() as cur:
             existing = cur.execute(
-                f"SELECT {_COLUMNS} FROM submissions WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ?",
+                f"SELECT {COLUMNS} FROM submissions WHERE sha256 = ? AND dataset_config = ? AND dataset_version = ?",
                 (sha256, config, version),
             ).fetchone()
             if existing:
-                return _row_to_submission(existing), False
+                return row_to_submission(existing), False
             row = cur.execute(
                 f"""INSERT INTO submissions (id, state, model_name, submitter, dataset_config, dataset_version,
                         sha256, size_bytes, baseline, manifest_json, data_source, trial_json, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}""",
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}""",
                 (
                     new_submission_id(), PENDING, manifest["model_name"], manifest["submitter"], config, version,
                     sha256, int(size_bytes), int(bool(baseline)), json.dumps(manifest, sort_keys=True),
                     data_source, json.dumps(trial or {}), self.clock(),
                 ),
             ).fetchone()
-        return _row_to_submission(row), True
+        return row_to_submission(row), True
 
     def claim(self, worker_id: str) -> Submission | None:
         # new submissions first (oldest first); then re-scores, newest submission first
@@ -335,10 +258,10 @@ class SQLiteStore(Store):
                                   ORDER BY rescore, CASE WHEN rescore = 0 THEN created_at ELSE -created_at END, id
                                   LIMIT 1)
                        AND state = ?
-                 RETURNING {_COLUMNS}""",
+                 RETURNING {COLUMNS}""",
                 (RUNNING, worker_id, now, now, PENDING, PENDING),
             ).fetchone()
-        return _row_to_submission(row) if row else None
+        return row_to_submission(row) if row else None
 
     def _owned_update(self, sets: str, params: tuple, submission_id: str, worker_id: str) -> bool:
         with self._tx() as cur:
@@ -444,10 +367,10 @@ class SQLiteStore(Store):
                        SET state = ?, attempts = 0, reason = NULL, worker_id = NULL, started_at = NULL,
                            finished_at = NULL, heartbeat_at = NULL
                      WHERE id = ? AND state = ?
-                 RETURNING {_COLUMNS}""",
+                 RETURNING {COLUMNS}""",
                 (PENDING, submission_id, FAILED),
             ).fetchone()
-        return _row_to_submission(row) if row else None
+        return row_to_submission(row) if row else None
 
     def recover_stale(self, stale_after: float, max_attempts: int) -> list[Recovered]:
         now = self.clock()
