@@ -101,11 +101,29 @@ def run_trial(
     fixed = session.get_inputs()[0].shape[0]
     sizes = [fixed] if isinstance(fixed, int) and fixed > 0 else list(batches or [batch])  # fixed batch: its own size
     lo, hi, shape = np.inf, -np.inf, None
+    ran, ism_batch = [], None
     for seed, size in enumerate(sizes):
-        y = _run_batch(session, input_name, output_name, _random_onehot(size, length, seed), output_kind)
+        # The largest size is the evaluator's in silico mutagenesis call (a multiple of 3L mutants). A model
+        # whose activations at that size exceed the memory limit (attention is quadratic in L) is not at
+        # fault: halve it while it stays a multiple of 3L and above the inference batch, and record the size
+        # that fits so the worker's ISM uses it (results do not depend on how mutants are batched).
+        shrinkable = len(sizes) > 1 and size == max(sizes) and size > sorted(sizes)[-2]
+        while True:
+            try:
+                y = _run_batch(session, input_name, output_name, _random_onehot(size, length, seed), output_kind)
+                break
+            except MemoryError:
+                smaller = (size // 2) // (3 * length) * (3 * length)
+                if not shrinkable or smaller < max(3 * length, sorted(sizes)[-2]):
+                    raise
+                size = smaller
+        if shrinkable:
+            ism_batch = size
+        ran.append(size)
         lo, hi, shape = min(lo, float(y.min())), max(hi, float(y.max())), shape or list(y.shape)
     facts = _inspect(path, length, tap, output_kind, logits_output)
-    return {"output_shape": shape, "min": lo, "max": hi, "batches": sizes, **facts}
+    fitted = {"ism_batch_mutants": ism_batch} if ism_batch is not None and ism_batch < max(sizes) else {}
+    return {"output_shape": shape, "min": lo, "max": hi, "batches": ran, **fitted, **facts}
 
 
 def _run_batch(session, input_name: str, output_name: str, x: np.ndarray, output_kind: str) -> np.ndarray:

@@ -338,7 +338,7 @@ class Worker:
             "config": job.dataset_config,
             "split": self.config.split,
             "out_dir": str(run_dir / "out") if self.config.artifacts else None,
-            "params": dict(self.config.eval_params),
+            "params": _fitted_params(self.config.eval_params, job.trial),
             "tap": job.manifest.get("first_layer_tap"),
             "logits_output": job.manifest.get("logits_output"),
             "output_kind": job.manifest.get("output_kind"),
@@ -371,3 +371,14 @@ class Worker:
             export.export_submission(self.store, submission_id, self.root, artifacts_from=artifacts_from)
         except Exception:  # an export problem must not stop the queue; `queue --export` rebuilds
             log.exception("exporting %s failed", submission_id)
+
+
+def _fitted_params(eval_params: dict, trial: dict | None) -> dict:
+    """The worker's evaluation parameters, with ISM batched no larger than the trial found to fit in memory."""
+    params = dict(eval_params)
+    fitted = (trial or {}).get("ism_batch_mutants")
+    if fitted:
+        from evaluator import EvalParams
+
+        params["ism_batch_mutants"] = min(int(fitted), int(params.get("ism_batch_mutants", EvalParams.ism_batch_mutants)))
+    return params

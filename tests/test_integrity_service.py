@@ -84,7 +84,11 @@ def pages() -> list[str]:
     frame = app.source().frame()
     shown = app.leaderboard_view(None, None, "all", "all", list(leaderboard.OPTIONAL_COLUMNS))
     families = app.leaderboard_view(None, None, "all", "all", [], True)
-    texts = [about_markdown(), rounds_markdown(), shown[3].to_csv(), families[3].to_csv(), shown[5]]
+
+    def text(table) -> str:  # the page's table: a Styler (formatted cells) or a plain frame
+        return table.to_string() if hasattr(table, "data") and hasattr(table, "format") else table.to_csv()
+
+    texts = [about_markdown(), rounds_markdown(), text(shown[3]), text(families[3]), shown[5]]
     for sid in frame["id"]:
         texts.append(app.detail_view(sid)[0])
     return texts
