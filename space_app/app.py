@@ -237,7 +237,11 @@ def submit_space(model_file, *fields, profile: gr.OAuthProfile | None = None) ->
 
 
 def poll_status(tracked: str | None) -> tuple:
-    """Timer tick: the background checks' outcome, then the submission's state; stops at FINISHED or FAILED."""
+    """Timer tick: the background checks' outcome, then the submission's state; stops at FINISHED or FAILED.
+
+    ``tracked`` is written back only when it changes (ticket -> submission id, or cleared): a tick that read
+    the previous submission's id while a new upload was being submitted must not overwrite the new ticket.
+    """
     if not tracked:
         return gr.update(), None, "", gr.Timer(active=False)
     if is_ticket(tracked):
@@ -245,17 +249,17 @@ def poll_status(tracked: str | None) -> tuple:
         if outcome is None:
             if not TICKETS.known(tracked):  # the server restarted: nothing was stored for it
                 return "**Not accepted**: the check was interrupted; upload again.", None, "", gr.Timer(active=False)
-            return gr.update(), tracked, "checking…", gr.Timer(active=True)
+            return gr.update(), gr.update(), "checking…", gr.Timer(active=True)
         if not outcome.accepted:
             return outcome.message, None, "", gr.Timer(active=False)
-        tracked = outcome.submission_id
+        tracked = new_tracked = outcome.submission_id
         message = outcome.message
     else:
-        message = gr.update()
+        message, new_tracked = gr.update(), gr.update()  # unchanged: leave the state as it is now
     with _store() as store:
         sub = store.get(tracked)
     done = sub is None or sub.state in (FINISHED, FAILED)
-    return message, tracked, status_text(sub), gr.Timer(active=not done)
+    return message, new_tracked, status_text(sub), gr.Timer(active=not done)
 
 
 def dataset_note() -> str:

@@ -164,6 +164,9 @@ def test_space_submit_returns_at_once_and_checks_in_the_background(home, tmp_pat
     assert outcome is not None and outcome.accepted, outcome
     message, tracked, status, timer = app.poll_status(tracked)
     assert message == outcome.message and tracked == outcome.submission_id and "PENDING" in status
+    # later ticks leave the tracked id alone (a stale tick must not overwrite a newer upload's ticket)
+    message, kept, status, timer = app.poll_status(tracked)
+    assert kept == {"__type__": "update"} and message == {"__type__": "update"} and "PENDING" in status
 
 
 def test_background_intake_stores_nothing_until_it_passes(home, tmp_path, synthetic_repo):

@@ -286,13 +286,20 @@ def test_detail_view_shows_logo_images(browser_page, artifacts_dir):
     page.locator("#filter-logos").screenshot(path=str(artifacts_dir / "space-03b-filter-logos.png"))
 
 
+def wait_uploaded(page, path: Path) -> None:
+    """Wait until the Submit tab's file box holds ``path`` as an uploaded file (served back as a download link).
+
+    The preview writes the name as two spans (stem, extension) with a space between them, so the name is
+    never one text node: ``:text('model.onnx')`` never matches the finished preview (only, by luck, a
+    transient upload line). The download link names the file exactly and exists only once the upload is done.
+    """
+    page.locator(f"#submit-file a[download='{path.name}']").wait_for()
+
+
 def _upload(page, path: Path, name: str, submitter: str = "browser-test") -> None:
     _open_tab(page, "Submit")
     page.locator("#submit-file input[type=file]").set_input_files(str(path))
-    deadline = time.monotonic() + 60
-    while path.stem not in page.locator("#submit-file").inner_text() and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert path.stem in page.locator("#submit-file").inner_text()
+    wait_uploaded(page, path)
     page.locator("#submit-name textarea, #submit-name input").first.fill(name)
     page.locator("#submit-submitter textarea, #submit-submitter input").first.fill(submitter)
     page.locator("#submit-button").click()

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import pytest
 from markup_payloads import EVIL_HOST, PAYLOADS, RENDERED_SELECTORS
-from test_space_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS, _free_port, _wait_http
+from test_space_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS, _free_port, _wait_http, wait_uploaded
 
 pytestmark = pytest.mark.browser
 GROUPS = [PAYLOADS[i:i + 3] for i in range(0, len(PAYLOADS), 3)]  # (submitter, framework, activation) per model
@@ -106,7 +106,7 @@ def _fill(page, elem_id: str, value: str) -> None:
 def _upload(page, path, name: str, submitter: str, framework: str = "", activation: str = "", tap: str = "") -> None:
     page.get_by_role("tab", name="Submit").click()
     page.locator("#submit-file input[type=file]").set_input_files(str(path))
-    page.wait_for_selector(f"#submit-file :text('{path.name}')")
+    wait_uploaded(page, path)
     _fill(page, "submit-name", name)
     _fill(page, "submit-submitter", submitter)
     _fill(page, "submit-framework", framework)
