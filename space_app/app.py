@@ -177,7 +177,7 @@ def detail_view(submission_id: str | None) -> tuple:
     frame = source().frame()
     if not submission_id and frame.empty:
         return (NO_MODEL, None, None, pd.DataFrame(columns=FILTER_COLUMNS), None, None,
-                gr.DownloadButton(value=None, interactive=False))
+                gr.DownloadButton(value=None, interactive=False), "", _shown_image(None), _shown_image(None))
     with _store() as store:
         d = build_detail(submission_id, frame, store=store)
     return (
@@ -189,9 +189,14 @@ def detail_view(submission_id: str | None) -> tuple:
         d.coverage,
         gr.DownloadButton(value=str(d.record_file) if d.record_file else None, interactive=d.record_file is not None),
         d.attribution,
-        str(d.pattern_logos) if d.pattern_logos else None,
-        str(d.attribution_examples) if d.attribution_examples else None,
+        _shown_image(d.pattern_logos),
+        _shown_image(d.attribution_examples),
     )
+
+
+def _shown_image(path) -> gr.Image:
+    """An optional figure: shown when the record has it, hidden (no empty placeholder) when it does not."""
+    return gr.Image(value=str(path) if path else None, visible=bool(path))
 
 
 def open_detail(evt: gr.SelectData) -> tuple:
@@ -328,10 +333,10 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     patterns_img = gr.Image(label="TF-MoDISco patterns (left) beside their best ground-truth match",
                                             type="filepath", interactive=False, elem_id="pattern-logos",
-                                            elem_classes=["mb-logos"], buttons=["download", "fullscreen"])
+                                            elem_classes=["mb-logos"], buttons=["download", "fullscreen"], visible=False)
                     examples_img = gr.Image(label="Example attribution maps (green: the explained TF's sites, "
                                             "grey: other TFs)", type="filepath", interactive=False,
-                                            elem_id="attribution-examples", buttons=["download", "fullscreen"])
+                                            elem_id="attribution-examples", buttons=["download", "fullscreen"], visible=False)
                 record_btn = gr.DownloadButton("Download full result record (JSON)", elem_id="detail-json",
                                                interactive=False)
             with gr.Tab("Submit", id="submit"):
