@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,11 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from leaderboard_render import free_port  # same folder
 
 
 def _counts(home: Path) -> dict[str, int]:
@@ -46,7 +41,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None, help="use (and keep) this data home instead of a temp one")
     args = parser.parse_args()
     home = args.keep or Path(tempfile.mkdtemp(prefix="motifbench-first-serve-"))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MOTIFBENCH_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     log = home.parent / f"{home.name}-serve.log"
     print(f"cpus: {os.cpu_count()}  data home: {home}  log: {log}", flush=True)

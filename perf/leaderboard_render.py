@@ -62,7 +62,7 @@ class JsonRecordsSource:
         return prepare(pd.DataFrame(rows))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -78,6 +78,16 @@ def _time_handler(app, columns, repeats: int = 3) -> tuple[float, float]:
     return times[0], statistics.median(times[1:]), len(getattr(out[3], "data", out[3]))  # a Styler: .data
 
 
+def wait_for_table(page, n_rows: int) -> None:
+    """Block until the leaderboard grid shows ``n_rows`` rows (plus its header) with cells drawn."""
+    page.wait_for_function(
+        f"""() => {{ const g = document.querySelector('#leaderboard-table [role=grid]');
+            return g && g.getAttribute('aria-rowcount') == '{n_rows + 1}'
+                && document.querySelector('#leaderboard-table [role=gridcell]'); }}""",
+        timeout=120_000,
+    )
+
+
 def _time_page(url: str, n_rows: int, loads: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
@@ -88,12 +98,7 @@ def _time_page(url: str, n_rows: int, loads: int) -> list[float]:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             t = time.perf_counter()
             page.goto(url)
-            page.wait_for_function(
-                f"""() => {{ const g = document.querySelector('#leaderboard-table [role=grid]');
-                    return g && g.getAttribute('aria-rowcount') == '{n_rows + 1}'
-                        && document.querySelector('#leaderboard-table [role=gridcell]'); }}""",
-                timeout=120_000,
-            )
+            wait_for_table(page, n_rows)
             out.append(time.perf_counter() - t)
             page.close()
         browser.close()
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         cold, warm, n = _time_handler(app, columns)
         assert n == args.rows, f"{variant}: table has {n} rows"
         demo = app.build_demo()
-        port = _free_port()
+        port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                     **{**app.launch_kwargs(), "allowed_paths": allowed_paths()})
         try:

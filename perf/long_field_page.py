@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,14 +34,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # fixtures (corpus, seed) live with the tests
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from leaderboard_render import CHROMIUM_ARGS, free_port, wait_for_table  # noqa: E402  (same folder)
 
 
 def _add_long_row(home: Path, chars: int) -> None:
@@ -66,7 +58,7 @@ def _add_long_row(home: Path, chars: int) -> None:
 
 
 def _serve(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MOTIFBENCH_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("SPACE_ID", None)
     proc = subprocess.Popen([sys.executable, "-m", "motifbench", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -91,12 +83,7 @@ def _load(browser, url: str, n_rows: int) -> tuple[float, int]:
     cdp.on("Network.dataReceived", lambda e: received.__setitem__(0, received[0] + int(e.get("dataLength", 0))))
     t = time.perf_counter()
     page.goto(url)
-    page.wait_for_function(
-        f"""() => {{ const g = document.querySelector('#leaderboard-table [role=grid]');
-            return g && g.getAttribute('aria-rowcount') == '{n_rows + 1}'
-                && document.querySelector('#leaderboard-table [role=gridcell]'); }}""",
-        timeout=120_000,
-    )
+    wait_for_table(page, n_rows)
     seconds = time.perf_counter() - t
     page.wait_for_timeout(300)  # let trailing responses land in the byte count
     page.close()
