@@ -110,11 +110,14 @@ def test_preset_sets_protocol_and_seeds_and_flags_override(tmp_path, monkeypatch
     tasks = _planned(monkeypatch, "--preset", "nmi2021", "--out", str(tmp_path / "a"))
     assert len(tasks) == 8 * 2 * 10 and {t.seed for t in tasks} == set(range(10))
     assert {t.protocol["name"] for t in tasks} == {"nmi2021"} and tasks[0].protocol["restore_best"] is False
+    # seed-major: every (model, activation) at seed 0 comes before any at seed 1
+    assert [t.seed for t in tasks] == sorted(t.seed for t in tasks)
+    assert len({(t.model, t.activation) for t in tasks[:16]}) == 16
     tasks = _planned(monkeypatch, "--preset", "paper", "--out", str(tmp_path / "b"), "--seeds", "0-1",
                      "--protocol", "koo2019", "--epochs", "3", "--models", "cnn-25-nmi")
     assert "preset paper (alias of nmi2021)" in capsys.readouterr().out
     assert [(t.model, t.activation, t.seed) for t in tasks] == [
-        ("cnn-25-nmi", "relu", 0), ("cnn-25-nmi", "relu", 1), ("cnn-25-nmi", "exp", 0), ("cnn-25-nmi", "exp", 1)]
+        ("cnn-25-nmi", "relu", 0), ("cnn-25-nmi", "exp", 0), ("cnn-25-nmi", "relu", 1), ("cnn-25-nmi", "exp", 1)]
     assert tasks[0].protocol["name"] == "koo2019" and tasks[0].protocol["epochs"] == 3
     tasks = _planned(monkeypatch, "--preset", "koo2019", "--out", str(tmp_path / "c"), "--config", "deepsea")
     assert {t.protocol["batch_size"] for t in tasks} == {32} and {t.seed for t in tasks} == set(range(5))
