@@ -163,6 +163,9 @@ def serve(demo, launch_options: dict, *, host: str = "127.0.0.1", port: int = 78
     from benchmark.rounds import ensure_round
 
     ensure_round()  # the hidden-test round (its secret is created here on first start; docs/rounds.md)
+    from submissions.sandbox import guard_process_secrets
+
+    guard_process_secrets()  # /proc/PID/environ of a process holding $MOTIFBENCH_ROUND_SECRET: not for other processes
     if block:
         stop_on_sigterm()
     from submissions.intake import sweep_incoming
