@@ -17,8 +17,17 @@ PROBABILITY_TOLERANCE = 1e-6
 
 
 def format_value(value: float) -> str:
-    """Shortest text that round-trips the float32 value (``1.0000001``, not ``1``)."""
-    return np.format_float_positional(np.float32(value), unique=True, trim="-")
+    """Shortest text that round-trips the value (``1.0000001``, not ``1``).
+
+    A float32 value is printed with float32's digits; a float64 output (a
+    model computing in double) with float64's, so a value just past the
+    tolerance never prints as one inside it.
+    """
+    value = float(value)
+    single = np.float32(value)
+    if float(single) == value or not np.isfinite(value):
+        return np.format_float_positional(single, unique=True, trim="-")
+    return np.format_float_positional(value, unique=True, trim="-")
 
 
 def probability_range_problem(lo: float, hi: float, tolerance: float = PROBABILITY_TOLERANCE) -> str | None:

@@ -290,17 +290,25 @@ def submission_rows(store: Store, sub: Submission, root: Path | None = None) -> 
     latest: dict[tuple, tuple] = {}
     for key, record, _ in store.history(sub.id):  # oldest first: later records win
         latest[(key.dataset_version, key.evaluator_major)] = (key, record)
+        if record != sub.record:  # every earlier record (an ended round's too) stays downloadable
+            _write_history(root, sub.id, key, record)
     for view, (key, record) in latest.items():
         if view == current_view:
             continue
         row = leaderboard_row(replace(sub, record=record), root, store.checkpoints)
         row["current"] = False
         row["record_file"] = history_file(sub.id, key)
-        path = root / row["record_file"]
-        if not path.is_file():
-            atomic_write(path, (json.dumps(record, indent=2, sort_keys=True, default=str) + "\n").encode())
+        _write_history(root, sub.id, key, record)
         rows.append(row)
     return rows
+
+
+def _write_history(root: Path, submission_id: str, key, record: dict[str, Any]) -> None:
+    """``results/history/...``: an earlier record as the public may read it (no server paths), written once."""
+    path = root / history_file(submission_id, key)
+    if not path.is_file():
+        public = public_record(record)
+        atomic_write(path, (json.dumps(public, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
 def _major(version: Any) -> int | None:
