@@ -234,7 +234,7 @@ def rotate(home: Path | None = None) -> Rotation:
     ledger is rewritten (old round ended with its seed, new round current),
     then ``secret.next`` replaces ``secret``; :func:`ensure_round` finishes an
     interrupted rotation. Re-scoring the submissions is the caller's part
-    (``submissions.rounds_service.rotate_round``).
+    (:func:`submissions.rescore.rotate_round`).
     """
     if secret_source(home) == "env":
         raise RoundError(f"the round secret comes from ${SECRET_ENV}: rotate by setting a new value there and "

@@ -28,7 +28,8 @@ def rounds_markdown() -> str:
         "publishes a commitment, `sha256(seed)`; when the round ends its seed is published here, and anyone can "
         "check the commitment and reproduce every score of the round with "
         "`motifbench evaluate MODEL --hidden-seed SEED` (docs/rounds.md). Every number carries a 95% bootstrap "
-        "interval over sequences (1,000 resamples; 50 for motif recovery); ranks are shared while intervals overlap.",
+        "interval over sequences (by default 1,000 resamples, 50 for motif recovery; each record states its own "
+        "settings); rows whose interval overlaps the leader's share rank 1.",
         "",
     ]
     shown = [r for r in rounds if _ID.match(r.id) and _HEX.match(r.commitment)]

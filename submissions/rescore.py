@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import MotifbenchError
-from submissions.store import FAILED, FINISHED, ScoreKey, Store, Submission
+from submissions.store import FAILED, FINISHED, PENDING, RUNNING, ScoreKey, Store, Submission
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ def rotate_round(store: Store, home: Path | None = None, data: str | Path | None
     """
     from benchmark.rounds import rotate
 
-    on_round = [s.id for s in store.list([FINISHED]) if s.dataset_config == HIDDEN_CONFIG]
+    on_round = [s.id for s in store.list([FINISHED, PENDING, RUNNING])
+                if s.dataset_config == HIDDEN_CONFIG and (s.state == FINISHED or s.rescore)]
     rotation = rotate(home)
     context = current_context(data, home)
     queued = rescore(store, stale=True, context=context)

@@ -296,6 +296,14 @@ def test_serve_scores_rotates_and_the_published_seed_reproduces(served, tmp_path
         theirs = {k: v for k, v in _numbers(record).items() if not k.lstrip(".").startswith(RUN_FACTS)}
         assert len(theirs) > 200 and mine == theirs, sorted(set(mine.items()) ^ set(theirs.items()))[:10]
 
+    # the one-command check (`round verify`, seed from the ledger) on the upload's downloaded r1 record
+    upload_id = next(sid for sid in r1 if subs[sid].model_name == UPLOAD)
+    record_file = tmp_path / "r1-record.json"
+    record_file.write_text(json.dumps(published[upload_id]))
+    capsys.readouterr()
+    assert main(["round", "verify", str(upload), str(record_file)]) == 0
+    assert "every value of the record reproduced exactly" in capsys.readouterr().out
+
     # and the new round's secret is as absent as the old one was
     _assert_secret_absent(seed2, home, [("serve log", log.read_bytes()), *_http_texts(url, client),
                                         *_cli_texts(sorted(r1), capsys)])

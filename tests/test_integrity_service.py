@@ -204,3 +204,19 @@ def test_the_scan_finds_a_planted_seed(home, form):
     (home / "planted.log").write_bytes(b"worker started " + seed_forms(seed)[form] + b"\n")
     with pytest.raises(AssertionError, match="planted.log"):
         assert_secret_absent(seed, home, "", [])
+
+
+def test_record_differences_see_every_value_but_run_facts():
+    from evaluator.hidden import record_differences
+
+    record = {"results": {"a": [0.5, float("nan")], "b": {"c": 1}}, "timings_seconds": {"total": 3.0},
+              "created": "2026-01-01", "model": {"given_path": "x.onnx", "onnx_sha256": "ab"}}
+    same = json.loads(json.dumps(record))
+    same.update(timings_seconds={"total": 9.0}, created="2027-01-01", model={"given_path": "y.onnx", "onnx_sha256": "ab"})
+    assert record_differences(record, same) == []
+    tampered = json.loads(json.dumps(same))
+    tampered["results"]["a"][0] = 0.5000000001
+    tampered["model"]["onnx_sha256"] = "cd"
+    del tampered["results"]["b"]["c"]
+    paths = [d[0] for d in record_differences(record, tampered)]
+    assert paths == ["model.onnx_sha256", "results.a[0]", "results.b.c"]
