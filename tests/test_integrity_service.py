@@ -220,3 +220,21 @@ def test_record_differences_see_every_value_but_run_facts():
     del tampered["results"]["b"]["c"]
     paths = [d[0] for d in record_differences(record, tampered)]
     assert paths == ["model.onnx_sha256", "results.a[0]", "results.b.c"]
+
+
+def test_one_bootstrap_count_for_every_interval():
+    """--bootstrap-resamples sets results.uncertainty's count and the attribution benchmark's (EvalParams) alike."""
+    import argparse
+
+    from evaluator.params import EvalParams
+    from evaluator.params_cli import add_eval_params_arguments, add_interval_arguments, eval_params_overrides, \
+        interval_settings
+
+    parser = argparse.ArgumentParser()
+    add_eval_params_arguments(parser)
+    add_interval_arguments(parser)
+    args = parser.parse_args(["--bootstrap-resamples", "200"])
+    assert interval_settings(args).resamples == 200
+    assert EvalParams.from_dict(eval_params_overrides(args)).bootstrap_resamples == 200
+    defaults = parser.parse_args([])
+    assert EvalParams.from_dict(eval_params_overrides(defaults)).bootstrap_resamples == EvalParams().bootstrap_resamples
