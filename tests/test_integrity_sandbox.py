@@ -116,3 +116,38 @@ def test_the_kernel_hides_a_non_dumpable_process_from_its_own_user(guard):
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", *cmd[1:]]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd="/")
     assert out.stdout.strip() == ("refused" if guard else "read"), out.stderr
+
+
+@pytest.mark.slow
+def test_a_space_secret_from_the_environment_never_reaches_disk_or_the_child(tmp_path, monkeypatch, synthetic_repo):
+    """The Hugging Face Space way: the seed in $MOTIFBENCH_ROUND_SECRET, a real worker with its warm fork server."""
+    from benchmark.rounds import commitment, rounds_dir
+    from submissions.sqlite_store import open_store
+    from submissions.store import FINISHED
+    from submissions.worker import Worker, WorkerConfig
+    from test_integrity_service import assert_secret_absent
+
+    seed = secrets.token_bytes(32)
+    home = tmp_path / "home"
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(home))
+    monkeypatch.setenv(SECRET_ENV, seed.hex())
+    old = sandbox._WARM.pop("evaluate", None)
+    try:
+        with open_store() as store:
+            sid = corpus.enqueue_unvalidated(store, corpus.cnn_model(9), {**MANIFEST, "model_name": "space"},
+                                             synthetic_repo, tmp_path)
+            worker = Worker(store, WorkerConfig(eval_params={"limit": 60, "attribution": False}, intervals=None,
+                                                heartbeat_seconds=0.5, data=str(synthetic_repo)))
+            assert [r.state for r in worker.run(once=True)] == [FINISHED]
+            record = store.get(sid).record
+        assert record["round"]["commitment"] == commitment(seed) and record["dataset"]["split"] == "hidden"
+        assert not (rounds_dir(home) / "secret").exists()  # the seed lives in the environment only
+        server = sandbox._WARM["evaluate"]
+        assert seed.hex().encode() not in Path(f"/proc/{server._proc.pid}/environ").read_bytes()
+        assert_secret_absent(seed, home, "", [])
+    finally:
+        server = sandbox._WARM.pop("evaluate", None)
+        if server is not None:
+            server.close()
+        if old is not None:
+            sandbox._WARM["evaluate"] = old
