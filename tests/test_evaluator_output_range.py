@@ -186,3 +186,35 @@ def test_truly_out_of_range_is_refused_at_intake_with_enough_digits(tmp_path, mo
     message = str(err.value)
     assert err.value.code == "probabilities_out_of_range"
     assert "1.00001" in message and "outside [0, 1] by more than float32 round-off" in message
+
+
+def _half_model(factor: float) -> onnx.ModelProto:
+    """The client model with a float16 output: Sigmoid -> Cast(float16) -> Mul(factor), e.g. 1 + 2^-10 = 1 ulp."""
+    model = client_model()
+    graph = model.graph
+    graph.node[-1].output[0] = "s"
+    graph.initializer.append(numpy_helper.from_array(np.array(factor, np.float16), "factor"))
+    graph.node.extend([helper.make_node("Cast", ["s"], ["s16"], to=TensorProto.FLOAT16),
+                       helper.make_node("Mul", ["s16", "factor"], ["y"])])
+    graph.output[0].type.tensor_type.elem_type = TensorProto.FLOAT16
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_float16_outputs_get_float16_round_off(tmp_path, monkeypatch, synthetic_repo):
+    from submissions.errors import SubmissionRejected
+    from submissions.intake import submit
+
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    one_ulp, far = tmp_path / "ulp.onnx", tmp_path / "far.onnx"
+    onnx.save(_half_model(1 + 2 ** -10), one_ulp)
+    onnx.save(_half_model(1.0625), far)
+    model = OnnxModel(one_ulp, 200, output_kind="probabilities")
+    raw = model.predict(_inputs(256), 256)
+    assert raw.dtype == np.float16 and raw.max() == np.float16(1 + 2 ** -10)  # one float16 ulp above 1
+    assert model.to_probabilities(raw).max() == 1.0
+    submit(one_ulp, MANIFEST, data=synthetic_repo)  # accepted: float16 round-off
+    with pytest.raises(SubmissionRejected, match=r"1\.0625\], outside \[0, 1\] by more than float16 round-off"):
+        submit(far, {**MANIFEST, "model_name": "far"}, data=synthetic_repo)
+    assert "by more than float32" in probability_range_problem(0.0, 1.001, dtype=np.float32)
+    assert probability_range_problem(0.0, 1.001, dtype=np.float16) is None
