@@ -67,6 +67,15 @@ def _cmd_round(args: argparse.Namespace) -> int:
 
     if args.action == "verify":
         return _cmd_round_verify(args)
+    if args.action == "reveal":
+        from benchmark.errors import MotifbenchError
+        from benchmark.rounds import parse_seed, reveal
+
+        if len(args.operands) != 1:
+            raise MotifbenchError("`round reveal` takes one SEED: the 64 hex digits of an ended round's seed")
+        done = reveal(parse_seed(args.operands[0]))
+        print(f"round {done.id}: seed published (sha256 matches its commitment {done.commitment})")
+        return 0
     if args.operands:
         raise SystemExit(f"motifbench round {args.action}: unexpected arguments {' '.join(args.operands)}")
     if args.action == "rotate":
@@ -118,11 +127,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "round", help="hidden-test rounds: show the ledger, or end the round (publishing its seed)",
         description="`round show` lists every round with its commitment (sha256 of its seed) and, once ended, "
                     "its seed. `round rotate` ends the current round, publishes its seed, draws a new secret "
-                    "and queues every finished submission for re-scoring. `round verify MODEL RECORD` re-scores "
-                    "MODEL on the hidden test of the record's (ended) round with the record's own settings and "
-                    "compares every value; exit 1 when any differs. See docs/rounds.md.")
-    r.add_argument("action", choices=("show", "rotate", "verify"))
-    r.add_argument("operands", nargs="*", metavar="MODEL RECORD", help="verify: the model (.onnx) and its record")
+                    "and queues every finished submission for re-scoring. `round reveal SEED` publishes the seed "
+                    "of a round that ended unrevealed (a Space that changed $MOTIFBENCH_ROUND_SECRET). `round "
+                    "verify MODEL RECORD` re-scores MODEL on the hidden test of the record's (ended) round with the "
+                    "record's own settings and compares every value; exit 1 when any differs. See docs/rounds.md.")
+    r.add_argument("action", choices=("show", "rotate", "verify", "reveal"))
+    r.add_argument("operands", nargs="*", metavar="ARG",
+                   help="verify: MODEL RECORD (the model's .onnx and its record); reveal: SEED (of an ended round)")
     r.add_argument("--seed", help="verify: the round's published seed (default: from the local ledger)")
     r.add_argument("--threads", type=int, default=1, help="verify: ONNX Runtime threads (default 1)")
     r.add_argument("--out", help="verify: write the reproduced record here")

@@ -238,3 +238,35 @@ def test_one_bootstrap_count_for_every_interval():
     assert EvalParams.from_dict(eval_params_overrides(args)).bootstrap_resamples == 200
     defaults = parser.parse_args([])
     assert EvalParams.from_dict(eval_params_overrides(defaults)).bootstrap_resamples == EvalParams().bootstrap_resamples
+
+
+def test_a_round_ended_by_a_new_space_secret_is_published_by_its_owner(home, monkeypatch, capsys):
+    """A Space ends a round by changing $MOTIFBENCH_ROUND_SECRET; the old seed is then published, checked."""
+    from space_app.integrity_view import rounds_markdown
+
+    seeds = [bytes([i]) * 32 for i in (1, 2, 3)]
+    monkeypatch.setenv(rounds.SECRET_ENV, seeds[0].hex())
+    rounds.ensure_round()
+    monkeypatch.setenv(rounds.SECRET_ENV, seeds[1].hex())
+    assert rounds.ensure_round().id == "r2" and rounds.read_ledger()[0].seed is None  # r1 ended unrevealed
+    with pytest.raises(rounds.RoundError, match="r2 is still running"):
+        rounds.reveal(seeds[1])
+    with pytest.raises(rounds.RoundError, match="no round"):
+        rounds.reveal(seeds[2])
+    assert main(["round", "reveal", seeds[0].hex()]) == 0 and "round r1: seed published" in capsys.readouterr().out
+    first = rounds.read_ledger()[0]
+    assert first.seed == seeds[0].hex() and rounds.verify_round(first)
+    # the next change of secret publishes the previous one on start, through $MOTIFBENCH_REVEAL_SEEDS
+    monkeypatch.setenv(rounds.SECRET_ENV, seeds[2].hex())
+    monkeypatch.setenv(rounds.REVEAL_ENV, f"{seeds[0].hex()}, {seeds[1].hex()}")
+    assert rounds.ensure_round().id == "r3"
+    assert [r.seed for r in rounds.read_ledger()] == [seeds[0].hex(), seeds[1].hex(), None]
+    assert rounds_markdown().count("(matches)") == 2
+    monkeypatch.setenv(rounds.REVEAL_ENV, seeds[2].hex())  # the running round's seed: refused, never published
+    with pytest.raises(rounds.RoundError, match="r3 is still running"):
+        rounds.ensure_round()
+    assert rounds.read_ledger()[2].seed is None
+    monkeypatch.setenv(rounds.REVEAL_ENV, "zz" * 32)
+    with pytest.raises(rounds.RoundError, match="MOTIFBENCH_REVEAL_SEEDS") as err:
+        rounds.ensure_round()
+    assert "zz" not in str(err.value)
