@@ -387,7 +387,7 @@ def write_leaderboard(store: Store, root: Path | None = None) -> Path:
 
 
 def export_submission(store: Store, submission_id: str, root: Path | None = None,
-                      artifacts_from: Path | None = None) -> None:
+                      artifacts_from: Path | None = None, artifacts: bool = True) -> None:
     """After a job ends: its artifacts and JSON (if FINISHED), then a fresh leaderboard table.
 
     Parameters
@@ -395,13 +395,17 @@ def export_submission(store: Store, submission_id: str, root: Path | None = None
     artifacts_from : Path, optional
         The folder the evaluator wrote into; default the finishing attempt's
         ``runs/<id>/attempt-<n>/out``.
+    artifacts : bool
+        False: leave ``results/<id>/`` as it is (a failed re-score kept the earlier record, whose
+        artifacts are already there; the failed attempt's files must not replace them).
     """
     root = root or submissions_home()
     sub = store.get(submission_id)
     if sub is None or sub.state != FINISHED:
         return
     with exclusive_lock(root / ".export.lock"):
-        copy_artifacts(sub, artifacts_from or attempt_dir(sub.id, sub.attempts, root) / "out", root)
+        if artifacts:
+            copy_artifacts(sub, artifacts_from or attempt_dir(sub.id, sub.attempts, root) / "out", root)
         write_result_json(sub, root)
         upsert_leaderboard_row(store, sub, root)
 

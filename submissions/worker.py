@@ -260,8 +260,8 @@ class Worker:
         """Requeue (or fail) jobs whose workers died."""
         for item in self.store.recover_stale(self.config.stale_after, self.config.max_attempts):
             log.warning("job %s had a silent worker: now %s (attempt %d)", item.id, item.new_state, item.attempts)
-            if item.new_state == FAILED:
-                self._export(item.id)
+            if item.new_state in (FAILED, FINISHED):  # FINISHED: a failed re-score kept its earlier record
+                self._export(item.id, artifacts=False)
 
     def process(self, job: Submission) -> JobResult:
         """Evaluate one claimed job and record FINISHED or FAILED; never raises for the job's faults."""
@@ -311,8 +311,10 @@ class Worker:
             return JobResult(job.id, "ABANDONED", "job no longer ours at finish", seconds)
         reason = outcome.message or outcome.status
         if self._record(self.store.fail, job, reason):
-            log.warning("job %s FAILED: %s", job.id, reason)
-            self._export(job.id)
+            kept = job.rescore and job.record is not None  # the store kept it FINISHED with its earlier record
+            log.warning("job %s %s: %s", job.id, "re-score FAILED (its earlier record stays)" if kept else "FAILED",
+                        reason)
+            self._export(job.id, artifacts=not kept)
             return JobResult(job.id, FAILED, reason, seconds)
         return JobResult(job.id, "ABANDONED", "job no longer ours at fail", seconds)
 
@@ -366,9 +368,10 @@ class Worker:
     def _run_dir(self, job: Submission) -> Path:
         return export.attempt_dir(job.id, job.attempts, self.root)
 
-    def _export(self, submission_id: str, artifacts_from: Path | None = None) -> None:
+    def _export(self, submission_id: str, artifacts_from: Path | None = None, artifacts: bool = True) -> None:
         try:
-            export.export_submission(self.store, submission_id, self.root, artifacts_from=artifacts_from)
+            export.export_submission(self.store, submission_id, self.root, artifacts_from=artifacts_from,
+                                     artifacts=artifacts)
         except Exception:  # an export problem must not stop the queue; `queue --export` rebuilds
             log.exception("exporting %s failed", submission_id)
 

@@ -244,9 +244,12 @@ def test_serve_scores_rotates_and_the_published_seed_reproduces(served, tmp_path
         lo, hi = record["results"]["uncertainty"]["classification"]["macro_auroc"]
         assert row["AUROC"] == round(auroc, 3) and row["AUROC ±"] == round((hi - lo) / 2, 3) and lo <= auroc <= hi
         gt = record["results"]["motif_recovery"]["match_ground_truth_fraction"]
-        assert row["GT match"] == round(gt, 3)
+        gt_lo, gt_hi = record["results"]["uncertainty"]["motif_recovery"]["match_ground_truth_fraction"]
+        assert row["GT match"] == round(gt, 3) and row["GT match ±"] == round((gt_hi - gt_lo) / 2, 3)
         assert row["Gap AUROC"] == round(record["public_test"]["macro_auroc"] - auroc, 3)
         assert row["Type"] == ("baseline" if row["Model"] in BASELINES else "community")
+    # the public numbers differ, so the equalities above say the page shows the hidden ones
+    assert any(round(r1[r["ID"]]["public_test"]["macro_auroc"], 3) != r["AUROC"] for r in rows)
     # ranked by hidden GT match with shared bands, then AUROC
     assert [r["Rank"] for r in rows] == _band_rule(rows, r1) == sorted(r["Rank"] for r in rows)
     keys = [(r["Rank"], -r1[r["ID"]]["results"]["motif_recovery"]["match_ground_truth_fraction"],
