@@ -3,9 +3,9 @@
 A serve-like flow (round opened as ``serve`` does, a real upload through
 intake, the real worker with its sandbox, the exports, the pages) scores on
 the hidden round; the secret appears in no file or table it writes;
-``rescore`` is idempotent; ``round rotate`` re-scores everything and the
-published seed reproduces the ended round's scores exactly through
-``motifbench evaluate --hidden-seed``.
+``rescore`` is idempotent; ``round rotate`` re-scores everything (the
+published seed reproducing the ended round's records is checked through the
+served app in ``test_integrity_served.py``).
 """
 from __future__ import annotations
 
@@ -152,18 +152,7 @@ def test_hidden_rounds_end_to_end(home, tmp_path, synthetic_repo, capfd, caplog)
     seed2 = rounds.load_secret()
     assert_secret_absent(seed2, home, capfd.readouterr().out + caplog.text, pages())
 
-    # anyone can now regenerate r1's test and reproduce its scores exactly
-    out = tmp_path / "verify" / "r1.json"
-    code = main(["evaluate", str(model_path), "--hidden-seed", seed1.hex(), "--data", str(synthetic_repo),
-                 "--out", str(out), "--limit", str(EVAL["limit"]), "--ism-sequences", str(EVAL["ism_sequences"]),
-                 "--bootstrap-resamples", str(INTERVALS["resamples"]),
-                 "--recovery-resamples", str(INTERVALS["recovery_resamples"]),
-                 "--bootstrap-seed", str(INTERVALS["seed"]), "--threads", "1", "--quiet"])
-    assert code == 0
-    reproduced = json.loads(out.read_text())
-    assert reproduced["round"] == first["round"]
-    assert json.dumps(reproduced["results"], sort_keys=True) == json.dumps(first["results"], sort_keys=True)
-    assert "hidden round" in capfd.readouterr().out
+    # reproducing r1's records from the published seed: tests/test_integrity_served.py (through `serve`)
 
 
 def test_old_records_stay_in_their_version_view(home, tmp_path, synthetic_repo):
