@@ -55,7 +55,6 @@ WITHHELD_ENV = (SECRET_ENV,)
 
 LAUNCHERS = ("spawn", "forkserver")
 
-
 _PR_SET_DUMPABLE = 4
 
 
@@ -83,6 +82,7 @@ def child_environment() -> dict[str, str]:
     """The environment of a sandboxed child: the caller's, minus :data:`WITHHELD_ENV`, plus :data:`CHILD_ENV`."""
     env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
     return {**env, **CHILD_ENV}
+
 
 OK, REJECTED, ERROR, TIMEOUT, OUT_OF_MEMORY, CRASHED, ABANDONED, INFRASTRUCTURE = (
     "ok", "rejected", "error", "timeout", "out_of_memory", "crashed", "abandoned", "infrastructure",
