@@ -1,4 +1,7 @@
-"""``motifbench rescore`` and ``motifbench round show|rotate|verify`` (Python API: :mod:`submissions.rescore`, :func:`evaluator.hidden.verify_record`)."""
+"""``motifbench rescore`` and ``motifbench round show|rotate|reveal|verify``.
+
+Python API: :mod:`submissions.rescore`, :func:`benchmark.rounds.reveal`, :func:`evaluator.hidden.verify_record`.
+"""
 from __future__ import annotations
 
 import argparse

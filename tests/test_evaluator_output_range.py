@@ -136,7 +136,8 @@ def _nan_model() -> onnx.ModelProto:
     graph = model.graph
     graph.node[-1].output[0] = "s"
     graph.initializer.append(numpy_helper.from_array(np.full(12, 0.5, np.float32), "half"))
-    graph.node.extend([helper.make_node("Sub", ["s", "half"], ["centred"]), helper.make_node("Log", ["centred"], ["y"])])
+    graph.node.extend([helper.make_node("Sub", ["s", "half"], ["centred"]),
+                       helper.make_node("Log", ["centred"], ["y"])])
     onnx.checker.check_model(model)
     return model
 

@@ -77,8 +77,8 @@ def served(tmp_path_factory):
     log = root / "serve.log"
     worker_args = " ".join(["--poll", "0.5", "--fast-attribution", "--no-artifacts", *EVAL_FLAGS])
     with log.open("w") as handle:
-        proc = subprocess.Popen([sys.executable, "-m", "motifbench", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--baselines-from", str(bundle), "--worker-args", worker_args],
+        proc = subprocess.Popen([sys.executable, "-m", "motifbench", "serve", "--host", "127.0.0.1",
+                                 "--port", str(port), "--baselines-from", str(bundle), "--worker-args", worker_args],
                                 env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180  # the first start builds the dataset

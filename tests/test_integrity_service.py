@@ -201,7 +201,8 @@ def test_record_differences_see_every_value_but_run_facts():
     record = {"results": {"a": [0.5, float("nan")], "b": {"c": 1}}, "timings_seconds": {"total": 3.0},
               "created": "2026-01-01", "model": {"given_path": "x.onnx", "onnx_sha256": "ab"}}
     same = json.loads(json.dumps(record))
-    same.update(timings_seconds={"total": 9.0}, created="2027-01-01", model={"given_path": "y.onnx", "onnx_sha256": "ab"})
+    same.update(timings_seconds={"total": 9.0}, created="2027-01-01",
+                model={"given_path": "y.onnx", "onnx_sha256": "ab"})
     assert record_differences(record, same) == []
     tampered = json.loads(json.dumps(same))
     tampered["results"]["a"][0] = 0.5000000001
