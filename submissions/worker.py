@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: JobResult state of a job handed back after an infrastructure fault (it stays PENDING).
 RETRY = "RETRY"
+#: The round's hidden test handed to the child, in the attempt's folder; deleted when the child is done
+#: (and, for a worker that died first, when its job is recovered).
+HIDDEN_DRAW = "hidden-test.npz"
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,8 @@ class Worker:
         """Requeue (or fail) jobs whose workers died."""
         for item in self.store.recover_stale(self.config.stale_after, self.config.max_attempts):
             log.warning("job %s had a silent worker: now %s (attempt %d)", item.id, item.new_state, item.attempts)
+            for attempt in range(1, item.attempts + 1):  # a dead worker never deleted its hidden draw
+                export.attempt_dir(item.id, attempt, self.root).joinpath(HIDDEN_DRAW).unlink(missing_ok=True)
             if item.new_state in (FAILED, FINISHED):  # FINISHED: a failed re-score kept its earlier record
                 self._export(item.id, artifacts=False)
 
@@ -356,7 +361,7 @@ class Worker:
         draw = None
         if self.hidden is not None and job.dataset_config == HIDDEN_CONFIG:
             # the worker draws the hidden test; the child gets sequences and ground truth, never the seed
-            draw, round_info = self.hidden.write_draw(run_dir / "hidden-test.npz", job.dataset_version)
+            draw, round_info = self.hidden.write_draw(run_dir / HIDDEN_DRAW, job.dataset_version)
             kwargs.update(hidden_draw=str(draw), round_info=round_info)
         try:
             return run_in_sandbox("evaluate", kwargs, limits, run_dir, launcher=self.config.launcher,

@@ -260,3 +260,23 @@ def test_a_round_ended_by_a_new_space_secret_is_published_by_its_owner(home, mon
     with pytest.raises(rounds.RoundError, match="MOTIFBENCH_REVEAL_SEEDS") as err:
         rounds.ensure_round()
     assert "zz" not in str(err.value)
+
+
+def test_a_dead_workers_hidden_draw_is_deleted_when_its_job_is_recovered(home, tmp_path, synthetic_repo):
+    """A worker killed mid-job never deletes the round's test it handed its child; recovery does."""
+    import time
+
+    from submissions.export import attempt_dir
+    from submissions.worker import HIDDEN_DRAW
+
+    with open_store() as store:
+        sid = corpus.enqueue_unvalidated(store, corpus.cnn_model(4), MANIFEST, synthetic_repo, tmp_path)
+        job = store.claim("dead-worker")
+        assert job.id == sid
+        draw = attempt_dir(sid, job.attempts) / HIDDEN_DRAW
+        draw.parent.mkdir(parents=True)
+        draw.write_bytes(b"the round's sequences and labels")
+        time.sleep(0.05)
+        worker = Worker(store, WorkerConfig(stale_after=0.01, hidden=False))
+        worker.recover()
+        assert store.get(sid).state == "PENDING" and not draw.exists()
