@@ -45,6 +45,9 @@ from benchmark.paths import data_home
 
 SEED_BYTES = 32
 SECRET_ENV = "MOTIFBENCH_ROUND_SECRET"
+#: Seeds of ended rounds to publish (64 hex digits each, separated by commas or spaces): how a Space whose
+#: secret lives in :data:`SECRET_ENV` publishes the seed of the round it ended by changing that secret.
+REVEAL_ENV = "MOTIFBENCH_REVEAL_SEEDS"
 ROUNDS_DIR = "rounds"
 SECRET_FILE = "secret"
 LEDGER_FILE = "ledger.json"
@@ -197,9 +200,16 @@ def ensure_round(home: Path | None = None) -> Round:
 
     When the secret in use (an environment variable a Space owner changed)
     no longer matches the ledger's current round, that round is closed
-    unrevealed (its seed is not known here) and a new round opens.
+    unrevealed (its seed is not known here) and a new round opens. Seeds named
+    by :data:`REVEAL_ENV` are then published (:func:`reveal`).
     """
     finish_interrupted_rotation(home)
+    current = _open_round(home)
+    _reveal_from_environment(home)
+    return current
+
+
+def _open_round(home: Path | None) -> Round:
     with exclusive_lock(rounds_dir(home) / ".lock"):
         seed = load_secret(home, create=True)
         assert seed is not None
@@ -234,7 +244,7 @@ def rotate(home: Path | None = None) -> Rotation:
     ledger is rewritten (old round ended with its seed, new round current),
     then ``secret.next`` replaces ``secret``; :func:`ensure_round` finishes an
     interrupted rotation. Re-scoring the submissions is the caller's part
-    (``submissions.rounds_service.rotate_round``).
+    (:func:`submissions.rescore.rotate_round`).
     """
     if secret_source(home) == "env":
         raise RoundError(f"the round secret comes from ${SECRET_ENV}: rotate by setting a new value there and "
@@ -271,6 +281,42 @@ def finish_interrupted_rotation(home: Path | None = None) -> None:
             os.replace(pending, folder / SECRET_FILE)
         else:
             pending.unlink()  # died before the ledger named it: the old round simply goes on
+
+
+def reveal(seed: bytes, home: Path | None = None) -> Round:
+    """Publish the seed of an ended round in the ledger (after checking it against the round's commitment).
+
+    For rounds that ended unrevealed: a Space whose secret came from
+    :data:`SECRET_ENV` ends a round by changing that secret, so the service
+    never learns the old seed; its owner publishes it here (``motifbench round
+    reveal SEED``, or :data:`REVEAL_ENV` on the next start). The running
+    round's seed is refused: it must stay secret until the round ends.
+    """
+    want = commitment(seed)
+    with exclusive_lock(rounds_dir(home) / ".lock"):
+        rounds = read_ledger(home)
+        index = next((i for i, r in enumerate(rounds) if r.commitment == want), None)
+        if index is None:
+            raise RoundError("no round in the ledger has this seed's commitment (sha256); check the seed")
+        found = rounds[index]
+        if found.current:
+            raise RoundError(f"round {found.id} is still running: its seed stays secret until the round ends "
+                             f"(`motifbench round rotate`, or a new ${SECRET_ENV} and a restart)")
+        if found.seed is None:
+            rounds[index] = found = replace(found, seed=seed.hex())
+            _write_ledger(rounds, home)
+        return found
+
+
+def _reveal_from_environment(home: Path | None) -> None:
+    """Publish every seed :data:`REVEAL_ENV` names (ended rounds only; a malformed value is an error)."""
+    text = os.environ.get(REVEAL_ENV, "")
+    for item in re.split(r"[\s,]+", text.strip()) if text.strip() else []:
+        try:
+            seed = parse_seed(item)
+        except RoundError:
+            raise RoundError(f"${REVEAL_ENV} holds something that is not a {2 * SEED_BYTES}-hex-digit seed") from None
+        reveal(seed, home)
 
 
 def verify_round(round_: Round) -> bool:

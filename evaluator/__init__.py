@@ -37,6 +37,8 @@ _API = {
     "write_meme": ("evaluator.meme_io", "write_meme"),
     "read_record": ("evaluator.record", "read_record"),
     "inspect_model": ("evaluator.onnx_model", "inspect_model"),
+    "evaluate_hidden": ("evaluator.hidden", "evaluate_hidden"),
+    "verify_record": ("evaluator.hidden", "verify_record"),
 }
 __all__ = ["EVALUATOR_VERSION", *sorted(_API)]
 __getattr__, __dir__ = lazy_api(__name__, _API, globals())

@@ -269,7 +269,8 @@ class OnnxModel:
         if not np.all(np.isfinite(out)):
             bad = int((~np.isfinite(out)).sum())
             raise ModelOutputError(f"output {self.output_name!r} contains {bad} NaN/inf values")
-        problem = probability_range_problem(float(out.min()), float(out.max())) if self.output_kind == "probabilities" else None
+        problem = (probability_range_problem(float(out.min()), float(out.max()), dtype=out.dtype)
+                   if self.output_kind == "probabilities" else None)
         if problem:
             raise ModelOutputError(
                 f"output {self.output_name!r} was {'declared' if self.output_kind_source == 'declared' else 'taken'} "

@@ -63,7 +63,9 @@ class EvalParams:
     ig_steps: integrated-gradients steps (midpoint rule, all-zero baseline).
     shap_shuffles: dinucleotide-shuffled references per sequence for DeepLIFT/SHAP.
     attribution_seed: seed of the explained-class draw, the shuffles and the randomisation check.
-    bootstrap_resamples: percentile-bootstrap resamples (over sequences) for the CIs.
+    bootstrap_resamples: percentile-bootstrap resamples (over sequences) for the attribution benchmark's
+        CIs; when the evaluation draws ``results.uncertainty`` intervals, their ``resamples`` replace it
+        (one count for every interval of a record).
     randomisation_sequences: sequences used by the cascading randomisation check (0 = off).
     discovery: run TF-MoDISco on the corrected-saliency hypothetical contributions and Tomtom its patterns
         (opt-in: 10-60 s on 2 cores; the service worker always runs it).

@@ -93,6 +93,8 @@ def eval_params_overrides(args: argparse.Namespace) -> dict[str, Any]:
     for flag in ("slow_attribution", "discovery"):
         if getattr(args, flag, False):
             out[flag] = True
+    if getattr(args, "bootstrap_resamples", None) is not None:  # one count for every interval of the record,
+        out["bootstrap_resamples"] = args.bootstrap_resamples   # the attribution benchmark's included
     return out
 
 
@@ -102,8 +104,8 @@ def add_interval_arguments(parser: argparse.ArgumentParser) -> argparse._Argumen
 
     g = parser.add_argument_group("bootstrap intervals (docs/rounds.md)")
     g.add_argument("--no-intervals", action="store_true", help="skip the bootstrap intervals (results.uncertainty)")
-    g.add_argument("--bootstrap-resamples", type=int, default=DEFAULT_RESAMPLES,
-                   help="resamples for classification and attribution intervals (default: %(default)s)")
+    g.add_argument("--bootstrap-resamples", type=int, default=None,
+                   help=f"resamples for every classification and attribution interval (default: {DEFAULT_RESAMPLES})")
     g.add_argument("--recovery-resamples", type=int, default=DEFAULT_RECOVERY_RESAMPLES,
                    help="resamples for motif-recovery intervals, each a Tomtom run of every filter "
                         "(default: %(default)s)")
@@ -115,12 +117,13 @@ def add_interval_arguments(parser: argparse.ArgumentParser) -> argparse._Argumen
 def interval_settings(args: argparse.Namespace):
     """The :class:`~evaluator.uncertainty.BootstrapSettings` the flags ask for (None with --no-intervals)."""
     from benchmark.errors import MotifbenchError
-    from evaluator.uncertainty import BootstrapSettings
+    from evaluator.uncertainty import DEFAULT_RESAMPLES, BootstrapSettings
 
     if args.no_intervals:
         return None
     try:
-        return BootstrapSettings(resamples=args.bootstrap_resamples, recovery_resamples=args.recovery_resamples,
+        resamples = DEFAULT_RESAMPLES if args.bootstrap_resamples is None else args.bootstrap_resamples
+        return BootstrapSettings(resamples=resamples, recovery_resamples=args.recovery_resamples,
                                  seed=args.bootstrap_seed)
     except ValueError as exc:
         raise MotifbenchError(str(exc)) from None

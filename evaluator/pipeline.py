@@ -160,6 +160,11 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
     ``y : ndarray, shape (N, 12)``, ``mask : ndarray, shape (N, L)``, ``ids`` and ``info``.
     """
     params = params or EvalParams()
+    if intervals is not None and params.bootstrap_resamples != intervals.resamples:
+        from dataclasses import replace
+
+        # one resample count for every interval of the record: the attribution benchmark's too (recorded as used)
+        params = replace(params, bootstrap_resamples=intervals.resamples)
     timer = timer or _Timer()
     reference = reference or load_reference(params.jaspar_release)
     if reference.release != params.jaspar_release:

@@ -121,8 +121,8 @@ def leaderboard_view(config: str | None, view_label: str | None, activation: str
         count = "No finished evaluations yet: submit a model in the Submit tab."
     else:
         count = (f"{len(table)} {'family row(s), mean ± sd over seeds,' if families else 'model(s)'} in "
-                 f"**{md(view.label)}**. Ranked by GT match (rows whose 95% intervals overlap share a rank), then "
-                 "AUROC; ± = half the interval; click a header to sort, hover a header for its meaning.")
+                 f"**{md(view.label)}**. Ranked by GT match (rows whose 95% intervals overlap the leader's share "
+                 "rank 1), then AUROC; ± = half the interval; click a header to sort, hover a header for its meaning.")
     model_choices = choices(frame)
     ids = {value for _, value in model_choices}
     if picked not in ids:

@@ -10,7 +10,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from space_app.service import serve
 
     serve(demo, launch_kwargs(), host=args.host, port=args.port, worker=not args.no_worker, worker_args=shlex.split(args.worker_args or ""),
-          build_dataset=not args.no_build, baselines=not args.no_baselines)
+          build_dataset=not args.no_build, baselines=not args.no_baselines, baseline_folder=args.baselines_from)
     return 0
 
 
@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-build", action="store_true", help="do not build the synthetic dataset when it is missing")
     p.add_argument("--no-baselines", action="store_true",
                    help="do not queue the bundled baseline models (queued by default; duplicates are skipped)")
+    p.add_argument("--baselines-from", metavar="FOLDER",
+                   help="queue the baseline runs of FOLDER (RUN/model.onnx + RUN/spec.json each) instead of the "
+                        "bundled ones, e.g. a subset or your own `motifbench sweep` runs")
     p.add_argument("--worker-args", default="",
                    help="extra `motifbench worker` options, quoted, e.g. \"--limit 400 --no-attribution\"")
     p.add_argument("--share", nargs=0, action=_RefuseShare, help=argparse.SUPPRESS)

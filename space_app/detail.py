@@ -143,9 +143,10 @@ def header(record: dict[str, Any], submission_id: str, row: dict[str, Any] | Non
     missed = rec.get("missed_tfs") or []
     if missed:
         lines += ["", f"Ground-truth motifs no filter recovered: {t(', '.join(map(str, missed)))}."]
-    from space_app.integrity_view import detail_lines
+    from space_app.integrity_view import detail_lines, earlier_records_lines
 
     lines += detail_lines(record)  # intervals, hidden round, public-minus-hidden gap
+    lines += earlier_records_lines(submission_id)  # ended rounds' records, for verifying them
     return "\n".join(lines)
 
 

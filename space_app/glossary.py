@@ -26,9 +26,12 @@ DEFINITIONS: dict[str, str] = {
     PARAMS: "Parameters of the model as exported to ONNX, with every batch normalization folded into the "
             "layer before it: the same count for every model whatever the framework or exporter did "
             "(batch-norm running statistics are not parameters).",
-    "Rank": "Rank by GT match, then AUROC; rows whose 95% bootstrap intervals overlap share a rank.",
-    "AUROC ±": "Half the width of the 95% bootstrap interval of AUROC.",
-    "GT match ±": "Half the width of the 95% bootstrap interval of GT match.",
+    "Rank": "1 + the number of rows whose 95% bootstrap interval of GT match lies entirely above this row's: "
+            "rows overlapping the leader's interval share rank 1 (a row without an interval counts as its "
+            "value). Within a rank, rows are ordered by GT match, then AUROC.",
+    "AUROC ±": "Half the width of the 95% bootstrap interval of AUROC (\"no CI\": scored without intervals).",
+    "GT match ±": "Half the width of the 95% bootstrap interval of GT match (\"no CI\": scored without "
+                  "intervals; the row then ranks by its value alone).",
     "Pool": "First-layer max-pool size (the papers' key design choice).",
     "Activation": "First-layer activation (exp or relu in the papers).",
 }

@@ -28,7 +28,8 @@ def rounds_markdown() -> str:
         "publishes a commitment, `sha256(seed)`; when the round ends its seed is published here, and anyone can "
         "check the commitment and reproduce every score of the round with "
         "`motifbench evaluate MODEL --hidden-seed SEED` (docs/rounds.md). Every number carries a 95% bootstrap "
-        "interval over sequences (1,000 resamples; 50 for motif recovery); ranks are shared while intervals overlap.",
+        "interval over sequences (by default 1,000 resamples, 50 for motif recovery; each record states its own "
+        "settings); rows whose interval overlaps the leader's share rank 1.",
         "",
     ]
     shown = [r for r in rounds if _ID.match(r.id) and _HEX.match(r.commitment)]
@@ -90,3 +91,35 @@ def detail_lines(record: dict) -> list[str]:
         lines += ["", "**Public minus hidden** (a large positive gap suggests tuning to the public test): "
                       + " · ".join(gaps)]
     return lines
+
+
+_HISTORY_NAME = re.compile(r"^(?P<version>[0-9A-Za-z._+]{1,40})-e(?P<major>\d{1,4})-(?P<round>r\d{1,6}|public)\.json$")
+
+
+def earlier_records_lines(submission_id: str, root=None) -> list[str]:
+    """Markdown links to a submission's earlier records (ended rounds, older versions), served by the app.
+
+    ``results/history/<id>/<version>-e<major>-<round>.json`` (written by the
+    export, no server paths inside). An ended round's record is what a
+    verifier compares with ``motifbench evaluate --hidden-seed`` (docs/rounds.md).
+    """
+    from urllib.parse import quote
+
+    from space_app.records import safe_id
+    from submissions.store import submissions_home
+
+    sid = safe_id(submission_id)
+    folder = (root or submissions_home()) / "results" / "history" / str(sid)
+    if sid is None or not folder.is_dir():
+        return []
+    links = []
+    for path in sorted(folder.iterdir()):
+        match = _HISTORY_NAME.match(path.name)
+        if match and path.is_file():
+            what = "public test" if match["round"] == "public" else f"round {match['round']}"
+            links.append(f"[{what}, dataset v{match['version']}, evaluator {match['major']}.x]"
+                         f"(/gradio_api/file={quote(path.resolve().as_posix())})")
+    if not links:
+        return []
+    return ["", "**Earlier records** of this model (JSON; an ended round's seed is on the About page): "
+            + " · ".join(links)]

@@ -295,7 +295,19 @@ def display_table(rows: pd.DataFrame, columns: list[str] | tuple[str, ...] | Non
     for name in FIRST_LAYER_COLUMNS:  # a model with no first-layer tap: "n/a", never 0
         if name in shown.columns:
             shown[name] = shown[name].where(shown[name].notna(), "n/a")
+    for name in (c for c in shown.columns if c.endswith(" ±")):  # a score without its interval: said, not blank
+        score = shown[name[:-2]] if name[:-2] in shown.columns else rows[COLUMNS[name[:-2]]].reset_index(drop=True)
+        missing = shown[name].isna()
+        shown.loc[missing, name] = [NO_INTERVAL if _is_number(v) else "n/a" for v in score[missing]]
     return shown
+
+
+#: The ``±`` cell of a row scored without bootstrap intervals (e.g. a worker run with ``--no-intervals``).
+NO_INTERVAL = "no CI"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 def styled(table: pd.DataFrame):

@@ -135,25 +135,27 @@ def stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _interrupt)
 
 
-def _queue_bundled_baselines() -> None:
-    """Queue the shipped baseline models in the background (validation trial-runs each one)."""
+def _queue_bundled_baselines(folder: Path | None = None) -> None:
+    """Queue the shipped baseline models (or those of ``folder``) in the background (validation trial-runs each)."""
     try:
-        from space_app.bundled_baselines import queue_bundled_baselines
+        from space_app.bundled_baselines import BUNDLE_DIR, queue_bundled_baselines
 
-        queue_bundled_baselines()
+        queue_bundled_baselines(folder=Path(folder) if folder else BUNDLE_DIR)
     except Exception:  # the page must come up whatever happens here
         log.exception("could not queue the bundled baselines")
 
 
 def serve(demo, launch_options: dict, *, host: str = "127.0.0.1", port: int = 7860, worker: bool = True,
-          worker_args: Sequence[str] = (), build_dataset: bool = True, block: bool = True, baselines: bool = True):
+          worker_args: Sequence[str] = (), build_dataset: bool = True, block: bool = True, baselines: bool = True,
+          baseline_folder: str | Path | None = None):
     """Start the worker (unless ``worker=False``) and the Gradio app ``demo``; blocks until stopped.
 
     ``demo`` and ``launch_options`` come from :mod:`space_app.app` (``demo``,
     ``launch_kwargs()``): the app imports this module, never the other way.
     With ``baselines`` (default) the bundled baseline models are queued in the
     background, so a new leaderboard fills with the papers' grid as the worker
-    scores them. Returns the Blocks app when ``block`` is False (tests and embedding).
+    scores them; ``baseline_folder`` queues the runs of another bundle folder instead (same layout:
+    ``RUN/model.onnx`` + ``RUN/spec.json``). Returns the Blocks app when ``block`` is False (tests and embedding).
     """
     quiet_env()
     if build_dataset:
@@ -163,6 +165,9 @@ def serve(demo, launch_options: dict, *, host: str = "127.0.0.1", port: int = 78
     from benchmark.rounds import ensure_round
 
     ensure_round()  # the hidden-test round (its secret is created here on first start; docs/rounds.md)
+    from submissions.sandbox import guard_process_secrets
+
+    guard_process_secrets()  # /proc/PID/environ of a process holding $MOTIFBENCH_ROUND_SECRET: not for other processes
     if block:
         stop_on_sigterm()
     from submissions.intake import sweep_incoming
@@ -172,7 +177,8 @@ def serve(demo, launch_options: dict, *, host: str = "127.0.0.1", port: int = 78
     if proc is not None:
         proc.supervise()
     if baselines:
-        threading.Thread(target=_queue_bundled_baselines, name="queue-baselines", daemon=True).start()
+        threading.Thread(target=_queue_bundled_baselines, args=(baseline_folder,), name="queue-baselines",
+                         daemon=True).start()
     try:
         demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, **launch_options)
     finally:

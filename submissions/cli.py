@@ -141,6 +141,7 @@ def _intervals(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from submissions.parent_link import die_with_parent
+    from submissions.sandbox import guard_process_secrets
     from submissions.sqlite_store import open_store
     from submissions.worker import Worker, WorkerConfig
 
@@ -163,6 +164,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         min_free_bytes=int(args.min_free_mb * 1024 * 1024),
     )
 
+    guard_process_secrets()  # a secret from the environment stays out of reach of the sandboxed children
     with open_store() as store:
         worker = Worker(store, config)
         stop = []

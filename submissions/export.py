@@ -290,17 +290,25 @@ def submission_rows(store: Store, sub: Submission, root: Path | None = None) -> 
     latest: dict[tuple, tuple] = {}
     for key, record, _ in store.history(sub.id):  # oldest first: later records win
         latest[(key.dataset_version, key.evaluator_major)] = (key, record)
+        if record != sub.record:  # every earlier record (an ended round's too) stays downloadable
+            _write_history(root, sub.id, key, record)
     for view, (key, record) in latest.items():
         if view == current_view:
             continue
         row = leaderboard_row(replace(sub, record=record), root, store.checkpoints)
         row["current"] = False
         row["record_file"] = history_file(sub.id, key)
-        path = root / row["record_file"]
-        if not path.is_file():
-            atomic_write(path, (json.dumps(record, indent=2, sort_keys=True, default=str) + "\n").encode())
+        _write_history(root, sub.id, key, record)
         rows.append(row)
     return rows
+
+
+def _write_history(root: Path, submission_id: str, key, record: dict[str, Any]) -> None:
+    """``results/history/...``: an earlier record as the public may read it (no server paths), written once."""
+    path = root / history_file(submission_id, key)
+    if not path.is_file():
+        public = public_record(record)
+        atomic_write(path, (json.dumps(public, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
 def _major(version: Any) -> int | None:
@@ -379,7 +387,7 @@ def write_leaderboard(store: Store, root: Path | None = None) -> Path:
 
 
 def export_submission(store: Store, submission_id: str, root: Path | None = None,
-                      artifacts_from: Path | None = None) -> None:
+                      artifacts_from: Path | None = None, artifacts: bool = True) -> None:
     """After a job ends: its artifacts and JSON (if FINISHED), then a fresh leaderboard table.
 
     Parameters
@@ -387,13 +395,17 @@ def export_submission(store: Store, submission_id: str, root: Path | None = None
     artifacts_from : Path, optional
         The folder the evaluator wrote into; default the finishing attempt's
         ``runs/<id>/attempt-<n>/out``.
+    artifacts : bool
+        False: leave ``results/<id>/`` as it is (a failed re-score kept the earlier record, whose
+        artifacts are already there; the failed attempt's files must not replace them).
     """
     root = root or submissions_home()
     sub = store.get(submission_id)
     if sub is None or sub.state != FINISHED:
         return
     with exclusive_lock(root / ".export.lock"):
-        copy_artifacts(sub, artifacts_from or attempt_dir(sub.id, sub.attempts, root) / "out", root)
+        if artifacts:
+            copy_artifacts(sub, artifacts_from or attempt_dir(sub.id, sub.attempts, root) / "out", root)
         write_result_json(sub, root)
         upsert_leaderboard_row(store, sub, root)
 

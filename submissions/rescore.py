@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import MotifbenchError
-from submissions.store import FAILED, FINISHED, ScoreKey, Store, Submission
+from submissions.store import FAILED, FINISHED, PENDING, RUNNING, ScoreKey, Store, Submission
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,16 @@ def rotate_round(store: Store, home: Path | None = None, data: str | Path | None
     """
     from benchmark.rounds import rotate
 
+    on_round = [s.id for s in store.list([FINISHED, PENDING, RUNNING])
+                if s.dataset_config == HIDDEN_CONFIG and (s.state == FINISHED or s.rescore)]
     rotation = rotate(home)
     context = current_context(data, home)
     queued = rescore(store, stale=True, context=context)
+    # a running worker that sees the new round while idle queues stale rows itself, maybe before the line
+    # above: those rows are being re-scored on the new round all the same, so they count as queued
+    for sid in on_round:
+        sub = store.get(sid)
+        if sid not in queued and sub is not None and (sub.rescore or not is_stale(store, sub, context)):
+            queued.append(sid)
     return RoundRotation(rotation.ended.id, rotation.ended.commitment, rotation.ended.seed or "", rotation.started.id,
                          rotation.started.commitment, queued)

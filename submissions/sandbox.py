@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.rounds import SECRET_ENV
 from submissions.warm_server import WarmServer
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,40 @@ CHILD_ENV = {
     "PYTHONUNBUFFERED": "1",
 }
 
+#: Variables never handed to a child that runs a submitted model: the hidden-test round secret
+#: (``benchmark.rounds.SECRET_ENV``, how a Hugging Face Space passes it) stays in the worker.
+WITHHELD_ENV = (SECRET_ENV,)
+
 LAUNCHERS = ("spawn", "forkserver")
+
+_PR_SET_DUMPABLE = 4
+
+
+def guard_process_secrets() -> bool:
+    """Keep this process's environment from other processes of its user when it holds the round secret.
+
+    With the secret in :data:`SECRET_ENV` (a Hugging Face Space), a process
+    that started with it (``serve``, the worker) still shows it in
+    ``/proc/PID/environ`` after any ``os.environ`` change. ``PR_SET_DUMPABLE
+    0`` makes those entries readable only to root (and the process itself),
+    so a sandboxed child running as the same user cannot read the secret
+    from its worker's ``/proc`` entry. Returns True when the guard was set.
+    """
+    if not os.environ.get(SECRET_ENV):
+        return False
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux: nothing like /proc/PID/environ to guard
+        return False
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a sandboxed child: the caller's, minus :data:`WITHHELD_ENV`, plus :data:`CHILD_ENV`."""
+    env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
+    return {**env, **CHILD_ENV}
+
 
 OK, REJECTED, ERROR, TIMEOUT, OUT_OF_MEMORY, CRASHED, ABANDONED, INFRASTRUCTURE = (
     "ok", "rejected", "error", "timeout", "out_of_memory", "crashed", "abandoned", "infrastructure",
@@ -139,8 +173,8 @@ def run_in_sandbox(
         start = time.monotonic()
         with server.lock:
             # a forked child starts with the server's environment: hand it the caller's of now
-            # (through the pipe, never written to the run folder)
-            pid = server.start(str(task_file), str(log_file), env={**os.environ, **CHILD_ENV})
+            # (through the pipe, never written to the run folder), without the round secret
+            pid = server.start(str(task_file), str(log_file), env=child_environment())
             child = _ForkedChild(server, pid)
             status = _wait(child, limits, start, heartbeat)
             returncode = child.returncode
@@ -152,7 +186,7 @@ def run_in_sandbox(
                 stdin=subprocess.DEVNULL,
                 stdout=log_out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **CHILD_ENV},
+                env=child_environment(),
                 start_new_session=True,  # its own process group: one kill reaches any grandchild
             )
             status = _wait(child, limits, start, heartbeat)
@@ -173,7 +207,7 @@ def _warm_server(profile: str) -> WarmServer:
     with _WARM_LOCK:
         server = _WARM.get(profile)
         if server is None or not server.alive:
-            server = _WARM[profile] = WarmServer({**os.environ, **CHILD_ENV}, profile)
+            server = _WARM[profile] = WarmServer(child_environment(), profile)
         return server
 
 

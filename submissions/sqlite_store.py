@@ -58,6 +58,16 @@ def new_submission_id() -> str:
     return f"sub-{uuid.uuid4().hex[:12]}"
 
 
+#: A job that fails ends FAILED, except a re-score of a row that has a record: that row stays FINISHED with
+#: its earlier record (still ranked in its own view; the reason says the re-score failed). Parameters: _failed().
+_END_FAILED = ("state = CASE WHEN rescore = 1 AND record_json IS NOT NULL THEN ? ELSE ? END, "
+               "reason = CASE WHEN rescore = 1 AND record_json IS NOT NULL THEN ? ELSE ? END, rescore = 0")
+
+
+def _failed(reason: str) -> tuple:
+    return (FINISHED, FAILED, f"re-scoring failed, the earlier record stays: {reason}", reason)
+
+
 class SQLiteStore(Store):
     """The default store. See the module docstring for the locking story.
 
@@ -348,9 +358,8 @@ class SQLiteStore(Store):
 
     def fail(self, submission_id: str, worker_id: str, reason: str) -> bool:
         now = self.clock()
-        return self._owned_update(
-            "state = ?, finished_at = ?, heartbeat_at = ?, reason = ?", (FAILED, now, now, reason), submission_id, worker_id
-        )
+        return self._owned_update(f"{_END_FAILED}, finished_at = ?, heartbeat_at = ?", (*_failed(reason), now, now),
+                                  submission_id, worker_id)
 
     def release(self, submission_id: str, worker_id: str) -> bool:
         return self._owned_update(
@@ -394,10 +403,11 @@ class SQLiteStore(Store):
                         "it was not retried again. Check that the model runs in bounded time and memory."
                     )
                     cur.execute(
-                        "UPDATE submissions SET state = ?, finished_at = ?, reason = ? WHERE id = ? AND state = ?",
-                        (FAILED, now, reason, row["id"], RUNNING),
+                        f"UPDATE submissions SET {_END_FAILED}, finished_at = ? WHERE id = ? AND state = ?",
+                        (*_failed(reason), now, row["id"], RUNNING),
                     )
-                    out.append(Recovered(row["id"], FAILED, row["attempts"]))
+                    state = cur.execute("SELECT state FROM submissions WHERE id = ?", (row["id"],)).fetchone()[0]
+                    out.append(Recovered(row["id"], state, row["attempts"]))
         return out
 
     def backup(self, dest: Path) -> Path:

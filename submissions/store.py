@@ -218,7 +218,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def fail(self, submission_id: str, worker_id: str, reason: str) -> bool:
-        """RUNNING -> FAILED with a reason the submitter can act on."""
+        """RUNNING -> FAILED with a reason the submitter can act on.
+
+        A failed **re-score** of a row that has a record goes back to FINISHED
+        with that earlier record instead (the reason says the re-score failed),
+        so a re-score never removes a finished row from the leaderboard.
+        """
 
     @abc.abstractmethod
     def release(self, submission_id: str, worker_id: str) -> bool:

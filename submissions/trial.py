@@ -146,7 +146,7 @@ def _run_batch(session, input_name: str, output_name: str, x: np.ndarray, output
         raise SubmissionRejected("non_finite_output",
                                  f"the model outputs NaN or inf on a batch of {batch} random one-hot sequences ({name})")
     lo, hi = float(y.min()), float(y.max())
-    problem = probability_range_problem(lo, hi) if output_kind == "probabilities" else None
+    problem = probability_range_problem(lo, hi, dtype=y.dtype) if output_kind == "probabilities" else None
     if problem:
         raise SubmissionRejected(
             "probabilities_out_of_range",

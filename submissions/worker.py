@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: JobResult state of a job handed back after an infrastructure fault (it stays PENDING).
 RETRY = "RETRY"
+#: The round's hidden test handed to the child, in the attempt's folder; deleted when the child is done
+#: (and, for a worker that died first, when its job is recovered).
+HIDDEN_DRAW = "hidden-test.npz"
 
 
 @dataclass(frozen=True)
@@ -260,8 +263,10 @@ class Worker:
         """Requeue (or fail) jobs whose workers died."""
         for item in self.store.recover_stale(self.config.stale_after, self.config.max_attempts):
             log.warning("job %s had a silent worker: now %s (attempt %d)", item.id, item.new_state, item.attempts)
-            if item.new_state == FAILED:
-                self._export(item.id)
+            for attempt in range(1, item.attempts + 1):  # a dead worker never deleted its hidden draw
+                export.attempt_dir(item.id, attempt, self.root).joinpath(HIDDEN_DRAW).unlink(missing_ok=True)
+            if item.new_state in (FAILED, FINISHED):  # FINISHED: a failed re-score kept its earlier record
+                self._export(item.id, artifacts=False)
 
     def process(self, job: Submission) -> JobResult:
         """Evaluate one claimed job and record FINISHED or FAILED; never raises for the job's faults."""
@@ -311,8 +316,10 @@ class Worker:
             return JobResult(job.id, "ABANDONED", "job no longer ours at finish", seconds)
         reason = outcome.message or outcome.status
         if self._record(self.store.fail, job, reason):
-            log.warning("job %s FAILED: %s", job.id, reason)
-            self._export(job.id)
+            kept = job.rescore and job.record is not None  # the store kept it FINISHED with its earlier record
+            log.warning("job %s %s: %s", job.id, "re-score FAILED (its earlier record stays)" if kept else "FAILED",
+                        reason)
+            self._export(job.id, artifacts=not kept)
             return JobResult(job.id, FAILED, reason, seconds)
         return JobResult(job.id, "ABANDONED", "job no longer ours at fail", seconds)
 
@@ -354,7 +361,7 @@ class Worker:
         draw = None
         if self.hidden is not None and job.dataset_config == HIDDEN_CONFIG:
             # the worker draws the hidden test; the child gets sequences and ground truth, never the seed
-            draw, round_info = self.hidden.write_draw(run_dir / "hidden-test.npz", job.dataset_version)
+            draw, round_info = self.hidden.write_draw(run_dir / HIDDEN_DRAW, job.dataset_version)
             kwargs.update(hidden_draw=str(draw), round_info=round_info)
         try:
             return run_in_sandbox("evaluate", kwargs, limits, run_dir, launcher=self.config.launcher,
@@ -366,9 +373,10 @@ class Worker:
     def _run_dir(self, job: Submission) -> Path:
         return export.attempt_dir(job.id, job.attempts, self.root)
 
-    def _export(self, submission_id: str, artifacts_from: Path | None = None) -> None:
+    def _export(self, submission_id: str, artifacts_from: Path | None = None, artifacts: bool = True) -> None:
         try:
-            export.export_submission(self.store, submission_id, self.root, artifacts_from=artifacts_from)
+            export.export_submission(self.store, submission_id, self.root, artifacts_from=artifacts_from,
+                                     artifacts=artifacts)
         except Exception:  # an export problem must not stop the queue; `queue --export` rebuilds
             log.exception("exporting %s failed", submission_id)
 

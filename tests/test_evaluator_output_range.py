@@ -116,3 +116,106 @@ def test_auroc_of_tied_scores_matches_sklearn():
     for distinct in (1, 2, 3):
         score = rng.integers(0, distinct, 50).astype(float)
         assert roc_auc_score(y, score) == pytest.approx(sklearn_auroc(y, score), abs=1e-12)
+
+
+def test_float64_values_just_past_the_tolerance_print_as_past_it():
+    """Printing a double output through float32 would round 1.0000010001 to 1.000001: inside the tolerance."""
+    value = 1.0 + PROBABILITY_TOLERANCE + 1e-10
+    problem = probability_range_problem(0.0, value)
+    assert problem is not None and format_value(value) == "1.0000010001" and "1.0000010001" in problem
+    assert format_value(-1e-8) == "-0.00000001" and format_value(np.float32(1.0000001)) == "1.0000001"
+
+
+MANIFEST = {"model_name": "round-off", "submitter": "tests", "dataset": {"config": "synthetic", "version": "1.0.0"},
+            "output_kind": "probabilities", "license": "MIT"}
+
+
+def _nan_model() -> onnx.ModelProto:
+    """The client model with Log(Sigmoid - 0.5) on top: NaN wherever a probability is below one half."""
+    model = client_model()
+    graph = model.graph
+    graph.node[-1].output[0] = "s"
+    graph.initializer.append(numpy_helper.from_array(np.full(12, 0.5, np.float32), "half"))
+    graph.node.extend([helper.make_node("Sub", ["s", "half"], ["centred"]),
+                       helper.make_node("Log", ["centred"], ["y"])])
+    onnx.checker.check_model(model)
+    return model
+
+
+@pytest.mark.parametrize("bias", [0.0, -1e-8])
+def test_round_off_either_side_passes_intake_and_evaluation(bias, tmp_path, monkeypatch, synthetic_repo):
+    """Sigmoid's 1.0000001 and a subtraction's -1e-8: the intake trial and the evaluator use the one rule."""
+    from benchmark.loader import load_split
+    from submissions.intake import submit
+
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    path = tmp_path / "model.onnx"
+    onnx.save(client_model(bias=bias), path)
+    sub = submit(path, MANIFEST, data=synthetic_repo)
+    assert sub.trial["min"] >= -PROBABILITY_TOLERANCE and sub.trial["max"] <= 1 + PROBABILITY_TOLERANCE
+    raw = OnnxModel(path, 200).predict(_inputs(), 256)
+    assert (raw.min() < 0) if bias else (raw.max() > 1)  # the round-off is really there
+    arrays = load_split(synthetic_repo, "synthetic", "test")
+    record = evaluate_arrays(path, arrays, params=EvalParams(attribution=False, limit=200), progress=False,
+                             intervals=None)
+    assert 0.0 <= record["results"]["classification"]["macro_auroc"] <= 1.0
+
+
+def test_non_finite_outputs_get_a_clear_error_at_intake_and_in_the_evaluator(tmp_path, monkeypatch, synthetic_repo):
+    from submissions.errors import SubmissionRejected
+    from submissions.intake import submit
+
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    path = tmp_path / "nan.onnx"
+    onnx.save(_nan_model(), path)
+    with pytest.raises(SubmissionRejected) as err:
+        submit(path, MANIFEST, data=synthetic_repo)
+    assert err.value.code == "non_finite_output" and "NaN or inf" in str(err.value)
+    with pytest.raises(ModelOutputError, match=r"contains \d+ NaN/inf values"):
+        OnnxModel(path, 200, output_kind="probabilities").predict(_inputs(64), 64)
+
+
+def test_truly_out_of_range_is_refused_at_intake_with_enough_digits(tmp_path, monkeypatch, synthetic_repo):
+    from submissions.errors import SubmissionRejected
+    from submissions.intake import submit
+
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    path = tmp_path / "over.onnx"
+    onnx.save(client_model(bias=1e-5), path)
+    with pytest.raises(SubmissionRejected) as err:
+        submit(path, MANIFEST, data=synthetic_repo)
+    message = str(err.value)
+    assert err.value.code == "probabilities_out_of_range"
+    assert "1.00001" in message and "outside [0, 1] by more than float32 round-off" in message
+
+
+def _half_model(factor: float) -> onnx.ModelProto:
+    """The client model with a float16 output: Sigmoid -> Cast(float16) -> Mul(factor), e.g. 1 + 2^-10 = 1 ulp."""
+    model = client_model()
+    graph = model.graph
+    graph.node[-1].output[0] = "s"
+    graph.initializer.append(numpy_helper.from_array(np.array(factor, np.float16), "factor"))
+    graph.node.extend([helper.make_node("Cast", ["s"], ["s16"], to=TensorProto.FLOAT16),
+                       helper.make_node("Mul", ["s16", "factor"], ["y"])])
+    graph.output[0].type.tensor_type.elem_type = TensorProto.FLOAT16
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_float16_outputs_get_float16_round_off(tmp_path, monkeypatch, synthetic_repo):
+    from submissions.errors import SubmissionRejected
+    from submissions.intake import submit
+
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    one_ulp, far = tmp_path / "ulp.onnx", tmp_path / "far.onnx"
+    onnx.save(_half_model(1 + 2 ** -10), one_ulp)
+    onnx.save(_half_model(1.0625), far)
+    model = OnnxModel(one_ulp, 200, output_kind="probabilities")
+    raw = model.predict(_inputs(256), 256)
+    assert raw.dtype == np.float16 and raw.max() == np.float16(1 + 2 ** -10)  # one float16 ulp above 1
+    assert model.to_probabilities(raw).max() == 1.0
+    submit(one_ulp, MANIFEST, data=synthetic_repo)  # accepted: float16 round-off
+    with pytest.raises(SubmissionRejected, match=r"1\.0625\], outside \[0, 1\] by more than float16 round-off"):
+        submit(far, {**MANIFEST, "model_name": "far"}, data=synthetic_repo)
+    assert "by more than float32" in probability_range_problem(0.0, 1.001, dtype=np.float32)
+    assert probability_range_problem(0.0, 1.001, dtype=np.float16) is None

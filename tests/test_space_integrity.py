@@ -34,6 +34,17 @@ def test_rank_bands_ties_and_order():
     assert table.columns.tolist() == ["Rank", "Model", "AUROC", "AUROC ±", "Gap AUROC", "ID"]
     first = table.iloc[0].to_dict()
     assert first["AUROC ±"] == 0.02 and first["Gap AUROC"] == 0.05
+    # a score without its interval says so (never a blank that reads as missing data), a missing score is n/a
+    shown = lb.display_table(rows, ["Rank", "Model", "GT match", "GT match ±", "AUROC ±"])
+    by_id = {r["ID"]: r for r in shown.to_dict("records")}
+    assert by_id["a"]["GT match ±"] == 0.05 and by_id["d"]["GT match ±"] == lb.NO_INTERVAL
+    assert by_id["b"]["AUROC ±"] == lb.NO_INTERVAL  # its AUROC column is not shown; the value is still there
+    frame.loc[frame["id"] == "c", ["match_ground_truth", "match_ground_truth_lo", "match_ground_truth_hi",
+                                   "match_ground_truth_pm"]] = None
+    rows = lb.select_rows(frame, lb.views(frame)[0])
+    shown = lb.display_table(rows, ["Rank", "Model", "GT match", "GT match ±"])
+    last = shown.iloc[-1].to_dict()
+    assert last["ID"] == "c" and last["GT match"] == "n/a" and last["GT match ±"] == "n/a" and last["Rank"] == 4
 
 
 def test_family_rows_are_mean_sd_and_n():

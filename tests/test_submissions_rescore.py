@@ -109,3 +109,29 @@ def test_round_and_rescore_commands(home, capsys):
     assert rounds.load_secret().hex() not in json.dumps(shown)
     assert main(["round", "show"]) == 0 and "(verified)" in capsys.readouterr().out
     assert main(["rescore", "--stale"]) == 0 and "queued 0" in capsys.readouterr().out
+
+
+def test_a_failed_rescore_keeps_the_row_finished_with_its_earlier_record(home):
+    """A re-score that fails (or keeps killing workers) never removes a finished row from the leaderboard."""
+    from submissions.export import read_leaderboard, write_leaderboard
+
+    with open_store() as store:
+        sid, killer = _add(store, 1), _add(store, 3)
+        _finish(store, sid, _record())
+        _finish(store, killer, _record())
+        assert store.requeue([sid, killer], "re-score on r2") == [sid, killer]
+        fresh = _add(store, 2)
+        assert store.claim("w").id == fresh
+        assert store.fail(fresh, "w", "evaluation error: boom")  # a first evaluation: FAILED as before
+        assert store.get(fresh).state == FAILED and store.get(fresh).reason == "evaluation error: boom"
+        assert store.claim("w").id == killer and store.claim("w").id == sid
+        assert store.fail(sid, "w", "evaluation error: boom")
+        kept = store.get(sid)
+        assert kept.state == FINISHED and kept.record == _record() and not kept.rescore
+        assert kept.reason == "re-scoring failed, the earlier record stays: evaluation error: boom"
+        time.sleep(0.05)  # the killer's worker goes silent past its attempts
+        recovered = store.recover_stale(stale_after=0.01, max_attempts=1)
+        assert [(r.id, r.new_state) for r in recovered] == [(killer, FINISHED)]
+        assert store.get(killer).record == _record() and store.get(killer).reason.startswith("re-scoring failed")
+        write_leaderboard(store)
+    assert sorted(read_leaderboard().column("id").to_pylist()) == sorted([sid, killer])
