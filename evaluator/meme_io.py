@@ -22,6 +22,8 @@ import numpy as np
 from benchmark.errors import MotifbenchError
 
 ALPHABET = "ACGT"
+#: Decimals of the probabilities :func:`write_meme` writes (as MEME's own writers do).
+DECIMALS = 6
 
 
 class MemeFormatError(MotifbenchError):
@@ -253,9 +255,33 @@ def write_meme(
         out.append(f"MOTIF {motif.id} {motif.name}".rstrip())
         nsites = f" nsites= {int(motif.nsites)}" if motif.nsites is not None else ""
         out.append(f"letter-probability matrix: alength= 4 w= {ppm.shape[0]}{nsites} E= 0")
-        out.extend(" " + " ".join(f"{v:.6f}" for v in row) for row in ppm)
+        out.extend(" " + " ".join(f"{v:.{DECIMALS}f}" for v in row) for row in ppm)
         out.append("")
     text = "\n".join(out) + "\n"
     if path is not None:
         Path(path).write_text(text)
     return text
+
+
+def as_written(values: np.ndarray) -> np.ndarray:
+    """The numbers a MEME file written by :func:`write_meme` gives back: ``float(f"{v:.6f}")`` of each value.
+
+    Vectorised and exact: ``rint(v * 1e6) / 1e6`` is the same double as the
+    parsed decimal (both are the double nearest ``k / 10**6``) whenever
+    ``rint`` picks the digit string's ``k``; the few values within rounding
+    error of a half-way point are formatted and parsed one by one. For
+    callers that would write and read back many matrices only to get these
+    numbers (e.g. the bootstrap resamples of filter PPMs).
+
+    values : ndarray, any shape, finite. Returns float64, same shape.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    scale = 10.0 ** DECIMALS
+    scaled = v * scale
+    out = np.rint(scaled) / scale
+    halfway = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6 + np.abs(scaled) * 1e-15
+    if halfway.any():
+        flat, source = out.reshape(-1), v.reshape(-1)
+        for i in np.flatnonzero(halfway.reshape(-1)):
+            flat[i] = float(f"{source[i]:.{DECIMALS}f}")
+    return out

@@ -7,10 +7,12 @@ same rule) also keeps each (sequence, filter) pair's window sum, coverage and
 window count. A resample of the sequences is then one sparse product
 ``counts (R, N) @ pairs (N, F * 4w)``: every resample's PPMs at once, turned
 into PPMs by the accumulator's own :meth:`~evaluator.ppm.PPMAccumulator.result`,
-clipped with the same IC rule, and compared with JASPAR in **one** Tomtom call
-(every resample's filters are queries of the same run, so the target-side
-work, JASPAR's columns, median shift and null, is done once), then counted by
-:func:`resample_fractions` (``motif_recovery``'s definitions, every resample at once).
+clipped with the same IC rule, and compared with JASPAR in **one** Tomtom run
+over every core (every resample's filters are queries of the same run; the
+target side, JASPAR's pseudocounted columns in the kernels' layouts, is
+prepared once per process), keeping only what the counts need: each query's
+E-values. The matches are then counted by :func:`_fractions`
+(``motif_recovery``'s definitions, every resample at once).
 
 The activation threshold (half of each filter's maximum over the split) is
 held at its full-split value: the bootstrap of a sample maximum is not
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from evaluator.meme_io import MemeMotif, as_written
 from evaluator.ppm import PPMAccumulator, clip_ppm
 
 
@@ -100,6 +103,12 @@ class PerSequencePPMs(PPMAccumulator):
 def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: float = 0.95) -> dict:
     """Bootstrap intervals of match-ground-truth, match-JASPAR and coverage.
 
+    Every resample's clipped PPMs go to Tomtom as the evaluation's own do
+    (the 6 decimals of its MEME file, :func:`evaluator.meme_io.as_written`)
+    in one run on every core. With an E-value threshold (the default) only
+    each query's E-values are needed (:func:`evaluator.tomtom.best_strand_evalues`:
+    no q-values, no table); a q-value threshold runs full :func:`evaluator.tomtom.tomtom`.
+
     Parameters
     ----------
     acc : PerSequencePPMs
@@ -118,28 +127,20 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
         "resamples": R, "tomtom_queries": Q}``.
     """
     from benchmark.motifs import load_motif_set
-    from evaluator.meme_io import MemeMotif, read_meme, write_meme
-    from evaluator.tomtom import jaspar_targets, tomtom
     from evaluator.uncertainty import percentile_interval
 
     ppms = acc.resampled_ppms(counts)
     r, f = ppms.shape[:2]
-    ids = [[f"b{b}.filter{i}" for i in range(f)] for b in range(r)]
-    queries = []
+    queries, slots = [], []
     for b in range(r):
         for i in range(f):
             clip = clip_ppm(ppms[b, i], params.ic_threshold, params.ic_pad, params.ic_eps)
             if clip.ppm is not None:
-                queries.append(MemeMotif(ids[b][i], "", clip.ppm, clip.ppm.shape[0]))
-    targets = jaspar_targets(params.jaspar_release)  # parsed once per process
-    motif_set = load_motif_set()
-    if queries:
-        queries = read_meme(write_meme(queries, None))  # the 6 decimals Tomtom sees for the point estimate too
-        hits = tomtom(queries, targets, dist=params.tomtom_dist, min_overlap=params.tomtom_min_overlap,
-                      motif_pseudo=params.tomtom_motif_pseudo, evalue=params.tomtom_evalue, thresh=params.tomtom_thresh)
-    else:
-        hits = None
-    stats = resample_fractions(hits, r, f, motif_set)
+                queries.append(MemeMotif(f"b{b}.filter{i}", "", as_written(clip.ppm), clip.ppm.shape[0]))
+                slots.append(b * f + i)
+    slot, target = _matches(queries, params)
+    slot = np.asarray(slots, dtype=np.int64)[slot]
+    stats = _fractions(slot // f, slot % f, target, r, f, load_motif_set())
     return {
         "match_ground_truth_fraction": percentile_interval(stats[0], level),
         "match_jaspar_fraction": percentile_interval(stats[1], level),
@@ -149,8 +150,42 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
     }
 
 
+def _matches(queries: list, params) -> tuple[np.ndarray, np.ndarray]:
+    """(query index, target ID) of every Tomtom match at the evaluation's threshold, shape (H,) each."""
+    from evaluator.tomtom import best_strand_evalues, jaspar_targets, tomtom
+
+    if not queries:
+        return np.zeros(0, np.int64), np.zeros(0, dtype=object)
+    targets = jaspar_targets(params.jaspar_release)  # parsed once per process
+    settings = dict(dist=params.tomtom_dist, min_overlap=params.tomtom_min_overlap,
+                    motif_pseudo=params.tomtom_motif_pseudo)
+    if params.tomtom_evalue:
+        limit = np.inf if params.tomtom_thresh is None else float(params.tomtom_thresh)
+        with np.errstate(invalid="ignore"):
+            qi, ti = np.nonzero(best_strand_evalues(queries, targets, **settings).astype(np.float64) <= limit)
+        return qi, np.array([t.id for t in targets], dtype=object)[ti]
+    hits = tomtom(queries, targets, evalue=False, thresh=params.tomtom_thresh, **settings)
+    index = {q.id: i for i, q in enumerate(queries)}
+    return (np.array([index[q] for q in hits["Query_ID"].astype(str)], dtype=np.int64),
+            hits["Target_ID"].astype(str).to_numpy(dtype=object))
+
+
 def resample_fractions(hits, n_resamples: int, n_filters: int, motif_set) -> np.ndarray:
     """Match-ground-truth, match-JASPAR and coverage of every resample from one Tomtom table.
+
+    hits : Tomtom table whose ``Query_ID`` is ``b<resample>.filter<index>``.
+    Returns float64 shape (3, R): rows match_ground_truth, match_jaspar, coverage (see :func:`_fractions`).
+    """
+    if hits is None or not len(hits):
+        return np.zeros((3, n_resamples))
+    query = hits["Query_ID"].astype(str).str.extract(r"^b(\d+)\.filter(\d+)$").astype(np.int64).to_numpy()
+    return _fractions(query[:, 0], query[:, 1], hits["Target_ID"].astype(str).to_numpy(dtype=object),
+                      n_resamples, n_filters, motif_set)
+
+
+def _fractions(b: np.ndarray, fi: np.ndarray, target_ids: np.ndarray, n_resamples: int, n_filters: int,
+               motif_set) -> np.ndarray:
+    """Match-ground-truth, match-JASPAR and coverage of every resample from its matches.
 
     The definitions of :func:`evaluator.recovery.motif_recovery` (denominators:
     all filters; a filter matches when it has any hit at the threshold, matches
@@ -158,17 +193,15 @@ def resample_fractions(hits, n_resamples: int, n_filters: int, motif_set) -> np.
     = TFs with a matching filter / 12), counted for all resamples at once
     (a test checks they equal ``motif_recovery`` resample by resample).
 
-    hits : Tomtom table whose ``Query_ID`` is ``b<resample>.filter<index>``.
+    b, fi, target_ids : shape (H,): resample, filter and target ID of each match.
     Returns float64 shape (3, R): rows match_ground_truth, match_jaspar, coverage.
     """
     out = np.zeros((3, n_resamples))
-    if hits is None or not len(hits):
+    if len(b) == 0:
         return out
-    query = hits["Query_ID"].astype(str).str.extract(r"^b(\d+)\.filter(\d+)$").astype(np.int64).to_numpy()
-    b, fi = query[:, 0], query[:, 1]
+    b, fi = np.asarray(b, dtype=np.int64), np.asarray(fi, dtype=np.int64)
     tf_index = {tf: k for k, tf in enumerate(motif_set.names)}
-    tf = np.array([tf_index.get(motif_set.tf_of_accepted_id.get(t), -1) for t in hits["Target_ID"].astype(str)],
-                  dtype=np.int64)
+    tf = np.array([tf_index.get(motif_set.tf_of_accepted_id.get(t), -1) for t in target_ids], dtype=np.int64)
     n_tfs = len(motif_set.names)
     jaspar_pairs = np.unique(b * n_filters + fi)
     truth = tf >= 0

@@ -33,7 +33,8 @@ from evaluator.meme_io import MemeMotif, read_meme
 from evaluator.tomtom_qvalues import MemeRandom, qvalue_rows
 from evaluator.tomtom_targets import TomtomTargets, check_ppm, prepare_targets
 
-__all__ = ["COLUMNS", "TOMTOM_METHOD", "TomtomTargets", "format_tsv", "jaspar_targets", "prepare_targets", "tomtom"]
+__all__ = ["COLUMNS", "TOMTOM_METHOD", "TomtomTargets", "best_strand_evalues", "format_tsv", "jaspar_targets",
+           "prepare_targets", "tomtom"]
 
 log = logging.getLogger(__name__)
 
@@ -159,14 +160,25 @@ def _score_query_numpy(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overla
 
 
 def _score_chunk(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
-                 compiled: bool = True) -> dict[str, np.ndarray]:
-    """Score a chunk of queries and put each query's matches in MEME's order (see :func:`_sort_block`)."""
+                 compiled: bool = True, finish=None):
+    """Score a chunk of queries, then ``finish(scored, ts)`` (default :func:`_sort_block`: MEME's order)."""
     if not compiled:
         scored = [_score_query_numpy(m, ts, dist, min_overlap, internal) for m in mats]
     else:
         ws = _workspace(ts, max(m.shape[0] for m in mats))
         scored = [_score_query(m, ts, dist, min_overlap, internal, ws) for m in mats]
-    return _sort_block(scored, ts)
+    return (finish or _sort_block)(scored, ts)
+
+
+def evalues(p32: np.ndarray, n_targets: int) -> np.ndarray:
+    """MEME's E-value of float32 p-values: ``p * 2N / 2`` in float32 (``tomtom.c`` line 1615), same shape."""
+    return (p32 * np.float32(2 * n_targets)) / np.float32(2)
+
+
+def _best_strand_evalues(scored: list, ts: TomtomTargets) -> np.ndarray:
+    """E-value of each query's better strand of every target, float32 (B, N) (E is monotone in p)."""
+    p32 = np.stack([r[0] for r in scored])
+    return evalues(np.minimum(p32[:, 0::2], p32[:, 1::2]), ts.n_targets)  # t0+, t0-, t1+, ... interleaved
 
 
 def _sort_block(scored: list, ts: TomtomTargets) -> dict[str, np.ndarray]:
@@ -222,7 +234,7 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
-            progress: bool):
+            progress: bool, finish=None):
     """Yield each chunk's matches in MEME's order (:func:`_sort_block`), chunks in query order, run on a thread pool.
 
     The compiled kernels release the GIL, so chunks run on every core, while
@@ -239,14 +251,14 @@ def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: i
     else:
         size = max(_MIN_CHUNK, -(-len(mats) // (4 * n_workers)))
         chunks = [mats[i:i + size] for i in range(0, len(mats), size)]
-        futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal, compiled) for c in chunks]
+        futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal, compiled, finish) for c in chunks]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(mats), desc="tomtom", unit="query")
     for i, chunk in enumerate(chunks):
-        yield futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal, compiled)
+        yield futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal, compiled, finish)
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
@@ -290,24 +302,11 @@ def tomtom(
     query's matches by p-value (MEME's order), one row per target (its better
     strand). p-, E- and q-values hold MEME's float32 values.
     """
-    if dist not in DISTANCES:
-        raise MotifbenchError(f"dist must be one of {DISTANCES}, got {dist!r}")
-    if int(min_overlap) < 1:
-        raise MotifbenchError(f"min_overlap must be at least 1, got {min_overlap}")
-    if motif_pseudo < 0:
-        raise MotifbenchError(f"motif_pseudo must be non-negative, got {motif_pseudo}")
+    _check_arguments(dist, min_overlap, motif_pseudo)
     if thresh is not None and not evalue and thresh > 1:
         raise MotifbenchError(f"a q-value threshold must be at most 1, got {thresh} (use evalue=True)")
     ts = prepare_targets(targets, motif_pseudo=motif_pseudo, background=background)
-    bg = ts.background
-
-    prepared: list[tuple[MemeMotif, np.ndarray]] = []
-    for motif in queries:
-        ppm = check_ppm(motif)
-        if ppm.shape[0] > MAX_QUERY_WIDTH:
-            log.warning("skipping query %s: wider than %d columns (as MEME does)", motif.id, MAX_QUERY_WIDTH)
-            continue
-        prepared.append((motif, K.apply_pseudocount(K.normalise_rows(ppm), motif.nsites, bg, motif_pseudo)))
+    prepared = _prepare_queries(queries, ts)
     if not prepared:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
 
@@ -322,6 +321,66 @@ def tomtom(
     return pd.DataFrame({c: np.concatenate(parts[c]) for c in COLUMNS})
 
 
+def _check_arguments(dist: str, min_overlap: int, motif_pseudo: float) -> None:
+    if dist not in DISTANCES:
+        raise MotifbenchError(f"dist must be one of {DISTANCES}, got {dist!r}")
+    if int(min_overlap) < 1:
+        raise MotifbenchError(f"min_overlap must be at least 1, got {min_overlap}")
+    if motif_pseudo < 0:
+        raise MotifbenchError(f"motif_pseudo must be non-negative, got {motif_pseudo}")
+
+
+def _prepare_queries(queries: Sequence[MemeMotif], ts: TomtomTargets) -> list[tuple[MemeMotif, np.ndarray]]:
+    """``(motif, matrix)`` of each query MEME compares: rows renormalised, pseudocounted; too wide ones skipped."""
+    prepared = []
+    for motif in queries:
+        ppm = check_ppm(motif)
+        if ppm.shape[0] > MAX_QUERY_WIDTH:
+            log.warning("skipping query %s: wider than %d columns (as MEME does)", motif.id, MAX_QUERY_WIDTH)
+            continue
+        prepared.append((motif, K.apply_pseudocount(K.normalise_rows(ppm), motif.nsites, ts.background,
+                                                    ts.motif_pseudo)))
+    return prepared
+
+
+def best_strand_evalues(
+    queries: Sequence[MemeMotif],
+    targets: Sequence[MemeMotif] | TomtomTargets,
+    *,
+    dist: str = "ed",
+    min_overlap: int = 1,
+    motif_pseudo: float = 0.1,
+    background=None,
+    internal: bool = False,
+) -> np.ndarray:
+    """Every query's E-value against every target motif (its better strand): what ``tomtom()`` reports as E-value.
+
+    For callers that only threshold on E-values (e.g. the bootstrap
+    resamples of motif recovery): the same p- and E-values as
+    :func:`tomtom` (a pair ``tomtom(..., thresh=t)`` reports is exactly one
+    with ``E <= t`` here), without q-values, MEME's ordering or a table, so
+    it costs only the scoring, on every core.
+
+    Parameters are :func:`tomtom`'s.
+
+    Returns
+    -------
+    ndarray, shape (n_queries, N), float32: row i for ``queries[i]``, column j for
+    target j in input order; NaN rows for queries MEME skips (wider than 100).
+    """
+    _check_arguments(dist, min_overlap, motif_pseudo)
+    ts = prepare_targets(targets, motif_pseudo=motif_pseudo, background=background)
+    out = np.full((len(queries), ts.n_targets), np.nan, dtype=np.float32)
+    kept = [i for i, q in enumerate(queries) if check_ppm(q).shape[0] <= MAX_QUERY_WIDTH]
+    prepared = _prepare_queries(queries, ts)
+    done = 0
+    for block in _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, False,
+                         _best_strand_evalues):
+        out[kept[done:done + block.shape[0]]] = block
+        done += block.shape[0]
+    return out
+
+
 def _select_block(prepared: list, block: dict[str, np.ndarray], ts: TomtomTargets, rng: MemeRandom, evalue: bool,
                   limit: float, parts: dict[str, list]) -> None:
     """q-values (from the run's one random stream, so in query order) and MEME's threshold for a block.
@@ -332,7 +391,7 @@ def _select_block(prepared: list, block: dict[str, np.ndarray], ts: TomtomTarget
     p_ord, order, sel = block["p32"], block["order"], block["first"]
     p_sorted = p_ord.astype(np.float64)
     q_sorted = qvalue_rows(p_sorted, rng)
-    e_sorted = (p_ord * np.float32(2 * ts.n_targets)) / np.float32(2)
+    e_sorted = evalues(p_ord, ts.n_targets)
     sel = sel & ((e_sorted.astype(np.float64) if evalue else q_sorted) <= limit)
     keep = order[sel]
     counts = sel.sum(axis=1)

@@ -66,3 +66,31 @@ def test_prepared_targets_are_reused_and_checked():
 
     with pytest.raises(MotifbenchError, match="motif_pseudo"):
         tomtom([MemeMotif("q", "", targets[3].ppm, 20)], prepared, motif_pseudo=0.5)
+
+
+@pytest.mark.parametrize("dist", ["ed", "pearson"])
+def test_best_strand_evalues_are_tomtoms_evalues(monkeypatch, queries, dist):
+    """The E-value-only path (bootstrap resamples) gives tomtom()'s E-values and its matches at any threshold."""
+    from pathlib import Path
+
+    from evaluator.meme_io import read_meme
+    from evaluator.tomtom import best_strand_evalues
+
+    targets = jaspar_targets(2016)
+    meme = read_meme(Path(__file__).parent / "data" / "tomtom" / "all.meme")[::4]
+    wide = MemeMotif("too_wide", "", np.full((101, 4), 0.25), 20)  # skipped, as MEME does
+    motifs = list(queries) + [wide] + meme
+    table = tomtom(motifs, targets, dist=dist, thresh=None)
+    slow, fast = _both(monkeypatch, lambda: best_strand_evalues(motifs, targets, dist=dist))
+    np.testing.assert_array_equal(slow, fast)
+    assert fast.shape == (len(motifs), len(targets)) and fast.dtype == np.float32
+    assert np.isnan(fast[len(queries)]).all() and not np.isnan(np.delete(fast, len(queries), axis=0)).any()
+    row = {m.id: i for i, m in enumerate(motifs)}
+    col = {t.id: j for j, t in enumerate(targets)}
+    got = fast[table["Query_ID"].map(row).to_numpy(), table["Target_ID"].map(col).to_numpy()]
+    np.testing.assert_array_equal(got.astype(np.float64), table["E-value"].to_numpy())
+    for thresh in (0.1, 1.0):
+        kept = tomtom(motifs, targets, dist=dist, thresh=thresh)
+        qi, ti = np.nonzero(fast.astype(np.float64) <= thresh)
+        assert sorted(zip(kept["Query_ID"], kept["Target_ID"])) == sorted(
+            (motifs[i].id, targets[j].id) for i, j in zip(qi, ti))

@@ -89,3 +89,17 @@ def test_write_meme_rejects_bad_shapes_and_ids():
         write_meme([MemeMotif("a", "", np.ones((3, 5)))])
     with pytest.raises(MotifbenchError, match="without spaces"):
         write_meme([MemeMotif("a b", "", np.full((1, 4), 0.25))])
+
+
+def test_as_written_is_what_a_written_file_reads_back():
+    from evaluator.meme_io import as_written
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.random(4000), np.arange(1, 4097) / 4096,  # exact binary half-way cases
+                             (np.arange(0, 20001) + 0.5) / 2e6, rng.integers(0, 97, 4000) / 97, [0.0, 1.0]])
+    ppm = values[: values.size // 4 * 4].reshape(-1, 4)
+    back = read_meme(write_meme([MemeMotif("m", "", ppm)]))[0].ppm
+    got = as_written(ppm)
+    assert got.shape == ppm.shape
+    np.testing.assert_array_equal(got.view(np.int64), back.view(np.int64))  # bit for bit
+    assert not np.array_equal(got, ppm)
