@@ -234,6 +234,17 @@ def best_alignments(z_pad, pstarts, lengths, min_overlap, internal,
         overlap[t] = best_overlap
 
 
+@njit(cache=True, nogil=True, inline="always")
+def alignment_range(q, length, i):  # pragma: no cover - compiled (tomtom_kernels calls .py_func)
+    """The query columns ``(start, end)`` (inclusive) of MEME's ``i``-th alignment of a width-``q`` query
+    with a width-``length`` target, ``0 <= i < q + length - 1`` (``tomtom.c``'s loop order: the
+    target slides from the query's right end to its left end). The one statement of this rule."""
+    if i < q:
+        start = q - i - 1
+        return start, min(q, start + length) - 1
+    return 0, min(q, length + q - i - 1) - 1
+
+
 @njit(cache=True, nogil=True, inline="never")
 def _add_row(acc, row):  # pragma: no cover - compiled
     for i in range(acc.size):
@@ -247,6 +258,27 @@ def _axpy(dst, dst_start, src, src_start, n, h):  # pragma: no cover - compiled
     s = src[src_start:src_start + n]
     for i in range(n):
         d[i] += s[i] * h
+
+
+@njit(cache=True, nogil=True, inline="never")
+def _axpy4(dst, src, s0, s1, s2, s3, n, h0, h1, h2, h3):  # pragma: no cover - compiled
+    """Four :func:`_axpy` into ``dst[:n]`` (from ``src[s0:]``, ... ``src[s3:]``) in one pass, same roundings.
+
+    ``dst[i]`` gets the four products added one after the other, exactly the
+    sequence of four separate calls, with a quarter of the loads and stores of ``dst``.
+    """
+    d = dst[:n]
+    a0 = src[s0:s0 + n]  # slices indexed from 0: no negative-index check, so LLVM vectorises
+    a1 = src[s1:s1 + n]
+    a2 = src[s2:s2 + n]
+    a3 = src[s3:s3 + n]
+    for i in range(n):
+        t = d[i]
+        t += a0[i] * h0
+        t += a1[i] * h1
+        t += a2[i] * h2
+        t += a3[i] * h3
+        d[i] = t
 
 
 @njit(cache=True, nogil=True)
@@ -308,12 +340,7 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
         if min_lookup[li] == big:
             continue
         for i in range(q + length - 1):
-            if i < q:
-                s = q - i - 1
-                e = min(q, s + length) - 1
-            else:
-                s = 0
-                e = min(q, length + q - i - 1) - 1
+            s, e = alignment_range(q, length, i)
             need[s, e] = True
             shift = (q - (e - s + 1)) * k0
             floor_[s, e] = min(floor_[s, e], min_lookup[li] - shift)
@@ -348,6 +375,7 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
     cur = np.empty(width_max)
     nxt = np.empty(width_max)
     ext = np.empty(width_max + BINS + 1)
+    ys = np.empty(BINS + 1, np.int64)
     pos = 0
     for a in range(q):
         last = -1
@@ -381,10 +409,19 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
                         ext[i] = cur[k]
                 nxt[:n2] = 0.0
                 col = probs[e]
+                m = 0
                 for y in range(lo[e], hi[e] + 1):
-                    h = col[y]
-                    if h != 0.0:
-                        _axpy(nxt, 0, ext, hi[e] - y, n2, h)
+                    if col[y] != 0.0:
+                        ys[m] = y
+                        m += 1
+                g = 0
+                while g + 4 <= m:  # four terms per pass over nxt, added in the same order as one by one
+                    _axpy4(nxt, ext, hi[e] - ys[g], hi[e] - ys[g + 1], hi[e] - ys[g + 2], hi[e] - ys[g + 3], n2,
+                           col[ys[g]], col[ys[g + 1]], col[ys[g + 2]], col[ys[g + 3]])
+                    g += 4
+                while g < m:
+                    _axpy(nxt, 0, ext, hi[e] - ys[g], n2, col[ys[g]])
+                    g += 1
                 cur[:n2] = nxt[:n2]  # a copy, not a swap: the swap stops LLVM vectorising _axpy
                 n = n2
                 f = f2
@@ -417,12 +454,7 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
             continue
         # each target's p accumulates alignment by alignment, in MEME's loop order
         for i in range(q + length - 1):
-            if i < q:
-                s = q - i - 1
-                e = min(q, s + length) - 1
-            else:
-                s = 0
-                e = min(q, length + q - i - 1) - 1
+            s, e = alignment_range(q, length, i)
             shift = (q - (e - s + 1)) * k0
             w_lo = r_lo[s, e]
             w_hi = r_hi[s, e]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evaluator.tomtom_jit import alignment_range  # the rule's one statement (called as plain Python here)
+
 #: MEME's BINS: scaled column scores are integers in [0, 100].
 BINS = 100
 #: MEME's DEFAULT_SITE_COUNT, used for the pseudocount when nsites is absent.
@@ -227,16 +229,7 @@ def _range_pmfs(hist: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
 
 def alignment_ranges(query_len: int, target_len: int) -> list[tuple[int, int]]:
     """The query column range [start, end] of each of the Q+L-1 alignments (MEME's loop order)."""
-    ranges = []
-    for i in range(query_len + target_len - 1):
-        if i < query_len:
-            start = query_len - i - 1
-            end = min(query_len, start + target_len) - 1
-        else:
-            start = 0
-            end = min(query_len, target_len + query_len - i - 1) - 1
-        ranges.append((start, end))
-    return ranges
+    return [alignment_range.py_func(query_len, target_len, i) for i in range(query_len + target_len - 1)]
 
 
 def max_alignment_pvalues(
