@@ -87,10 +87,13 @@ class PerSequencePPMs(PPMAccumulator):
             nwin = np.concatenate(self._counts)
             values = np.concatenate([sums.reshape(-1, 4 * w), cov, nwin[:, None]], axis=1)  # (P, 5w + 1)
             width = values.shape[1]
-            rows = np.repeat(seq, width)
-            cols = (fil[:, None] * width + np.arange(width)[None, :]).ravel()
-            pairs = csr_matrix((values.ravel().astype(np.float64), (rows, cols)), shape=(self._seen, f * width))
-            agg = np.asarray((csr_matrix(counts.astype(np.float64)) @ pairs).todense()).reshape(r * f, width)
+            # (F * width, P): row (filter, value) holds that value of each of the filter's pairs; times each
+            # pair's resample counts (P, R), summed pair by pair in a fixed order (deterministic, no BLAS)
+            rows = (fil[:, None] * width + np.arange(width)[None, :]).ravel()
+            cols = np.repeat(np.arange(seq.size), width)
+            by_value = csr_matrix((values.ravel().astype(np.float64), (rows, cols)), shape=(f * width, seq.size))
+            weights = np.ascontiguousarray(counts[:, seq].T, dtype=np.float64)  # (P, R)
+            agg = (by_value @ weights).T.reshape(r, f, width).reshape(r * f, width)
         else:
             agg = np.zeros((r * f, 5 * w + 1))
         acc = PPMAccumulator(self.method, np.zeros(r * f), w, self.length, self.tap_length)
