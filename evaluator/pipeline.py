@@ -16,7 +16,8 @@ Stages, each timed in the record:
 9. ``gradient_attribution``: the class-specific attribution benchmark, randomisation check and
    (opt-in) motif discovery (:mod:`evaluator.attribution_stage`), for every model.
 10. ``uncertainty``: bootstrap intervals of every headline number (:mod:`evaluator.intervals`; off with
-    ``intervals=None``); the motif-recovery bootstrap runs in a thread from stage 7 on, beside 8, 9 and 11.
+    ``intervals=None``); the classification bootstrap runs in a thread from stage 4 on, the motif-recovery
+    bootstrap in another from stage 7 on, beside 8, 9 and 11.
 11. ``logos``: filter and ground-truth logo grids.
 
 A model without a findable first-layer tap skips stages 5-7 and the filter logos: its
@@ -190,6 +191,12 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
             outputs, nonfinite = onnx_model.predict(x, params.batch_size), 0
     probabilities = onnx_model.to_probabilities(outputs)
 
+    classification_job = None
+    if intervals is not None:  # the classification bootstrap runs beside every later stage
+        from evaluator.intervals import start_classification_intervals
+
+        classification_job = start_classification_intervals(y, probabilities, intervals)
+
     with timer.stage("classification"):
         classification = classification_section(y, probabilities, reference)
 
@@ -238,7 +245,7 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
 
         with timer.stage("uncertainty"), single_threaded_blas():
             uncertainty = uncertainty_section(y, probabilities, attribution_scores, recovery_job, intervals,
-                                              timer.seconds)
+                                              timer.seconds, classification=classification_job)
 
     timer.seconds["total"] = round(time.perf_counter() - start_total, 4)
     record = _assemble(source, info, arrays, n, length, params, window, offset, nonfinite, classification,
