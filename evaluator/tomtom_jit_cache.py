@@ -5,8 +5,10 @@ are compiled once per installation into numba's cache (``__pycache__`` or
 ``$NUMBA_CACHE_DIR``); compiling takes 10 s or more. Until :func:`ready`,
 ``tomtom()`` runs the NumPy kernels (the same numbers) and
 :func:`start_warm_up` compiles in a background process;
-``python -c "from evaluator.tomtom_jit_cache import warm_up; warm_up()"``
-does it in the foreground (e.g. right after installing).
+``python -m evaluator.tomtom_jit_cache`` does it in the foreground (the
+install commands run it right after ``pip install``). No caller ever compiles:
+:func:`warm_up` compiles through the real callers, so every argument type
+(read-only arrays included) is cached before the marker says ready.
 """
 from __future__ import annotations
 
@@ -78,32 +80,42 @@ def start_warm_up() -> None:
 
 
 def warm_up() -> None:
-    """Compile every kernel (into numba's cache) on tiny inputs, then write the ready marker."""
-    from evaluator.tomtom_jit import (BINS, MEDIAN_BINS, alignment_pvalues, best_alignments, ed_rows,
-                                      shift_scale_hist)
-    from evaluator.tomtom_jit_random import bootstrap_mse, mt_bootstrap_tables, mt_doubles
+    """Compile every kernel into numba's cache, then write the ready marker.
+
+    The kernels are compiled through the real callers (:func:`evaluator.tomtom.tomtom`
+    with both distances, restricted alignments and q-values, and
+    :func:`evaluator.tomtom.best_strand_evalues`) on a small synthetic
+    database, so every argument type they will ever see (read-only target
+    arrays included: numba compiles a separate version per array flag) is in
+    the cache, and no later caller compiles anything.
+    """
+    global _ready
+    from evaluator.meme_io import MemeMotif
+    from evaluator.tomtom import best_strand_evalues, tomtom
+    from evaluator.tomtom_qvalues import MemeRandom
 
     rng = np.random.default_rng(0)
-    cols = rng.dirichlet(np.ones(4), size=60)
-    query = rng.dirichlet(np.ones(4), size=5)
-    scores = np.empty((5, 60))
-    ed_rows(query, np.ascontiguousarray(cols.T), scores)
-    lengths = np.full(10, 6, dtype=np.int64)
-    starts = np.arange(10, dtype=np.int64) * 6
-    pstarts = starts + 4 * np.arange(1, 11, dtype=np.int64)
-    pad_pos = (np.arange(60) + 4 * (np.arange(60) // 6 + 1)).astype(np.int64)
-    z_pad = np.zeros((5, 60 + 4 * 11), dtype=np.int16)
-    hist = np.empty((5, BINS + 1), dtype=np.int64)
-    _, _, k0 = shift_scale_hist(scores, -1.5, 0.0, pad_pos, z_pad, hist, np.empty(MEDIAN_BINS, np.int64),
-                                np.empty(60, np.int64), np.empty(60))
-    score, off, ov = (np.empty(10, dtype=np.int64) for _ in range(3))
-    best_alignments(z_pad, pstarts, lengths, 1, False, score, off, ov, np.empty(z_pad.shape[1], np.int64))
-    alignment_pvalues(hist, 60, k0, np.array([6], np.int64), np.zeros(10, np.int64), score + 5 * k0, 2, np.empty(10))
-    key = np.arange(624, dtype=np.uint64)
-    table = np.empty((2, 11), dtype=np.uint16)
-    pos = mt_bootstrap_tables(key, 624, 10, 5, table)
-    mt_doubles(key, pos, np.empty(3))
-    bootstrap_mse(table, np.arange(3, dtype=np.int64), np.array([0.1, 0.2, 0.3]), 1.0, 5.0)
+    targets = [MemeMotif(f"t{i}", "", rng.dirichlet(np.ones(4), size=5 + i % 4), 20) for i in range(60)]
+    queries = [MemeMotif(f"q{i}", "", rng.dirichlet(np.ones(4), size=w), 20) for i, w in enumerate((4, 7))]
+    was_ready, _ready = _ready, True  # run the compiled kernels (compiling them) rather than the NumPy ones
+    try:
+        for dist in ("ed", "pearson"):
+            tomtom(queries, targets, dist=dist, thresh=None)  # q-values: 120 p-values per query (> 100)
+            best_strand_evalues(queries, targets, dist=dist)
+        tomtom(queries, targets, min_overlap=3, evalue=False, thresh=0.5)
+        tomtom(queries, targets, internal=True)
+        MemeRandom().random((3,))
+    except BaseException:
+        _ready = was_ready
+        raise
     marker = _ready_marker()
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("compiled\n")
+
+
+if __name__ == "__main__":  # python -m evaluator.tomtom_jit_cache: compile the kernels now (part of the install)
+    import time
+
+    _start = time.perf_counter()
+    warm_up()
+    print(f"Tomtom kernels compiled into numba's cache in {time.perf_counter() - _start:.0f} s ({_ready_marker()})")

@@ -23,6 +23,7 @@ default data: the koo2019 synthetic dataset built in a temporary folder (not tim
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -38,9 +39,9 @@ def _evaluate(model, split, threads, intervals):
     from evaluator import evaluate_arrays
     from evaluator.params import EvalParams
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     record = evaluate_arrays(model, split, params=EvalParams(), progress=False, threads=threads, intervals=intervals)
-    return time.perf_counter() - start, record
+    return time.perf_counter() - start, time.process_time() - cpu, record
 
 
 def _classification_alternatives(split, record_probs, loop_resamples: int) -> tuple[float, float]:
@@ -121,22 +122,27 @@ def main() -> None:
         split = load_split(data, "synthetic", "test")
         print(f"model: {args.model}\ndata: {len(split.x)} test sequences; ONNX Runtime threads: {args.threads}")
         _evaluate(args.model, split, args.threads, None)  # warm-up: imports, JASPAR, session, first Tomtom
-        without, with_ci, stage = [], [], []
+        without, with_ci, stage, cpu_without, cpu_with = [], [], [], [], []
         record = None
         for r in range(args.repeats):
-            t, _ = _evaluate(args.model, split, args.threads, None)
+            t, cpu, _ = _evaluate(args.model, split, args.threads, None)
             without.append(t)
-            t, record = _evaluate(args.model, split, args.threads, BootstrapSettings())
+            cpu_without.append(cpu)
+            t, cpu, record = _evaluate(args.model, split, args.threads, BootstrapSettings())
             with_ci.append(t)
+            cpu_with.append(cpu)
             timings = record["timings_seconds"]
             stage.append(timings["uncertainty"])
-            print(f"  repeat {r + 1}: without {without[-1]:.1f} s, with {with_ci[-1]:.1f} s (uncertainty stage "
-                  f"{stage[-1]:.1f} s waited; recovery bootstrap thread {timings.get('recovery_intervals', 0):.1f} s)",
-                  flush=True)
+            print(f"  repeat {r + 1}: without {without[-1]:.1f} s (CPU {cpu_without[-1]:.1f} s), with {with_ci[-1]:.1f} s "
+                  f"(CPU {cpu_with[-1]:.1f} s; uncertainty stage {stage[-1]:.1f} s waited; recovery bootstrap thread "
+                  f"{timings.get('recovery_intervals', 0):.1f} s)", flush=True)
         a, b = statistics.median(without), statistics.median(with_ci)
+        ca, cb = statistics.median(cpu_without), statistics.median(cpu_with)
         ci = record["results"]["uncertainty"]
-        print(f"\nevaluate(), median of {args.repeats}: without intervals {a:.1f} s | with intervals {b:.1f} s | "
-              f"overhead {100 * (b / a - 1):+.0f}% (budget +30%)")
+        print(f"\nevaluate(), median of {args.repeats} (load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): "
+              f"without intervals {a:.1f} s | with intervals {b:.1f} s | overhead {100 * (b / a - 1):+.0f}% (budget +30%)")
+        print(f"  process CPU: without {ca:.1f} s | with {cb:.1f} s | {100 * (cb / ca - 1):+.0f}% "
+              "(less sensitive to other jobs on the machine than wall time)")
         print(f"  uncertainty stage (after the others; the recovery bootstrap overlaps attribution and logos) median "
               f"{statistics.median(stage):.1f} s; recovery resamples "
               f"{ci['motif_recovery']['resamples']} -> {ci['motif_recovery']['tomtom_queries']} Tomtom queries")

@@ -1,11 +1,15 @@
 """Wall time of evaluator.tomtom vs memelite's tomtom, width-19 queries vs JASPAR 2016 CORE vertebrates.
 
-Each tool runs in a fresh Python process, so "first call" includes whatever a
-user pays on the first call of a session (memelite: numba compilation) but not
-the imports; "warm" calls follow in the same process.
+- first call: the tool's import and its first call (30 queries) in a fresh Python process
+  (memelite: numba loading or compiling; ours: numba loading, or the NumPy kernels while
+  numba's cache is cold), fresh processes alternating ours / memelite, ``--first-runs`` each;
+- warm: in one process, ours (ED, MEME's default) and memelite called alternately
+  ``--repeats`` times per size; medians. Ours with Pearson is timed in the same rounds.
 
-    python perf/tomtom_speed.py            # 30 / 120 / 1000 queries
-    python perf/tomtom_speed.py --sizes 30 120
+Seconds are wall / process CPU (CPU > wall: several threads; wall > CPU: a busy machine).
+
+    python perf/tomtom_speed.py                    # 30 and 300 queries
+    python perf/tomtom_speed.py --sizes 30 120 1000 --repeats 7
 
 For reference, MEME 5.5.8's tomtom CLI took 47 s for 30 and 174 s for 120
 such queries on this machine (../shared/tomtom-reference/README.md).
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -21,6 +27,7 @@ import time
 import numpy as np
 
 WIDTH = 19
+FIRST_QUERIES = 30
 
 
 def make_queries(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -29,61 +36,94 @@ def make_queries(n: int, seed: int = 0) -> list[np.ndarray]:
     return [rng.dirichlet(np.full(4, 0.5), size=WIDTH) for _ in range(n)]
 
 
-def _child(tool: str, dist: str, sizes: list[int]) -> dict:
+def _first_call(tool: str) -> tuple[float, float]:
+    """(wall, CPU) of importing ``tool`` and calling it on 30 queries, in this (fresh) process."""
     from evaluator.meme_io import MemeMotif
     from evaluator.tomtom import jaspar_targets
 
     targets = jaspar_targets(2016)
-    queries = make_queries(max(sizes))
+    queries = make_queries(FIRST_QUERIES)
+    start, cpu = time.perf_counter(), time.process_time()
     if tool == "motifbench":
         from evaluator.tomtom import tomtom
 
-        motifs = [MemeMotif(f"q{i}", "", q, 20) for i, q in enumerate(queries)]
-
-        def call(n):
-            tomtom(motifs[:n], targets, dist=dist, thresh=0.1)
+        tomtom([MemeMotif(f"q{i}", "", q, 20) for i, q in enumerate(queries)], targets, thresh=0.1)
     else:
         from memelite import tomtom
 
-        t_mats = [t.ppm.T.copy() for t in targets]
-        q_mats = [q.T.copy() for q in queries]
+        tomtom([q.T.copy() for q in queries], [t.ppm.T.copy() for t in targets])
+    return time.perf_counter() - start, time.process_time() - cpu
 
-        def call(n):
-            tomtom(q_mats[:n], t_mats)
-    out = {}
+
+def _timed(fn) -> tuple[float, float]:
     start, cpu = time.perf_counter(), time.process_time()
-    call(sizes[0])
-    out["first"] = (sizes[0], time.perf_counter() - start, time.process_time() - cpu)
+    fn()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _warm(sizes: list[int], repeats: int) -> dict[str, dict[int, list[tuple[float, float]]]]:
+    """Warm calls, ours (ED), memelite and ours (Pearson) alternating, ``repeats`` rounds per size."""
+    import memelite
+
+    from evaluator.meme_io import MemeMotif
+    from evaluator.tomtom import jaspar_targets, prepare_targets, tomtom
+
+    targets = jaspar_targets(2016)
+    queries = make_queries(max(sizes))
+    motifs = [MemeMotif(f"q{i}", "", q, 20) for i, q in enumerate(queries)]
+    t_mats = [t.ppm.T.copy() for t in targets]
+    q_mats = [q.T.copy() for q in queries]
+    prepare_targets(targets)
+    calls = {
+        "motifbench (ed)": lambda n: tomtom(motifs[:n], targets, thresh=0.1),
+        "memelite (default)": lambda n: memelite.tomtom(q_mats[:n], t_mats),
+        "motifbench (pearson)": lambda n: tomtom(motifs[:n], targets, dist="pearson", thresh=0.1),
+    }
+    for call in calls.values():  # load compiled code, prepare targets, draw the q-value tables once
+        call(min(sizes))
+    out: dict[str, dict[int, list]] = {name: {n: [] for n in sizes} for name in calls}
     for n in sizes:
-        start, cpu = time.perf_counter(), time.process_time()
-        call(n)
-        out[str(n)] = (time.perf_counter() - start, time.process_time() - cpu)
+        for _ in range(repeats):
+            for name, call in calls.items():
+                out[name][n].append(_timed(lambda: call(n)))
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[30, 120, 1000])
-    parser.add_argument("--child", nargs=2, metavar=("TOOL", "DIST"), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[30, 300])
+    parser.add_argument("--repeats", type=int, default=5, help="alternating warm rounds per size")
+    parser.add_argument("--first-runs", type=int, default=3, help="fresh processes per tool for the first call")
+    parser.add_argument("--child", metavar="TOOL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(args.child[0], args.child[1], args.sizes)))
+        print(json.dumps(_first_call(args.child)))
         return
-    runs = [("motifbench", "ed"), ("motifbench", "pearson"), ("memelite", "ed-like")]
-    print(f"width-{WIDTH} queries vs JASPAR 2016 CORE vertebrates (519 targets); "
-          "seconds as wall / process CPU (CPU > wall: several threads; wall > CPU: a busy machine)")
-    header = f"{'tool':<28}{'first call':>22}" + "".join(f"{f'warm {n}':>16}" for n in args.sizes)
-    print(header)
-    for tool, dist in runs:
-        cmd = [sys.executable, __file__, "--child", tool, dist, "--sizes", *map(str, args.sizes)]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        times = json.loads(result.stdout.strip().splitlines()[-1])
-        n_first, first, first_cpu = times["first"]
-        label = f"{tool} ({'memelite default' if tool == 'memelite' else dist})"
-        row = f"{label:<28}{f'{first:.2f}/{first_cpu:.2f} ({n_first} q)':>22}" + "".join(
-            f"{f'{times[str(n)][0]:.2f}/{times[str(n)][1]:.2f}':>16}" for n in args.sizes)
-        print(row, flush=True)
-    print(f"{'MEME 5.5.8 tomtom CLI':<28}{'':>22}" + "".join(
+    firsts: dict[str, list] = {"motifbench": [], "memelite": []}
+    for _ in range(args.first_runs):
+        for tool in firsts:
+            out = subprocess.run([sys.executable, __file__, "--child", tool], capture_output=True, text=True,
+                                 check=True, env=os.environ)
+            firsts[tool].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    warm = _warm(args.sizes, args.repeats)
+
+    def med(pairs):
+        return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+    print(f"width-{WIDTH} queries vs JASPAR 2016 CORE vertebrates (519 targets); medians, seconds wall/CPU; "
+          f"first call: import + {FIRST_QUERIES} queries in a fresh process (x{args.first_runs}); "
+          f"warm: alternating rounds (x{args.repeats}); {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"{'tool':<24}{'first call':>14}" + "".join(f"{f'warm {n}':>16}" for n in args.sizes))
+    first_of = {"motifbench (ed)": firsts["motifbench"], "memelite (default)": firsts["memelite"]}
+    for name, by_size in warm.items():
+        first = first_of.get(name)
+        cell = "{:.2f}/{:.2f}".format(*med(first)) if first else "-"
+        print(f"{name:<24}{cell:>14}" + "".join(f"{'{:.3f}/{:.3f}'.format(*med(by_size[n])):>16}"
+                                               for n in args.sizes))
+    ours, peer = warm["motifbench (ed)"], warm["memelite (default)"]
+    print("ours (ed) / memelite, warm wall medians: " + ", ".join(
+        f"{n} q {med(ours[n])[0] / med(peer[n])[0]:.2f}x" for n in args.sizes))
+    print(f"{'MEME 5.5.8 tomtom CLI':<24}{'':>14}" + "".join(
         f"{({30: '47', 120: '174'}.get(n, '-')):>16}" for n in args.sizes))
 
 
