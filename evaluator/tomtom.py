@@ -402,7 +402,7 @@ def _select_block(prepared: list, block: dict[str, np.ndarray], ts: TomtomTarget
     parts["E-value"].append(e_sorted[sel].astype(np.float64))
     parts["q-value"].append(q_sorted[sel].astype(np.float32).astype(np.float64))
     parts["Overlap"].append(block["overlap"][sel])
-    parts["Query_consensus"].append(np.repeat(np.array([K.consensus(mat) for _, mat in prepared], dtype=object),
+    parts["Query_consensus"].append(np.repeat(np.array(K.consensus_many([mat for _, mat in prepared]), dtype=object),
                                               counts))
     parts["Target_consensus"].append(ts.consensus[keep])
     parts["Orientation"].append(ts.strand[keep])

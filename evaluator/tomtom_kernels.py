@@ -70,13 +70,24 @@ def reverse_complement(ppm: np.ndarray) -> np.ndarray:
 
 def consensus(ppm: np.ndarray) -> str:
     """MEME's ``get_cons``: per row the first letter holding the maximum, the running max kept as float32."""
-    best = ppm[:, 0].astype(np.float32)
-    letter = np.zeros(ppm.shape[0], dtype=np.int64)
+    return consensus_many([ppm])[0]
+
+
+_LETTERS = np.frombuffer(b"ACGT", dtype="S1")
+
+
+def consensus_many(ppms) -> list[str]:
+    """:func:`consensus` of each matrix (each shape (width, 4)), all rows in one pass (rows are independent)."""
+    rows = np.concatenate(ppms, axis=0)
+    best = rows[:, 0].astype(np.float32)
+    letter = np.zeros(rows.shape[0], dtype=np.int64)
     for j in range(1, 4):
-        better = ppm[:, j] > best.astype(np.float64)
-        best = np.where(better, ppm[:, j].astype(np.float32), best)
+        better = rows[:, j] > best.astype(np.float64)
+        best = np.where(better, rows[:, j].astype(np.float32), best)
         letter = np.where(better, j, letter)
-    return "".join("ACGT"[k] for k in letter)
+    text = _LETTERS[letter].tobytes().decode()
+    ends = np.cumsum([p.shape[0] for p in ppms])
+    return [text[e - p.shape[0]:e] for p, e in zip(ppms, ends)]
 
 
 #: 10**k for the decimal scalings RND can need (k = 13 - floor(log10|x|)), as C's pow gives them.

@@ -99,7 +99,7 @@ class TomtomTargets:
         self.columns_t = np.ascontiguousarray(self.columns.T)  # (4, C)
         self.unique_lengths = np.unique(self.lengths)
         self.length_slot = np.searchsorted(self.unique_lengths, self.lengths).astype(np.int64)
-        self.consensus = np.array([K.consensus(m) for m in mats], dtype=object)
+        self.consensus = np.array(K.consensus_many(mats), dtype=object)
         self.id_array = np.array(self.ids, dtype=object)
         # MEME's tie order: strcmp of strand-prefixed ids, so every '+' sorts before every '-'
         order = sorted(range(len(mats)), key=lambda j: (strands[j], self.ids[owners[j]]))

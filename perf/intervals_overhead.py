@@ -133,14 +133,15 @@ def main() -> None:
             cpu_with.append(cpu)
             timings = record["timings_seconds"]
             stage.append(timings["uncertainty"])
-            print(f"  repeat {r + 1}: without {without[-1]:.1f} s (CPU {cpu_without[-1]:.1f} s), with {with_ci[-1]:.1f} s "
-                  f"(CPU {cpu_with[-1]:.1f} s; uncertainty stage {stage[-1]:.1f} s waited; recovery bootstrap thread "
-                  f"{timings.get('recovery_intervals', 0):.1f} s)", flush=True)
+            print(f"  repeat {r + 1}: without {without[-1]:.1f} s (CPU {cpu_without[-1]:.1f} s), "
+                  f"with {with_ci[-1]:.1f} s (CPU {cpu_with[-1]:.1f} s; uncertainty stage {stage[-1]:.1f} s waited; "
+                  f"recovery bootstrap thread {timings.get('recovery_intervals', 0):.1f} s)", flush=True)
         a, b = statistics.median(without), statistics.median(with_ci)
         ca, cb = statistics.median(cpu_without), statistics.median(cpu_with)
         ci = record["results"]["uncertainty"]
         print(f"\nevaluate(), median of {args.repeats} (load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): "
-              f"without intervals {a:.1f} s | with intervals {b:.1f} s | overhead {100 * (b / a - 1):+.0f}% (budget +30%)")
+              f"without intervals {a:.1f} s | with intervals {b:.1f} s | overhead {100 * (b / a - 1):+.0f}% "
+              "(budget +30%)")
         print(f"  process CPU: without {ca:.1f} s | with {cb:.1f} s | {100 * (cb / ca - 1):+.0f}% "
               "(less sensitive to other jobs on the machine than wall time)")
         print(f"  uncertainty stage (after the others; the recovery bootstrap overlaps attribution and logos) median "
