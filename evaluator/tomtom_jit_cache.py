@@ -1,6 +1,7 @@
 """numba's compile cache for the Tomtom kernels: is it warm, and warming it without making anyone wait.
 
-The kernels (:mod:`evaluator.tomtom_jit`, :mod:`evaluator.tomtom_jit_random`)
+The kernels (:mod:`evaluator.tomtom_jit`, :mod:`evaluator.tomtom_jit_random`, and the
+classification bootstrap's :mod:`evaluator.bootstrap_jit`, which shares this cache logic)
 are compiled once per installation into numba's cache (``__pycache__`` or
 ``$NUMBA_CACHE_DIR``); compiling takes 10 s or more. Until :func:`ready`,
 ``tomtom()`` runs the NumPy kernels (the same numbers) and
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 #: The files whose kernels the ready marker vouches for (any edit makes numba recompile).
-KERNEL_FILES = ("tomtom_jit.py", "tomtom_jit_random.py")
+KERNEL_FILES = ("tomtom_jit.py", "tomtom_jit_random.py", "bootstrap_jit.py")  # the last: classification bootstrap
 
 def _ready_marker() -> Path:
     """A file saying this module's kernels are compiled in numba's cache (keyed by source and versions)."""
@@ -105,6 +106,13 @@ def warm_up() -> None:
         tomtom(queries, targets, min_overlap=3, evalue=False, thresh=0.5)
         tomtom(queries, targets, internal=True)
         MemeRandom().random((3,))
+        from evaluator.uncertainty import BootstrapSettings, classification_intervals
+
+        labels = (rng.random((40, 2)) < 0.5).astype(int)
+        for counts_dtype in (np.int8, np.int32):  # the narrow type, and the wide one large counts need
+            classification_intervals(labels, rng.random((40, 2)), BootstrapSettings(resamples=10),
+                                     counts=np.full((10, 40), 1, dtype=counts_dtype) * (1 if counts_dtype == np.int8
+                                                                                          else 200))
     except BaseException:
         _ready = was_ready
         raise
@@ -116,6 +124,9 @@ def warm_up() -> None:
 if __name__ == "__main__":  # python -m evaluator.tomtom_jit_cache: compile the kernels now (part of the install)
     import time
 
+    from evaluator import tomtom_jit_cache  # the imported module, whose ready flag the callers read (not __main__'s)
+
     _start = time.perf_counter()
-    warm_up()
-    print(f"Tomtom kernels compiled into numba's cache in {time.perf_counter() - _start:.0f} s ({_ready_marker()})")
+    tomtom_jit_cache.warm_up()
+    print(f"Tomtom kernels compiled into numba's cache in {time.perf_counter() - _start:.0f} s "
+          f"({tomtom_jit_cache._ready_marker()})")

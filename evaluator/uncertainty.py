@@ -89,6 +89,35 @@ def _narrow(counts: np.ndarray) -> np.ndarray:
     return counts.astype(np.int8 if counts.max(initial=0) <= np.iinfo(np.int8).max else np.int32)
 
 
+def _cumulative_at_cuts(counts: np.ndarray, order: np.ndarray, pos: np.ndarray,
+                        cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each resample's total and positive weight in score order before each cut, int32 (B, len(cuts)).
+
+    counts (B, N) in input order; order (N,) the score order; pos (N,) in score order; cuts ascending,
+    starting at 0 and ending at N. One compiled pass per resample when numba's cache holds the kernel
+    (:mod:`evaluator.bootstrap_jit`), else NumPy segment sums: the same integers either way.
+    """
+    from evaluator import tomtom_jit_cache
+
+    if tomtom_jit_cache.ready():
+        from evaluator.bootstrap_jit import cumulative_at_cuts
+
+        total = np.empty((counts.shape[0], cuts.size), np.int32)
+        positive = np.empty_like(total)
+        cumulative_at_cuts(np.require(counts, requirements=["C", "W"]),  # the compiled signature's layout
+                           np.require(order, np.int64, ["C", "W"]), np.require(pos, bool, ["C", "W"]),
+                           np.require(cuts, np.int64, ["C", "W"]), total, positive)
+        return total, positive
+    cs = np.take(counts, order, axis=1)  # (B, N) in score order
+
+    def cumulative(weights):
+        out = np.zeros((weights.shape[0], cuts.size), np.int32)
+        np.cumsum(np.add.reduceat(weights, cuts[:-1], axis=1, dtype=np.int32), axis=1, out=out[:, 1:])
+        return out
+
+    return cumulative(cs), cumulative(cs * pos[None, :])
+
+
 class _RankedTask:
     """One binary task sorted once, with the cumulative resampled weights both metrics read.
 
@@ -109,23 +138,16 @@ class _RankedTask:
         first = starts[group]  # each sorted element's group start
         last = np.r_[starts[1:], s.size][group] - 1  # and group end
         pos = np.asarray(y, dtype=bool)[order]
-        cs = np.take(_narrow(counts), order, axis=1)  # (B, N) in score order
+        counts = _narrow(counts)
         pi = np.flatnonzero(pos)
         # every weight below is a cumulative sum up to a group start of a positive (first) or past its
-        # group (last + 1): segment sums between those cuts, then a cumulative sum over the few segments
+        # group (last + 1): the weights before those cuts, (B, len(cuts)) int32 (a resample sums to N)
         cuts, where = np.unique(np.r_[0, first[pi], last[pi] + 1, s.size], return_inverse=True)
         below_first, below_past = where[1:1 + pi.size], where[1 + pi.size:1 + 2 * pi.size]
-
-        def cumulative(weights):  # (B, len(cuts)): weight in score order before each cut (int32: <= N)
-            out = np.zeros((weights.shape[0], cuts.size), np.int32)
-            np.cumsum(np.add.reduceat(weights, cuts[:-1], axis=1, dtype=np.int32), axis=1, out=out[:, 1:])
-            return out
-
-        total = cumulative(cs)
-        positive = cumulative(cs * pos[None, :])
+        total, positive = _cumulative_at_cuts(counts, order, pos, cuts)
         self.P = positive[:, -1].astype(np.float64)
         self.Q = (total[:, -1] - positive[:, -1]).astype(np.float64)
-        self.c = np.take(cs, pi, axis=1).astype(np.float64)
+        self.c = np.take(counts, order[pi], axis=1).astype(np.float64)
         self.pos_below = np.take(positive, below_first, axis=1).astype(np.float64)
         self.neg_below = np.take(total, below_first, axis=1) - self.pos_below
         neg_upto = np.take(total, below_past, axis=1) - np.take(positive, below_past, axis=1)

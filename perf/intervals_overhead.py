@@ -10,8 +10,9 @@ Measures, in one process, after a warm-up evaluation (imports, JASPAR, ONNX Runt
   * classification intervals as a Python loop over resamples calling scikit-learn
     (timed on ``--loop-resamples`` resamples, scaled to 1,000 and labelled so) vs the
     vectorised weighted-rank computation;
-  * recovery intervals with one Tomtom call per resample (the target side rebuilt each
-    time) vs one Tomtom run over every resample's filters, both on ``--tomtom-resamples``.
+  * recovery intervals with one full ``tomtom()`` call per resample (q-values, MEME file
+    text round trip) vs the E-value-only run over every resample's filters, both on
+    ``--tomtom-resamples``.
 
 Usage::
 
@@ -156,8 +157,9 @@ def main() -> None:
         print(f"classification intervals, 1,000 resamples x 12 classes: vectorised {vec:.2f} s | "
               f"Python loop + scikit-learn {loop:.1f} s (timed on {args.loop_resamples} resamples, scaled)")
         batched, per_call, queries = _recovery_alternatives(args.model, split, args.threads, args.tomtom_resamples)
-        print(f"recovery intervals, {args.tomtom_resamples} resamples ({queries} queries): one Tomtom run "
-              f"{batched:.1f} s | one Tomtom call per resample {per_call:.1f} s")
+        print(f"recovery intervals, {args.tomtom_resamples} resamples ({queries} queries): one E-value-only Tomtom "
+              f"run {batched:.1f} s | one full tomtom() call per resample (q-values, MEME text round trip) "
+              f"{per_call:.1f} s")
 
 
 if __name__ == "__main__":

@@ -149,3 +149,19 @@ def test_resample_fractions_follow_motif_recovery_definitions():
         rec = motif_recovery(part, ids[b], ids[b][:5], ms, names)
         assert got[:, b].tolist() == [rec["match_ground_truth_fraction"], rec["match_jaspar_fraction"], rec["coverage"]]
     assert 0 < got[0].max() < 1  # the case exercises both matching and non-matching filters
+
+
+def test_compiled_and_numpy_cumulation_give_the_same_intervals(monkeypatch):
+    """The classification bootstrap's compiled pass (evaluator.bootstrap_jit) and its NumPy fallback agree exactly."""
+    from evaluator import tomtom_jit_cache
+
+    rng = np.random.default_rng(8)
+    y = (rng.random((300, 3)) < 0.3).astype(int)
+    score = np.round(rng.random((300, 3)) + 0.4 * y, 2)  # rounded: many tied scores
+    monkeypatch.setattr(tomtom_jit_cache, "start_warm_up", lambda: None)
+    for counts in (bootstrap_counts(300, 50, rng), bootstrap_counts(300, 50, rng) * 100):  # int8 and int32 paths
+        runs = []
+        for ready in (False, True):
+            monkeypatch.setattr(tomtom_jit_cache, "ready", lambda ready=ready: ready)
+            runs.append(classification_intervals(y, score, BootstrapSettings(resamples=50), counts=counts))
+        assert runs[0] == runs[1]
