@@ -11,35 +11,39 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def cumulative_at_cuts(counts, order, positive, cuts, total_out, positive_out):  # pragma: no cover - compiled
+def cumulative_at_cuts(counts_t, order, positive, cuts, total_out, positive_out):  # pragma: no cover - compiled
     """Each resample's total and positive weight in score order before each cut.
+
+    Walks the sequences in score order once, adding each one's counts to every
+    resample at once (a contiguous row of ``counts_t``: vectorised).
 
     Parameters
     ----------
-    counts : ndarray, shape (B, N), int8 or int32: resample counts of each sequence (input order).
+    counts_t : ndarray, shape (N, B), int8 or int32: resample counts, one row per sequence (input order).
     order : ndarray, shape (N,), int64: the sequences in ascending score order.
     positive : ndarray, shape (N,), bool: whether the sequence at each score-order position is a positive.
     cuts : ndarray, shape (K,), int64: ascending distinct score-order positions, ``cuts[-1] == N``.
     total_out, positive_out : ndarray, shape (B, K), int32, written: the summed counts (of all, of the
         positive) sequences at score-order positions ``< cuts[k]``.
     """
-    n = order.size
-    n_cuts = cuts.size
-    for b in range(counts.shape[0]):
-        row = counts[b]
-        total = 0
-        pos = 0
-        k = 0
-        for j in range(n):
-            if k < n_cuts and cuts[k] == j:
-                total_out[b, k] = total
-                positive_out[b, k] = pos
-                k += 1
-            w = np.int32(row[order[j]])
-            total += w
-            if positive[j]:
-                pos += w
-        while k < n_cuts:
-            total_out[b, k] = total
-            positive_out[b, k] = pos
+    n, n_boot = counts_t.shape
+    total = np.zeros(n_boot, np.int32)
+    pos = np.zeros(n_boot, np.int32)
+    k = 0
+    for j in range(n + 1):
+        while k < cuts.size and cuts[k] == j:
+            for b in range(n_boot):
+                total_out[b, k] = total[b]
+                positive_out[b, k] = pos[b]
             k += 1
+        if j == n:
+            break
+        row = counts_t[order[j]]
+        if positive[j]:
+            for b in range(n_boot):
+                w = np.int32(row[b])
+                total[b] += w
+                pos[b] += w
+        else:
+            for b in range(n_boot):
+                total[b] += np.int32(row[b])

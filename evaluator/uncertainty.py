@@ -89,22 +89,25 @@ def _narrow(counts: np.ndarray) -> np.ndarray:
     return counts.astype(np.int8 if counts.max(initial=0) <= np.iinfo(np.int8).max else np.int32)
 
 
-def _cumulative_at_cuts(counts: np.ndarray, order: np.ndarray, pos: np.ndarray,
+def _cumulative_at_cuts(counts: np.ndarray, counts_t: np.ndarray | None, order: np.ndarray, pos: np.ndarray,
                         cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each resample's total and positive weight in score order before each cut, int32 (B, len(cuts)).
 
-    counts (B, N) in input order; order (N,) the score order; pos (N,) in score order; cuts ascending,
-    starting at 0 and ending at N. One compiled pass per resample when numba's cache holds the kernel
-    (:mod:`evaluator.bootstrap_jit`), else NumPy segment sums: the same integers either way.
+    counts (B, N) in input order (``counts_t`` its transpose, (N, B) C-contiguous, or None); order (N,) the
+    score order; pos (N,) in score order; cuts ascending, from 0 to N. One compiled pass over the
+    sequences when numba's cache holds the kernel (:mod:`evaluator.bootstrap_jit`), else NumPy segment
+    sums: the same integers either way.
     """
     from evaluator import tomtom_jit_cache
 
     if tomtom_jit_cache.ready():
         from evaluator.bootstrap_jit import cumulative_at_cuts
 
+        if counts_t is None:
+            counts_t = np.ascontiguousarray(counts.T)
         total = np.empty((counts.shape[0], cuts.size), np.int32)
         positive = np.empty_like(total)
-        cumulative_at_cuts(np.require(counts, requirements=["C", "W"]),  # the compiled signature's layout
+        cumulative_at_cuts(np.require(counts_t, requirements=["C", "W"]),  # the compiled signature's layout
                            np.require(order, np.int64, ["C", "W"]), np.require(pos, bool, ["C", "W"]),
                            np.require(cuts, np.int64, ["C", "W"]), total, positive)
         return total, positive
@@ -128,7 +131,7 @@ class _RankedTask:
     plus the totals ``P``, ``Q`` (B,).
     """
 
-    def __init__(self, y: np.ndarray, score: np.ndarray, counts: np.ndarray):
+    def __init__(self, y: np.ndarray, score: np.ndarray, counts: np.ndarray, counts_t: np.ndarray | None = None):
         score = np.asarray(score, dtype=np.float64)
         order = np.argsort(score, kind="stable")
         s = score[order]
@@ -144,7 +147,7 @@ class _RankedTask:
         # group (last + 1): the weights before those cuts, (B, len(cuts)) int32 (a resample sums to N)
         cuts, where = np.unique(np.r_[0, first[pi], last[pi] + 1, s.size], return_inverse=True)
         below_first, below_past = where[1:1 + pi.size], where[1 + pi.size:1 + 2 * pi.size]
-        total, positive = _cumulative_at_cuts(counts, order, pos, cuts)
+        total, positive = _cumulative_at_cuts(counts, counts_t, order, pos, cuts)
         self.P = positive[:, -1].astype(np.float64)
         self.Q = (total[:, -1] - positive[:, -1]).astype(np.float64)
         self.c = np.take(counts, order[pi], axis=1).astype(np.float64)
@@ -223,6 +226,7 @@ def classification_intervals(y: np.ndarray, scores: np.ndarray, settings: Bootst
     if counts is None:
         counts = bootstrap_counts(n, settings.resamples, np.random.default_rng(settings.seed))
     counts = _narrow(counts)  # once for the 12 classes
+    counts_t = np.ascontiguousarray(counts.T)  # sequences as rows, for the compiled pass
     roc = np.full((counts.shape[0], n_classes), np.nan)
     ap = np.full_like(roc, np.nan)
     defined = np.zeros(n_classes, bool)
@@ -231,7 +235,7 @@ def classification_intervals(y: np.ndarray, scores: np.ndarray, settings: Bootst
         if yc.all() or not yc.any():
             continue
         defined[c] = True
-        task = _RankedTask(yc, scores[:, c], counts)
+        task = _RankedTask(yc, scores[:, c], counts, counts_t)
         roc[:, c] = _auroc(task)
         ap[:, c] = _average_precision(task)
     with warnings.catch_warnings():  # a resample where every class is undefined: mean of nothing = NaN
