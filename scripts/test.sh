@@ -16,7 +16,7 @@ python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test
 # the pinned CPU torch with a multi-GB CUDA build; evaluator/onnx_to_torch.py imports it behind a stand-in.
 python3 -m pip install -q --disable-pip-version-check --no-deps "onnx2torch==1.5.15"
 # Tomtom's compiled kernels into numba's cache now, so no test (and no user) waits for a compile.
-python3 -m evaluator.tomtom_jit_cache
+python3 -m evaluator.tomtom_warm_up
 
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1
 export MPLBACKEND=Agg

@@ -66,7 +66,8 @@ def _warm_reference_data() -> None:
         jaspar.core_vertebrates(jaspar.DEFAULT_RELEASE)
         targets = jaspar_targets(jaspar.DEFAULT_RELEASE)  # parsed once here, shared by every forked job
         from evaluator.tomtom import prepare_targets
-        from evaluator.tomtom_jit_cache import ready, warm_up
+        from evaluator.tomtom_jit_cache import ready
+        from evaluator.tomtom_warm_up import warm_up
 
         prepare_targets(targets)  # Tomtom's target side, computed once for every job
         if ready():
