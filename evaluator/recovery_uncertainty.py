@@ -160,8 +160,8 @@ def _matches(queries: list, params) -> tuple[np.ndarray, np.ndarray]:
     if not queries:
         return np.zeros(0, np.int64), np.zeros(0, dtype=object)
     targets = jaspar_targets(params.jaspar_release)  # parsed once per process
-    settings = dict(dist=params.tomtom_dist, min_overlap=params.tomtom_min_overlap,
-                    motif_pseudo=params.tomtom_motif_pseudo)
+    settings = {"dist": params.tomtom_dist, "min_overlap": params.tomtom_min_overlap,
+                "motif_pseudo": params.tomtom_motif_pseudo}
     if params.tomtom_evalue:
         limit = np.inf if params.tomtom_thresh is None else float(params.tomtom_thresh)
         with np.errstate(invalid="ignore"):

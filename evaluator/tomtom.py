@@ -28,6 +28,7 @@ import pandas as pd
 from benchmark.errors import MotifbenchError
 from evaluator import tomtom_jit as J
 from evaluator import tomtom_jit_cache as JC
+from evaluator import tomtom_jit_pvalues as JP
 from evaluator import tomtom_kernels as K
 from evaluator.meme_io import MemeMotif, read_meme
 from evaluator.tomtom_qvalues import MemeRandom, qvalue_rows
@@ -133,7 +134,7 @@ def _score_query(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int
     J.best_alignments(z_pad, pstarts, ts.lengths, int(min_overlap), bool(internal),
                       ws.score, offsets, overlaps, diag)
     lookup = ws.score + q * k0
-    J.alignment_pvalues(hist, ts.n_columns, k0, ts.unique_lengths, ts.length_slot, lookup, 2, ws.p)
+    JP.alignment_pvalues(hist, ts.n_columns, k0, ts.unique_lengths, ts.length_slot, lookup, 2, ws.p)
     return ws.p.astype(np.float32), offsets, overlaps
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: The files whose kernels the ready marker vouches for (any edit makes numba recompile).
-KERNEL_FILES = ("tomtom_jit.py", "tomtom_jit_random.py", "bootstrap_jit.py")  # the last: classification bootstrap
+KERNEL_FILES = ("tomtom_jit.py", "tomtom_jit_pvalues.py", "tomtom_jit_random.py", "bootstrap_jit.py")  # the last: classification bootstrap
 
 def _ready_marker() -> Path:
     """A file saying this module's kernels are compiled in numba's cache (keyed by source and versions)."""

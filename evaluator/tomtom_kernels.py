@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluator.tomtom_jit import alignment_range  # the rule's one statement (called as plain Python here)
+from evaluator.tomtom_jit_pvalues import alignment_range  # the rule's one statement (called as plain Python here)
 
 #: MEME's BINS: scaled column scores are integers in [0, 100].
 BINS = 100

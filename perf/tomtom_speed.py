@@ -55,9 +55,9 @@ def _first_call(tool: str) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def _timed(fn) -> tuple[float, float]:
+def _timed(call, n: int) -> tuple[float, float]:
     start, cpu = time.perf_counter(), time.process_time()
-    fn()
+    call(n)
     return time.perf_counter() - start, time.process_time() - cpu
 
 
@@ -85,7 +85,7 @@ def _warm(sizes: list[int], repeats: int) -> dict[str, dict[int, list[tuple[floa
     for n in sizes:
         for _ in range(repeats):
             for name, call in calls.items():
-                out[name][n].append(_timed(lambda: call(n)))
+                out[name][n].append(_timed(call, n))
     return out
 
 
@@ -101,10 +101,10 @@ def main() -> None:
         return
     firsts: dict[str, list] = {"motifbench": [], "memelite": []}
     for _ in range(args.first_runs):
-        for tool in firsts:
+        for tool, times in firsts.items():
             out = subprocess.run([sys.executable, __file__, "--child", tool], capture_output=True, text=True,
                                  check=True, env=os.environ)
-            firsts[tool].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            times.append(json.loads(out.stdout.strip().splitlines()[-1]))
     warm = _warm(args.sizes, args.repeats)
 
     def med(pairs):
