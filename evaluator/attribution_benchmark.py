@@ -133,22 +133,25 @@ def run_attribution_benchmark(model_path, x: np.ndarray, y: np.ndarray, motifs: 
 
     maps: dict[str, np.ndarray] = {}
     notes: dict[str, str] = {}
+    errors: dict[str, str] = {}
     per_method_seconds: dict[str, float] = {}
     if converted is not None:
-        section["status"] = "gradients"
-        section["conversion"] = converted.as_dict()
-        # saliency and grad x input share one backward pass
-        passes = [tuple(f for f in families if f in ("saliency", "grad_x_input"))]
-        passes += [(f,) for f in families if f not in passes[0]]
-        for group in (p for p in passes if p):
-            t = time.perf_counter()
-            got = compute_maps(converted.module, xs, classes, expand_methods(group), spec)
-            maps.update(got.maps)
-            notes.update(got.notes)
-            per_method_seconds["+".join(group)] = round(time.perf_counter() - t, 4)
+        maps, notes, errors, per_method_seconds = _gradient_maps(converted.module, xs, classes, families, spec)
+        if not maps:  # the one-pass gradient failed: nothing from the converter is trusted, ISM is scored instead
+            reason = "gradient pass failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
+            log.warning("gradient attribution unavailable, falling back to ISM: %s", reason)
+            section["conversion"] = {**converted.as_dict(), "error": reason}
+            converted = None
+        else:
+            section["status"] = "gradients"
+            section["conversion"] = converted.as_dict()
     else:
-        section["status"] = "ism-fallback"
         section["conversion"] = {"error": reason}
+    if converted is None:
+        section["status"] = "ism-fallback"
+        errors = {}
+    if errors:
+        section["method_errors"] = errors
     n_ism = 0
     # class-specific ISM: every selected sequence in the fallback (the only map there), else the first
     # ism_sequences of them with slow_attribution
@@ -185,12 +188,20 @@ def run_attribution_benchmark(model_path, x: np.ndarray, y: np.ndarray, motifs: 
             convert_kwargs, _subset_means(maps, xs, masks, n_r, tuple(original)), seed=params.attribution_seed)
         timings["randomisation"] = round(time.perf_counter() - t, 4)
 
+    for m, a in maps.items():
+        if not np.any(a):
+            notes[m] = ("zero everywhere (the class logit does not move with the input): scored as a constant map, "
+                        "AUROC 0.5, mass fractions undefined")
     discovery = None
     if params.discovery:
-        from evaluator.discovery import ModiscoSettings, discover
+        from evaluator.discovery import ModiscoSettings, discover, no_patterns
 
         source = DISCOVERY_MAP if DISCOVERY_MAP in maps else ("ism" if "ism" in maps else None)
-        if source is not None:
+        if source is not None and not np.any(maps[source]):
+            discovery = no_patterns(f"the {source} map is zero everywhere: TF-MoDISco has no seqlets to find",
+                                    params.jaspar_release)
+            discovery["source_map"] = source
+        elif source is not None:
             t = time.perf_counter()
             n_d = n_ism if source == "ism" else xs.shape[0]
             hyp, xd = maps[source][:n_d], xs[:n_d]
@@ -201,6 +212,39 @@ def run_attribution_benchmark(model_path, x: np.ndarray, y: np.ndarray, motifs: 
             timings["discovery"] = round(time.perf_counter() - t, 4)
     examples = _examples(xs, maps, masks, classes, names, section["sequence_ids"])
     return AttributionOutcome(section, discovery, timings, examples)
+
+
+def _gradient_maps(module, xs, classes, families, spec):
+    """Maps of every gradient family (saliency and grad x input share one backward pass), failures recorded.
+
+    Returns (maps, notes, errors, seconds): a family whose computation raises, or whose map holds a non-finite
+    value, is left out with the reason in ``errors`` (never a crash, never a NaN score).
+    """
+    maps: dict[str, np.ndarray] = {}
+    notes: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    passes = [tuple(f for f in families if f in ("saliency", "grad_x_input"))]
+    passes += [(f,) for f in families if f not in passes[0]]
+    for group in (p for p in passes if p):
+        t = time.perf_counter()
+        try:
+            got = compute_maps(module, xs, classes, expand_methods(group), spec)
+        except Exception as exc:  # noqa: BLE001 - a graph op the method cannot handle; the record says which
+            for f in group:
+                errors[f] = f"{type(exc).__name__}: {exc}"
+            log.warning("attribution method(s) %s failed: %s", "+".join(group), exc)
+            continue
+        finally:
+            seconds["+".join(group)] = round(time.perf_counter() - t, 4)
+        for f in group:
+            if not all(np.isfinite(got.maps[m]).all() for m in expand_methods((f,))):
+                errors[f] = "the map has non-finite values (NaN/inf gradients through the graph): not scored"
+                continue
+            maps.update({m: got.maps[m] for m in expand_methods((f,))})
+            if f in got.notes:
+                notes[f] = got.notes[f]
+    return maps, notes, errors, seconds
 
 
 def _sub_masks(masks, n: int):

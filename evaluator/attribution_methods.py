@@ -104,8 +104,10 @@ def _class_gradients(module, x: np.ndarray, classes: np.ndarray, batch_size: int
         kb = torch.from_numpy(np.asarray(classes[start:start + batch_size], np.int64))
         logits = module(xb)
         picked = logits.gather(1, kb[:, None]).sum()
-        (grad,) = torch.autograd.grad(picked, xb)
-        out[start:start + len(xb)] = grad.numpy()
+        # an output that does not depend on the input (a constant model, or one reached only through
+        # Shape-like ops) has no autograd path: its gradient is zero, not an error
+        grad = torch.autograd.grad(picked, xb, allow_unused=True)[0] if picked.requires_grad else None
+        out[start:start + len(xb)] = 0.0 if grad is None else grad.numpy()
     return out
 
 
@@ -142,6 +144,11 @@ def deeplift_shap(module, x: np.ndarray, classes: np.ndarray, n_shuffles: int = 
     from tangermeme._deep_lift_utils import _nonlinear
     from tangermeme.deep_lift_shap import deep_lift_shap as tm_deep_lift_shap
 
+    fixed = getattr(module, "fixed_batch", None)
+    if fixed is not None:
+        # tangermeme runs [inputs; references] as one batch and its hooks pair the two halves inside every layer;
+        # a fixed-batch graph is run in padded chunks, which would pair the wrong rows (or fail): not computed
+        raise ValueError(f"the graph has a fixed batch dimension ({fixed}); DeepLIFT/SHAP needs a free one")
     extra = {OnnxFunction: _nonlinear, OnnxErf: _nonlinear}
     out = np.empty(x.shape, np.float32)
     n_warn = 0

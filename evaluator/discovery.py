@@ -142,6 +142,13 @@ def score_patterns(patterns: list[Pattern], jaspar_release: int = 2016, dist: st
     }
 
 
+def no_patterns(reason: str, jaspar_release: int = 2016) -> dict:
+    """The discovery section of a run that found nothing, with ``error`` = why."""
+    out = score_patterns([], jaspar_release)
+    out["error"] = reason
+    return out
+
+
 def discover(x: np.ndarray, hypothetical: np.ndarray, settings: ModiscoSettings | None = None,
              jaspar_release: int = 2016) -> dict:
     """:func:`run_modisco` then :func:`score_patterns`; x, hypothetical : ndarray, shape (S, 4, L)."""
@@ -150,7 +157,5 @@ def discover(x: np.ndarray, hypothetical: np.ndarray, settings: ModiscoSettings 
         patterns = run_modisco(x, hypothetical, settings)
     except Exception as exc:  # noqa: BLE001 - modisco fails on too few seqlets; the record says so
         log.warning("TF-MoDISco failed: %s", exc)
-        out = score_patterns([], jaspar_release)
-        out["error"] = f"TF-MoDISco failed: {type(exc).__name__}: {exc}"
-        return out
+        return no_patterns(f"TF-MoDISco failed: {type(exc).__name__}: {exc}", jaspar_release)
     return score_patterns(patterns, jaspar_release)

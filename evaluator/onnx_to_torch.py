@@ -360,7 +360,9 @@ def _wrap(fx_module, clip_logit: bool, eps: float, fixed_batch: int | None):
                 parts.append(self._one(chunk)[:n])
             return torch.cat(parts)
 
-    return _Logits().eval()
+    wrapped = _Logits().eval()
+    wrapped.fixed_batch = fixed_batch  # methods that must run one graph call per forward read it
+    return wrapped
 
 
 def convert_model(path: str | Path, length: int, output_name: str | None = None, logits_output: str | None = None,

@@ -92,11 +92,15 @@ def cascading_randomisation(path, length: int, x: np.ndarray, classes: np.ndarra
             except ConversionError as exc:
                 steps.append({"layers_randomised": n, "error": str(exc)})
                 continue
-            maps = compute_maps(converted.module, x, classes, methods).maps
+            try:
+                maps = compute_maps(converted.module, x, classes, methods).maps
+            except Exception as exc:  # noqa: BLE001 - recorded per step, like a conversion failure
+                steps.append({"layers_randomised": n, "error": f"{type(exc).__name__}: {exc}"})
+                continue
             aurocs = {}
             for m in methods:
                 per = per_sequence_metrics(position_scores(m, maps[m], x), masks)["auroc"]
-                aurocs[m] = float(np.nanmean(per)) if np.isfinite(per).any() else None
+                aurocs[m] = float(np.nanmean(per)) if np.isfinite(per).any() and np.isfinite(maps[m]).all() else None
             steps.append({"layers_randomised": n, "auroc": aurocs})
     last = next((s for s in reversed(steps) if "auroc" in s), None)
     drop = {m: (original[m] - last["auroc"][m]) if last and last["auroc"].get(m) is not None
