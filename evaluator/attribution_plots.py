@@ -1,10 +1,14 @@
 """Pictures of the attribution stage: discovered patterns beside their ground-truth match, example maps.
 
-* ``<stem>.patterns.png``: one row per TF-MoDISco pattern: its trimmed PPM (left) and the
-  ground-truth motif it matched best (right, in the orientation Tomtom aligned; a uniform panel
-  when it matched none).
+* ``<stem>.patterns.png``: one cell per TF-MoDISco pattern, drawn like the first-layer filters
+  (:func:`evaluator.logo_pairs.filter_match_pairs`): the pattern's trimmed logo (bits) and, on the same
+  x axis underneath, the JASPAR matrix Tomtom matched it to (the ground-truth hit, else the best hit on
+  grey), reverse-complemented and shifted as Tomtom aligned it, with the match in words. The drawn
+  matrix is the matched JASPAR target itself, so a hit on another accepted ID (NFYA's MA0060.2 for the
+  NFYB class) is shown as that matrix, not the embedded motif.
 * ``<stem>.attribution_examples.png``: a few sequences' actual contributions ``sum_c x A`` per
-  position, the explained class's instances shaded green and other TFs' instances grey.
+  position, the explained class's instances shaded green and other TFs' instances grey, with a
+  contribution axis and positions in nt.
 """
 from __future__ import annotations
 
@@ -12,38 +16,34 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluator.logos import logo_grid
+#: Example maps: inches per row and overall width, and dots per inch (1,200 px wide at the defaults).
+EXAMPLE_W, EXAMPLE_ROW_H, EXAMPLE_DPI = 12.0, 1.7, 100
+OWN_COLOUR, DISTRACTOR_COLOUR = "#2ca02c", "#999999"
 
 
-def pattern_logos(discovery: dict, path: str | Path, engine: str = "fast") -> Path | None:
-    """Pattern logos beside their best ground-truth match; None when there is no pattern."""
-    from benchmark.motifs import load_motif_set, reverse_complement_pwm
+def pattern_logos(discovery: dict, path: str | Path, engine: str = "fast", jaspar_release: int = 2016,
+                  ncols: int = 3) -> Path | None:
+    """Pattern logos above their aligned best ground-truth match; None when there is no pattern.
 
+    ``engine`` is accepted for the caller's symmetry with the other logo figures; the paired cells are
+    drawn by :mod:`evaluator.logo_pairs`' letter paths.
+    """
+    from benchmark.motifs import load_motif_set
+    from evaluator.logo_pairs import filter_match_pairs, jaspar_targets_by_id
+
+    del engine
     patterns = discovery.get("patterns") or []
     if not patterns:
         return None
-    ms = load_motif_set()
-    ppms, titles, highlight = [], [], []
-    for p in patterns:
-        ppms.append(np.asarray(p["ppm"], np.float64))
-        hit = p.get("best_ground_truth_hit")
-        titles.append(f"{p['pattern']} ({p['n_seqlets']} seqlets)")
-        highlight.append(hit is not None)
-        if hit is None:
-            ppms.append(np.full((6, 4), 0.25))
-            best = p.get("best_hit")
-            titles.append(f"no ground-truth match (best: {best['target_name']})" if best else "no JASPAR match")
-            highlight.append(False)
-            continue
-        pwm = ms.pwms[ms.index_of(hit["ground_truth_tf"])]
-        pwm = reverse_complement_pwm(pwm) if hit["orientation"] == "-" else pwm
-        ppms.append(pwm.T)
-        titles.append(f"{hit['ground_truth_tf']} {hit['target_id']} E={hit['e_value']:.2g}")
-        highlight.append(True)
-    return logo_grid(ppms, titles, path, highlight=highlight, ncols=2, engine=engine, panel_size=(3.0, 1.1))
+    entries = [{"filter": f"{p['pattern']} · {p['n_seqlets']} seqlets", "tested": True,
+                "best_hit": p.get("best_hit"), "best_ground_truth_hit": p.get("best_ground_truth_hit")}
+               for p in patterns]
+    ppms = [np.asarray(p["ppm"], np.float64) for p in patterns]
+    return filter_match_pairs(ppms, {"filters": entries}, load_motif_set(), path,
+                              targets=jaspar_targets_by_id(jaspar_release), ncols=ncols)
 
 
-def example_maps(examples: dict, path: str | Path, dpi: int = 72) -> Path | None:
+def example_maps(examples: dict, path: str | Path, dpi: int = EXAMPLE_DPI) -> Path | None:
     """Bar plots of example contributions with the true motif spans shaded; None when there are none.
 
     examples : ``{"method", "ids", "classes", "contributions" (n, L), "own" (n, L) bool, "distractor" (n, L) bool}``.
@@ -54,22 +54,31 @@ def example_maps(examples: dict, path: str | Path, dpi: int = 72) -> Path | None
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     contrib = np.asarray(examples["contributions"])
     n, length = contrib.shape
-    fig, axes = plt.subplots(n, 1, figsize=(9, 1.3 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(EXAMPLE_W, EXAMPLE_ROW_H * n + 0.6), squeeze=False, sharex=True)
     for ax, row, own, dis, sid, cls in zip(axes[:, 0], contrib, examples["own"], examples["distractor"],
                                            examples["ids"], examples["classes"]):
-        for mask, colour in ((own, "#2ca02c"), (dis, "#999999")):
-            edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(int), 0]))
+        for mask, colour in ((own, OWN_COLOUR), (dis, DISTRACTOR_COLOUR)):
+            edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(mask).astype(int), 0]))
             for start, end in zip(edges[::2], edges[1::2]):
                 ax.axvspan(start - 0.5, end - 0.5, color=colour, alpha=0.25, lw=0)
         ax.bar(np.arange(length), row, width=1.0, color=np.where(row >= 0, "#1f77b4", "#d62728"))
+        ax.axhline(0, color="#444444", lw=0.5)
         ax.set_xlim(-0.5, length - 0.5)
-        ax.set_yticks([])
-        ax.set_title(f"{sid}: explaining {cls} ({examples['method']}); green = {cls} sites, grey = other TFs",
-                     fontsize=7, loc="left")
-    fig.tight_layout(pad=0.4)
+        ax.tick_params(labelsize=9)
+        ax.set_ylabel("Σ_c x·A", fontsize=9)
+        ax.set_title(f"{sid}: explaining {cls} ({examples['method']})", fontsize=10, loc="left")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[-1, 0].set_xlabel("position (nt)", fontsize=9)
+    handles = [Patch(color=OWN_COLOUR, alpha=0.35, label="sites of the explained TF (positives)"),
+               Patch(color=DISTRACTOR_COLOUR, alpha=0.35, label="sites of other TFs (distractors)"),
+               Patch(color="#1f77b4", label="contribution > 0"), Patch(color="#d62728", label="contribution < 0")]
+    fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (EXAMPLE_ROW_H * n + 0.6)), pad=0.4)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)

@@ -51,7 +51,7 @@ def run_stage(model_path: str | Path, arrays, x: np.ndarray, y: np.ndarray, para
         if example_maps(outcome.examples, out_dir / f"{stem}.attribution_examples.png") is not None:
             artifacts["attribution_examples"] = f"{stem}.attribution_examples.png"
         if outcome.discovery and pattern_logos(outcome.discovery, out_dir / f"{stem}.patterns.png",
-                                               engine=logo_engine) is not None:
+                                               engine=logo_engine, jaspar_release=params.jaspar_release) is not None:
             artifacts["pattern_logos"] = f"{stem}.patterns.png"
     return StageResult(outcome.section, outcome.discovery, artifacts, outcome.timings)
 

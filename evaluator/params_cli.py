@@ -66,7 +66,7 @@ def add_eval_params_arguments(parser: argparse.ArgumentParser) -> argparse._Argu
     g.add_argument("--attribution-sequences", type=int, default=None,
                    help=f"positive sequences scored by the gradient methods (default: {d.attribution_sequences})")
     g.add_argument("--slow-attribution", action="store_true",
-                   help="also DeepLIFT/SHAP (dinucleotide shuffles) and class-specific ISM")
+                   help="also integrated gradients, DeepLIFT/SHAP (dinucleotide shuffles) and class-specific ISM")
     g.add_argument("--discovery", action="store_true",
                    help="TF-MoDISco on the corrected gradients, its patterns vs JASPAR")
     g.add_argument("--limit", type=int, default=None, help="use only the first N sequences of the split (quick runs)")

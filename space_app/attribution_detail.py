@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from space_app.records import artifact_path
+from space_app.safe_text import md
 
 PATTERN_LOGOS, ATTRIBUTION_EXAMPLES = "pattern_logos", "attribution_examples"
 _LABELS = {"saliency": "saliency", "grad_x_input": "grad × input", "integrated_gradients": "integrated gradients",
@@ -34,8 +35,14 @@ def attribution_markdown(record: dict[str, Any]) -> str:
     if not sec:
         return "Class-specific attribution: not run for this record."
     lines = [f"#### Class-specific attribution ({int(sec.get('n_sequences') or 0)} positives, 95% bootstrap CIs)"]
+    if sec.get("status") == "skipped":
+        return f"Class-specific attribution: skipped ({md(sec.get('reason') or 'no reason recorded')})."
     if sec.get("status") == "ism-fallback":
-        lines.append("The model could not be converted for gradients; ISM was scored instead.")
+        # the converter's message quotes node names from the model file: text, never markup
+        reason = ((sec.get("conversion") or {}).get("error")) or "no reason recorded"
+        lines += ["", f"No gradient method could be used, so ISM was scored instead. Reason: {md(reason)}"]
+    for name, why in (sec.get("method_errors") or {}).items():
+        lines += ["", f"{_label(name)} not scored: {md(why)}"]
     methods = sec.get("methods") or {}
     if methods:
         lines += ["", "| method | AUROC | AUPR | mass in motif | background FPR | own vs distractor AUROC |",

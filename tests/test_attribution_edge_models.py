@@ -185,3 +185,21 @@ def test_a_class_with_no_positives_in_the_sample_is_never_explained(tmp_path):
                                   split.ids[:5], PARAMS, output_name="probs", output_kind="probabilities",
                                   logits_output=None)
     assert empty.section["status"] == "skipped" and empty.section["n_sequences"] == 0
+
+
+def test_detail_view_states_the_fallback_reason_and_method_errors_as_text():
+    """The converter's message quotes node names from the model file: it reaches the page as text, never markup."""
+    from space_app.attribution_detail import attribution_markdown
+
+    auroc = {"mean": 0.7, "ci_low": 0.6, "ci_high": 0.8, "n": 10}
+    record = {"results": {"gradient_attribution": {
+        "status": "ism-fallback", "n_sequences": 10,
+        "conversion": {"error": "onnx2torch could not convert node <img src=x onerror=alert(1)> [link](http://evil)"},
+        "method_errors": {"deeplift_shap": "the graph has a fixed batch dimension (5); **bold**"},
+        "methods": {"ism": {"family": "ism", "corrected": True, "auroc": auroc, "aupr": auroc}}}}}
+    text = attribution_markdown(record)
+    assert "ISM was scored instead" in text and "<img" not in text and "](http" not in text
+    assert "DeepLIFT/SHAP not scored" in text and "**bold**" not in text
+    skipped = attribution_markdown({"results": {"gradient_attribution": {"status": "skipped", "n_sequences": 0,
+                                                                         "reason": "no positive sequence"}}})
+    assert "skipped" in skipped and "no positive sequence" in skipped
