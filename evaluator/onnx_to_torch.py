@@ -6,7 +6,10 @@ not offer. We convert the graph to ``torch.fx`` with ``onnx2torch`` (a
 maintained, op-by-op converter; the graph is data, no submitter Python runs)
 and **check the converted module against ONNX Runtime** on a probe batch
 before any gradient is trusted. A model that fails conversion or the check is
-still scored with ISM; the reason is recorded.
+still scored with ISM; the reason is recorded. The gradients are checked too
+(:mod:`evaluator.gradient_check`: torch's directional derivatives against ONNX
+Runtime's central differences on the probe), since matching values do not
+imply matching gradients.
 
 Two facts shape this module (measured, issue 11):
 
@@ -18,8 +21,8 @@ Two facts shape this module (measured, issue 11):
   ``sys.modules`` again, so nothing else ever sees it.
 * ``onnx2torch`` 1.5.15 as shipped rejects common exports: Conv/pool
   ``auto_pad="SAME_*"`` (tf2onnx), ``Constant`` at opset 19+, and ``Reduce*``
-  with axes as an input (opset 18+). :func:`prepare_graph` rewrites those on a
-  copy (explicit pads from ONNX shape inference; constants to initializers)
+  with axes as an input (opset 18+). :func:`evaluator.onnx_prepass.prepare_graph` rewrites
+  those on a copy (explicit pads from ONNX shape inference; constants to initializers)
   and :func:`_register_extra_converters` adds the opset-18 reductions. This is
   a thin pre-pass rather than an own converter: every other op keeps
   onnx2torch's tested implementation.
@@ -39,7 +42,6 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.errors import MotifbenchError
 
 #: Converted outputs must match ONNX Runtime within ``atol + rtol * max|reference|``.
 CHECK_ATOL = 1e-4
@@ -47,8 +49,7 @@ CHECK_RTOL = 1e-4
 N_CLASSES = 12
 
 
-class ConversionError(MotifbenchError):
-    """The ONNX graph could not be turned into a trustworthy torch module (the reason is recorded)."""
+from evaluator.onnx_prepass import ConversionError, prepare_graph  # noqa: E402,F401  (re-exported)
 
 
 # ----------------------------------------------------------------------------- importing onnx2torch
@@ -149,103 +150,6 @@ def _register_extra_converters() -> None:
 # ----------------------------------------------------------------------------- graph pre-pass
 
 
-def _constant_array(node) -> np.ndarray:
-    from onnx import numpy_helper
-
-    attr = node.attribute[0]
-    if attr.name == "value":
-        return numpy_helper.to_array(attr.t)
-    if attr.name == "value_float":
-        return np.array(attr.f, np.float32)
-    if attr.name == "value_floats":
-        return np.array(list(attr.floats), np.float32)
-    if attr.name == "value_int":
-        return np.array(attr.i, np.int64)
-    if attr.name == "value_ints":
-        return np.array(list(attr.ints), np.int64)
-    raise ConversionError(f"Constant node {node.name or node.output[0]!r} has an unsupported attribute {attr.name!r}")
-
-
-def _same_pads(in_dims: list[int], kernel: list[int], strides: list[int], dilations: list[int], mode: str) -> list[int]:
-    begins, ends = [], []
-    for size, k, s, d in zip(in_dims, kernel, strides, dilations):
-        out = -(-size // s)
-        total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
-        small, big = total // 2, total - total // 2
-        begins.append(small if mode == "SAME_UPPER" else big)
-        ends.append(big if mode == "SAME_UPPER" else small)
-    return begins + ends
-
-
-def prepare_graph(model, length: int):
-    """Rewrite what onnx2torch 1.5.15 rejects, on a copy of ``model`` (an ``onnx.ModelProto``).
-
-    * ``Constant`` nodes become initializers;
-    * ``auto_pad="SAME_UPPER"/"SAME_LOWER"`` on Conv / MaxPool / AveragePool /
-      LpPool becomes explicit ``pads`` computed from the input's spatial size
-      (ONNX shape inference with the input length made concrete).
-
-    Returns a new ``onnx.ModelProto``; ``model`` is not changed.
-    """
-    import onnx
-    from onnx import helper, numpy_helper
-
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    graph = m.graph
-    keep = []
-    for node in graph.node:
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and len(node.attribute) == 1:
-            graph.initializer.append(numpy_helper.from_array(_constant_array(node), node.output[0]))
-        else:
-            keep.append(node)
-    del graph.node[:]
-    graph.node.extend(keep)
-
-    padded_ops = {"Conv", "MaxPool", "AveragePool", "LpPool", "ConvTranspose"}
-    needs = [n for n in graph.node if n.op_type in padded_ops
-             and any(a.name == "auto_pad" and a.s.decode() in ("SAME_UPPER", "SAME_LOWER") for a in n.attribute)]
-    if needs:
-        probe = onnx.ModelProto()
-        probe.CopyFrom(m)
-        inits = {i.name for i in probe.graph.initializer}
-        for inp in probe.graph.input:
-            if inp.name not in inits:
-                dims = inp.type.tensor_type.shape.dim
-                if len(dims) >= 1 and not dims[0].dim_value:
-                    dims[0].dim_value = 1
-                if len(dims) == 3 and not dims[2].dim_value:
-                    dims[2].dim_value = length
-        inferred = onnx.shape_inference.infer_shapes(probe, data_prop=True)
-        shapes = {}
-        for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-            shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
-        for node in needs:
-            if node.op_type == "ConvTranspose":
-                raise ConversionError(f"ConvTranspose {node.name!r} with auto_pad SAME is not supported")
-            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-            in_shape = shapes.get(node.input[0])
-            if not in_shape or any(d is None for d in in_shape[2:]):
-                raise ConversionError(f"{node.op_type} {node.name!r} uses auto_pad SAME and its input shape could "
-                                      "not be inferred")
-            spatial = in_shape[2:]
-            if "kernel_shape" in attrs:
-                kernel = list(attrs["kernel_shape"])
-            else:
-                w = next((i for i in graph.initializer if i.name == node.input[1]), None)
-                if w is None:
-                    raise ConversionError(f"{node.op_type} {node.name!r}: kernel shape unknown")
-                kernel = list(w.dims[2:])
-            strides = list(attrs.get("strides", [1] * len(spatial)))
-            dilations = list(attrs.get("dilations", [1] * len(spatial)))
-            pads = _same_pads(spatial, kernel, strides, dilations, attrs["auto_pad"].decode())
-            kept = [a for a in node.attribute if a.name not in ("auto_pad", "pads")]
-            del node.attribute[:]
-            node.attribute.extend(kept)
-            node.attribute.append(helper.make_attribute("pads", pads))
-    return m
-
-
 def extract_to(model, input_name: str, output_name: str):
     """The sub-graph from ``input_name`` to ``output_name`` (an ``onnx.ModelProto``), one output only."""
     import onnx
@@ -287,11 +191,13 @@ class TorchLogits:
     max_abs_diff: float
     tolerance: float
     notes: list[str] = field(default_factory=list)
+    gradient_check_median_rel_error: float | None = None
 
     def as_dict(self) -> dict:
         return {"converter": f"onnx2torch {_onnx2torch_version()} + motifbench pre-pass",
                 "target_name": self.target_name, "target_source": self.target_source,
-                "max_abs_diff_vs_onnxruntime": self.max_abs_diff, "tolerance": self.tolerance, "notes": self.notes}
+                "max_abs_diff_vs_onnxruntime": self.max_abs_diff, "tolerance": self.tolerance,
+                "gradient_check_median_rel_error": self.gradient_check_median_rel_error, "notes": self.notes}
 
 
 def _onnx2torch_version() -> str:
@@ -418,18 +324,24 @@ def convert_model(path: str | Path, length: int, output_name: str | None = None,
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(sub.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    refs = []
-    step = fixed or len(probe)
-    for start in range(0, len(probe), step):
-        chunk = probe[start:start + step]
-        n = len(chunk)
-        if fixed and n < fixed:
-            chunk = np.concatenate([chunk, np.zeros((fixed - n, *chunk.shape[1:]), np.float32)])
-        refs.append(session.run([target], {input_name: chunk})[0][:n])
-    ref = np.concatenate(refs).reshape(len(probe), -1).astype(np.float64)
-    if clip:
-        p = np.clip(ref, eps, 1 - eps)
-        ref = np.log(p) - np.log1p(-p)
+
+    def reference(batch: np.ndarray) -> np.ndarray:
+        """ONNX Runtime's target tensor as ``(B, classes)`` float64 logits (padded to a fixed batch)."""
+        refs = []
+        step = fixed or len(batch)
+        for start in range(0, len(batch), step):
+            chunk = np.ascontiguousarray(batch[start:start + step], np.float32)
+            n = len(chunk)
+            if fixed and n < fixed:
+                chunk = np.concatenate([chunk, np.zeros((fixed - n, *chunk.shape[1:]), np.float32)])
+            refs.append(session.run([target], {input_name: chunk})[0][:n])
+        out = np.concatenate(refs).reshape(len(batch), -1).astype(np.float64)
+        if clip:
+            p = np.clip(out, eps, 1 - eps)
+            out = np.log(p) - np.log1p(-p)
+        return out
+
+    ref = reference(probe)
     try:
         with torch.no_grad():
             got = module(torch.from_numpy(probe)).double().numpy()
@@ -445,4 +357,13 @@ def convert_model(path: str | Path, length: int, output_name: str | None = None,
                               f"on {target!r}; gradients would not be the model's")
     for p in module.parameters():
         p.requires_grad_(False)
-    return TorchLogits(module, target, source, diff, tolerance)
+    from evaluator.gradient_check import directional_check
+
+    try:
+        passed, rel = directional_check(module, reference, probe)
+    except Exception as exc:  # noqa: BLE001 - a backward pass that fails is a gradient we cannot use
+        raise ConversionError(f"the converted module's backward pass failed: {type(exc).__name__}: {exc}") from exc
+    if not passed:
+        raise ConversionError(f"the converted module's gradients disagree with ONNX Runtime's finite differences "
+                              f"(median relative error {rel:.3g} on {target!r}); gradients would not be the model's")
+    return TorchLogits(module, target, source, diff, tolerance, gradient_check_median_rel_error=rel)

@@ -101,9 +101,43 @@ def test_non_finite_gradients_fall_back_to_ism(split, tmp_path):
     onnx.checker.check_model(model)
     out = _run(save(model, tmp_path / "sqrt.onnx"), split, ism=True)
     sec = out.section
-    assert sec["status"] == "ism-fallback" and "non-finite" in sec["conversion"]["error"]
+    # caught by the gradient check against ONNX Runtime's finite differences (the maps' own finiteness check
+    # is the second line, for methods run after it)
+    assert sec["status"] == "ism-fallback" and "finite differences" in sec["conversion"]["error"]
     assert list(sec["methods"]) == ["ism"]
     assert np.isfinite(sec["methods"]["ism"]["auroc"]["mean"])
+
+
+def test_gradient_check_rejects_gradients_that_are_not_the_models(tmp_path):
+    """The same values, other gradients: round(x) at the input equals x on one-hot sequences, but ONNX Runtime's
+    function is flat around them; the ground-truth model's torch gradients fail against it and pass against
+    their own graph."""
+    from evaluator.gradient_check import directional_check
+
+    plain = save(ground_truth_model(output="logits"), tmp_path / "plain.onnx")
+    rounded = ground_truth_model(output="logits")
+    for node in rounded.graph.node:
+        if node.op_type == "Conv":
+            node.input[0] = "x_round"
+    nodes = [helper.make_node("Round", ["x"], ["x_round"]), *rounded.graph.node]
+    del rounded.graph.node[:]
+    rounded.graph.node.extend(nodes)
+    rounded = save(rounded, tmp_path / "rounded.onnx")
+    conv = convert_model(plain, 200, output_name="logits", output_kind="logits")
+    assert conv.gradient_check_median_rel_error < 0.01
+    probe = make_split(n=8, seed=5).x  # sequences with motif sites: the model's gradients are not all zero there
+
+    def ort(path):
+        session = ort_session(path)
+        return lambda x: session.run(["logits"], {"x": np.ascontiguousarray(x, np.float32)})[0].astype(np.float64)
+
+    assert directional_check(conv.module, ort(plain), probe)[0]
+    passed, rel = directional_check(conv.module, ort(rounded), probe)
+    assert not passed and rel > 0.5, rel
+
+
+def ort_session(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 def test_fixed_batch_and_two_d_layout_get_gradients_and_a_recorded_deeplift_refusal(split, tmp_path):
