@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-#: Example maps: inches per row and overall width, and dots per inch (1,200 px wide at the defaults).
-EXAMPLE_W, EXAMPLE_ROW_H, EXAMPLE_DPI = 12.0, 1.7, 100
+#: Example maps: inches per row and overall width, and dots per inch (1,680 px wide at the defaults: the
+#: detail view shows it at the page's full width, about 1,300 px in a 1,400 px window, never upscaled).
+EXAMPLE_W, EXAMPLE_ROW_H, EXAMPLE_DPI = 12.0, 1.7, 140
 OWN_COLOUR, DISTRACTOR_COLOUR = "#2ca02c", "#999999"
 
 

@@ -330,13 +330,15 @@ def build_demo() -> gr.Blocks:
                     per_class = gr.Plot(show_label=False, elem_id="detail-per-class", format="png")
                     coverage = gr.Plot(show_label=False, elem_id="detail-coverage", format="png")
                 attribution_md = gr.Markdown(elem_id="detail-attribution")
-                with gr.Row():
-                    patterns_img = gr.Image(label="TF-MoDISco patterns (left) beside their best ground-truth match",
-                                            type="filepath", interactive=False, elem_id="pattern-logos",
-                                            elem_classes=["mb-logos"], buttons=["download", "fullscreen"], visible=False)
-                    examples_img = gr.Image(label="Example attribution maps (green: the explained TF's sites, "
-                                            "grey: other TFs)", type="filepath", interactive=False,
-                                            elem_id="attribution-examples", buttons=["download", "fullscreen"], visible=False)
+                # one figure per row, full width like the filter logos (side by side each was half as wide)
+                # their captions are the last lines of attribution_md (a label badge would cover the first cell)
+                patterns_img = gr.Image(label="TF-MoDISco patterns", show_label=False, type="filepath",
+                                        interactive=False, elem_id="pattern-logos", elem_classes=["mb-logos"],
+                                        buttons=["download", "fullscreen"], visible=False)
+                examples_img = gr.Image(label="Example attribution maps", show_label=False, type="filepath",
+                                        interactive=False,
+                                        elem_id="attribution-examples", elem_classes=["mb-logos"],
+                                        buttons=["download", "fullscreen"], visible=False)
                 record_btn = gr.DownloadButton("Download full result record (JSON)", elem_id="detail-json",
                                                interactive=False)
             with gr.Tab("Submit", id="submit"):

@@ -47,7 +47,12 @@ def attribution_markdown(record: dict[str, Any]) -> str:
     if methods:
         lines += ["", "| method | AUROC | AUPR | mass in motif | background FPR | own vs distractor AUROC |",
                   "|---|---|---|---|---|---|"]
-        for name, m in methods.items():
+        order = list(_LABELS)  # the methods' logical order (cheapest first, ISM last), raw before corrected
+        ranked = sorted(methods, key=lambda n: (order.index(n.removesuffix("_corrected"))
+                                                if n.removesuffix("_corrected") in order else len(order),
+                                                n.endswith("_corrected"), n))
+        for name in ranked:
+            m = methods[name]
             lines.append(f"| {_label(name)} | {_ci(m.get('auroc'))} | {_ci(m.get('aupr'))} | "
                          f"{_ci(m.get('mass_in_motif'))} | {_ci(m.get('background_fpr'))} | "
                          f"{_ci(m.get('own_vs_distractor_auroc'))} |")
@@ -61,6 +66,15 @@ def attribution_markdown(record: dict[str, Any]) -> str:
         lines += ["", f"**Motif discovery (TF-MoDISco)**: {int(disc.get('n_patterns') or 0)} patterns, "
                       f"match {'n/a' if match is None else f'{match:.2f}'}, coverage "
                       f"{int(disc.get('coverage_count') or 0)}/12, spurious {int(disc.get('n_spurious_patterns') or 0)}"]
+    artifacts = record.get("artifacts") or {}
+    if artifacts.get(PATTERN_LOGOS) or artifacts.get(ATTRIBUTION_EXAMPLES):
+        lines += ["", "Below: " + "; then ".join(text for key, text in (
+            (PATTERN_LOGOS, "each TF-MoDISco pattern's logo (bits) above the JASPAR matrix Tomtom matched it to, "
+                            "aligned as Tomtom aligned them (green = counts as ground truth, grey = another JASPAR "
+                            "motif)"),
+            (ATTRIBUTION_EXAMPLES, "example sequences' contributions per position (blue > 0, red < 0), the "
+                                   "explained TF's sites shaded green and other TFs' sites grey"))
+            if artifacts.get(key)) + "."]
     return "\n".join(lines)
 
 
