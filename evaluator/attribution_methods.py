@@ -76,7 +76,7 @@ class MethodSpec:
     """Parameters of the gradient methods (recorded verbatim)."""
 
     ig_steps: int = 16
-    shap_shuffles: int = 10
+    shap_shuffles: int = 20
     shap_seed: int = 0
     batch_size: int = 64
 
@@ -132,7 +132,7 @@ def integrated_gradients(module, x: np.ndarray, classes: np.ndarray, steps: int 
     return (total / steps).astype(np.float32)
 
 
-def deeplift_shap(module, x: np.ndarray, classes: np.ndarray, n_shuffles: int = 10, seed: int = 0,
+def deeplift_shap(module, x: np.ndarray, classes: np.ndarray, n_shuffles: int = 20, seed: int = 0,
                   batch_size: int = 64) -> tuple[np.ndarray, str]:
     """tangermeme DeepLIFT/SHAP hypothetical contributions, one call per explained class.
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class ModiscoSettings:
     """modisco-lite settings that differ from its defaults (recorded)."""
 
-    n_leiden_runs: int = 3
+    n_leiden_runs: int = 10
     max_seqlets_per_metacluster: int = 2000
     sliding_window_size: int = 15
     flank_size: int = 5

@@ -115,8 +115,12 @@ def _table(subs) -> str:
 
 
 #: What the service worker runs beyond the evaluator's fast defaults (issue 11: the slow attribution
-#: methods and motif discovery always run here); ``--fast-attribution`` drops them.
-SERVICE_EVAL_PARAMS: dict[str, Any] = {"slow_attribution": True, "discovery": True}
+#: methods and motif discovery always run here); ``--fast-attribution`` drops them. 10 DeepLIFT/SHAP
+#: shuffles and 3 TF-MoDISco Leiden runs instead of the evaluator's 20 and 10: the same scores on the
+#: shipped baselines at about half the stage's cost (docs/evaluator.md, "What the service worker's
+#: settings cost"; ``perf/attribution_service_cost.py``).
+SERVICE_EVAL_PARAMS: dict[str, Any] = {"slow_attribution": True, "discovery": True, "shap_shuffles": 10,
+                                       "modisco_leiden_runs": 3}
 
 
 def _eval_params(args: argparse.Namespace) -> dict[str, Any]:

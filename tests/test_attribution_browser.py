@@ -16,12 +16,13 @@ import sys
 
 import pytest
 
+from submissions.cli import SERVICE_EVAL_PARAMS
 from test_space_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _open_tab, _wait_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 RUN = "cnn-25-relu-seed0"
-EVAL = {"slow_attribution": True, "discovery": True, "attribution_sequences": 150, "bootstrap_resamples": 100,
+EVAL = {**SERVICE_EVAL_PARAMS, "attribution_sequences": 150, "bootstrap_resamples": 100,
         "randomisation_sequences": 20, "ism_sequences": 10}
 
 
