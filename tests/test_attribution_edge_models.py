@@ -237,3 +237,22 @@ def test_detail_view_states_the_fallback_reason_and_method_errors_as_text():
     skipped = attribution_markdown({"results": {"gradient_attribution": {"status": "skipped", "n_sequences": 0,
                                                                          "reason": "no positive sequence"}}})
     assert "skipped" in skipped and "no positive sequence" in skipped
+
+
+@pytest.mark.slow
+def test_unconvertible_model_through_evaluate_gets_ism_attribution_and_discovery_from_ism(synthetic_repo, tmp_path):
+    """The whole evaluation of a graph onnx2torch cannot take: a FINISHED-able record, ISM-only attribution with the
+    reason, discovery run on ISM's maps, every other section scored."""
+    from evaluator import evaluate
+
+    path = save(_replace_relu(ground_truth_model(), "ThresholdedRelu", alpha=0.0), tmp_path / "trelu.onnx")
+    record = evaluate(path, data=synthetic_repo, out_dir=tmp_path / "out", progress=False,
+                      params=EvalParams(attribution_sequences=60, ism_sequences=20, bootstrap_resamples=50,
+                                        slow_attribution=True, discovery=True, modisco_leiden_runs=2)).to_record()
+    json.dumps(record, allow_nan=False)
+    sec = record["results"]["gradient_attribution"]
+    assert sec["status"] == "ism-fallback" and "ThresholdedRelu" in sec["conversion"]["error"]
+    assert list(sec["methods"]) == ["ism"] and sec["methods"]["ism"]["auroc"]["n"] == 60
+    assert sec["methods"]["ism"]["auroc"]["mean"] > 0.85
+    assert record["results"]["discovery"]["source_map"] == "ism"
+    assert record["results"]["classification"]["macro_auroc"] > 0.8
