@@ -150,6 +150,10 @@ def test_fixed_batch_and_two_d_layout_get_gradients_and_a_recorded_deeplift_refu
     for m in ("saliency_corrected", "grad_x_input_corrected", "integrated_gradients_corrected"):
         assert sec["methods"][m]["auroc"]["mean"] == pytest.approx(free.section["methods"][m]["auroc"]["mean"], abs=1e-6)
     assert sec["randomisation"]["steps"]
+    # a fixed length and a batch of one (run one sequence per graph call): the same maps
+    one = _run(save(ground_truth_model(batch=1, length=200), tmp_path / "one.onnx"), split)
+    assert one.section["methods"]["grad_x_input_corrected"]["auroc"]["mean"] == pytest.approx(
+        free.section["methods"]["grad_x_input_corrected"]["auroc"]["mean"], abs=1e-6)
     # channels-last inside the graph (Transposes around the conv, ReduceMax over the length axis): the same
     # function; where two windows tie for the maximum, ReduceMax's gradient picks one window and GlobalMaxPool's
     # splits it between them (both valid subgradients), so the scores agree closely rather than exactly
