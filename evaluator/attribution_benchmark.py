@@ -137,7 +137,7 @@ def run_attribution_benchmark(model_path, x: np.ndarray, y: np.ndarray, motifs: 
     per_method_seconds: dict[str, float] = {}
     if converted is not None:
         maps, notes, errors, per_method_seconds = _gradient_maps(converted.module, xs, classes, families, spec)
-        if not maps:  # the one-pass gradient failed: nothing from the converter is trusted, ISM is scored instead
+        if not maps:  # every gradient method failed: nothing from the converter is trusted, ISM is scored instead
             reason = "gradient pass failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
             log.warning("gradient attribution unavailable, falling back to ISM: %s", reason)
             section["conversion"] = {**converted.as_dict(), "error": reason}
