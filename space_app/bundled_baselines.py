@@ -68,7 +68,7 @@ def queue_bundled_baselines(data: str | Path | None = None, folder: Path = BUNDL
     return outcome
 
 
-def recorded_seed_rows(folder: Path = BUNDLE_DIR) -> pd.DataFrame:
+def recorded_seed_rows(folder: Path | None = None) -> pd.DataFrame:
     """Leaderboard-shaped rows of every bundled run's evaluator record (all seeds, with or without ONNX).
 
     Columns: ``family``, ``seed``, ``model_name``, ``dataset_config``, ``dataset_version``,
@@ -76,7 +76,9 @@ def recorded_seed_rows(folder: Path = BUNDLE_DIR) -> pd.DataFrame:
     ``framework``, ``submitter``, ``baseline``) from the same rule as the queued manifest
     (`submissions.intake.baseline_manifest`) and the score columns from the same rule as a live row
     (`submissions.export.record_scores`). Read once per bundle state (the folder's files' mtimes).
+    ``folder`` defaults to the bundle the Space ships (`BUNDLE_DIR`).
     """
+    folder = BUNDLE_DIR if folder is None else folder
     if not folder.is_dir():
         return pd.DataFrame()
     stamp = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in folder.glob("*/evaluation/result.json")))

@@ -179,3 +179,39 @@ def test_bundle_ships_every_seed_record_and_one_onnx_and_the_leaderboard_family_
     mixed = build_results([scored_sweep, tmp_path / "other"], tmp_path / "mixed" / "results.md")
     assert sorted(zip(mixed.summary["protocol"], mixed.summary["n_runs"])) == [("koo2019 (epochs 1)", 2),
                                                                              ("koo2019 (epochs 2)", 1)]
+
+
+def test_leaderboard_page_shows_a_baseline_family_over_scored_and_recorded_seeds(scored_sweep, tmp_path,
+                                                                                  monkeypatch):
+    """The Leaderboard tab's family view (app.leaderboard_view): the bundle's seed 0 scored through the real
+    store and export, seed 1 from its shipped record: one row, n = 2, mean ± sd cells."""
+    import numpy as np
+
+    from baselines.bundle import write_baseline_bundle
+    from space_app import app, bundled_baselines
+    from submissions import export
+    from submissions.intake import baseline_manifest
+    from submissions.sqlite_store import open_store
+
+    bundle = write_baseline_bundle([scored_sweep], tmp_path / "baseline_models").folder
+    monkeypatch.setattr(bundled_baselines, "BUNDLE_DIR", bundle)
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    spec = json.loads((bundle / "cnn-25-relu-seed0" / "spec.json").read_text())
+    record = json.loads((bundle / "cnn-25-relu-seed0" / "evaluation" / "result.json").read_text())
+    store = open_store()
+    try:
+        sub, _ = store.add(manifest=baseline_manifest(spec, record["dataset"]["version"]), sha256="ab" * 32,
+                           size_bytes=1000, baseline=True)
+        assert store.claim("w").id == sub.id
+        store.finish(sub.id, "w", record)
+        export.export_all(store, export.submissions_home())
+    finally:
+        store.close()
+    table = app.leaderboard_view(None, None, "all", "all", [], True)[3].data
+    row = table[table["Family"] == "cnn-25-relu (epochs 1)"].iloc[0]
+    gt = [json.loads((bundle / f"cnn-25-relu-seed{s}" / "evaluation" / "result.json").read_text())["results"][
+        "motif_recovery"]["match_ground_truth_fraction"] for s in (0, 1)]
+    assert (row["Seeds (n)"], row["Scored here"], row["ID"]) == (2, 1, sub.id)
+    assert row["GT match"] == f"{np.mean(gt):.3f} ± {np.std(gt, ddof=1):.3f}"
+    single = app.leaderboard_view(None, None, "all", "all", [])[3].data
+    assert len(single) == 1  # the per-model view shows only what the worker scored
