@@ -9,10 +9,11 @@ each family is scored by the evaluator it runs; the family row on the
 leaderboard adds the shipped records of the other seeds (mean ± sd, n). A run
 folder with ``model.onnx`` is queued; one without is a record only.
 
-Each copied ``spec.json`` gains a ``family`` key: ``<model>-<activation>``, plus
-the protocol's departures from its preset when there are any (``cnn-25-relu
-(epochs 40 patience 6)``), so runs trained under different protocols never
-share a leaderboard family. One bundle holds one protocol per model and
+Each copied ``spec.json`` gains a ``family`` key: ``<model>-<activation>`` and
+the protocol label (``cnn-25-relu koo2019``, ``cnn-25-relu koo2019 (epochs 40
+patience 6)``), so runs trained under different protocols never share a
+leaderboard family, nor with rows a store holds from an earlier bundle
+(whose family was ``<model>-<activation>`` alone). One bundle holds one protocol per model and
 activation; a root with several is refused unless ``protocol`` picks one.
 """
 from __future__ import annotations
@@ -47,14 +48,12 @@ class BundleResult:
 
 
 def family_name(record: dict[str, Any]) -> str:
-    """The leaderboard family of a run record: ``<model>-<activation>`` plus protocol departures.
+    """The leaderboard family of a run record: ``<model>-<activation> <protocol label>``.
 
     record : a run's spec.json as a dict.
     """
-    label = protocol_label(record.get("protocol") or {})
-    name = f"{record['zoo_name']}-{record['activation']}"
-    departure = label.partition(" ")[2]  # "(epochs 40, patience 6)" or ""
-    return f"{name} {departure.replace(',', '')}" if departure else name
+    label = protocol_label(record.get("protocol") or {}).replace(",", "")  # manifest names allow no commas
+    return f"{record['zoo_name']}-{record['activation']} {label}"
 
 
 def bundle_runs(roots: Sequence[Path | str], protocol: str | None = None) -> pd.DataFrame:

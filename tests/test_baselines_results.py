@@ -116,7 +116,7 @@ def test_bundle_ships_every_seed_record_and_one_onnx_and_the_leaderboard_family_
     the leaderboard's family row over one scored seed plus the shipped record of the other is mean ± sd, n=2."""
     import pandas as pd
 
-    from baselines.bundle import bundle_runs
+    from baselines.bundle import bundle_runs, family_name
     from baselines.errors import BaselineError
     from space_app import leaderboard as lb
     from space_app.bundled_baselines import bundled_runs, recorded_seed_rows
@@ -139,18 +139,19 @@ def test_bundle_ships_every_seed_record_and_one_onnx_and_the_leaderboard_family_
     for run in (seed0, seed1):
         assert (run / "evaluation" / "result.json").is_file() and (run / "evaluation" / "result.ke.json").is_file()
     spec1 = json.loads((seed1 / "spec.json").read_text())
-    assert spec1["family"] == "cnn-25-relu (epochs 1)"  # not the full protocol: a family of its own
+    assert spec1["family"] == "cnn-25-relu koo2019 (epochs 1)"  # the protocol is part of the family
     manifest = parse_manifest(baseline_manifest(spec1, "1.0.0"))
-    assert manifest.family == "cnn-25-relu (epochs 1)" and manifest.seed == 1
+    assert manifest.family == "cnn-25-relu koo2019 (epochs 1)" and manifest.seed == 1
+    assert family_name({**spec1, "protocol": {"name": "koo2019"}}) == "cnn-25-relu koo2019"
     assert "| cnn-25-relu | koo2019 (epochs 1) | 2 | 0,1 |" in (bundle / "README.md").read_text()
 
     records = [json.loads((r / "evaluation" / "result.json").read_text()) for r in (seed0, seed1)]
     recorded = recorded_seed_rows(bundle)
-    assert sorted(recorded["seed"]) == [0, 1] and set(recorded["family"]) == {"cnn-25-relu (epochs 1)"}
+    assert sorted(recorded["seed"]) == [0, 1] and set(recorded["family"]) == {"cnn-25-relu koo2019 (epochs 1)"}
     gt = [r["results"]["motif_recovery"]["match_ground_truth_fraction"] for r in records]
     assert sorted(recorded["match_ground_truth"]) == sorted(gt)
     live = {name: None for name in LEADERBOARD_SCHEMA.names}
-    live.update(id="sub1", model_name="cnn-25-relu-seed0", family="cnn-25-relu (epochs 1)", seed=0, baseline=True,
+    live.update(id="sub1", model_name="cnn-25-relu-seed0", family="cnn-25-relu koo2019 (epochs 1)", seed=0, baseline=True,
                 dataset_config="synthetic", dataset_version=records[0]["dataset"]["version"],
                 evaluator_version=records[0]["evaluator_version"], match_ground_truth=gt[0],
                 auroc=records[0]["results"]["classification"]["macro_auroc"], activation="relu")
@@ -158,13 +159,13 @@ def test_bundle_ships_every_seed_record_and_one_onnx_and_the_leaderboard_family_
     frame = lb.prepare(pd.DataFrame([live, other]))
     rows = lb.select_rows(frame, lb.views(frame)[0])
     table = family_rows(rows, recorded).set_index("family")
-    fam = table.loc["cnn-25-relu (epochs 1)"]
+    fam = table.loc["cnn-25-relu koo2019 (epochs 1)"]
     assert (fam["n_seeds"], fam["n_scored"], fam["id"]) == (2, 1, "sub1")
     assert fam["match_ground_truth_mean"] == pytest.approx(np.mean(gt))
     assert fam["match_ground_truth_sd"] == pytest.approx(np.std(gt, ddof=1))
     assert table.loc["mine", "n_seeds"] == 1
     stale = recorded.assign(evaluator_version="0.0.1")  # another evaluator's records never join live scores
-    assert family_rows(rows, stale).set_index("family").loc["cnn-25-relu (epochs 1)", "n_seeds"] == 1
+    assert family_rows(rows, stale).set_index("family").loc["cnn-25-relu koo2019 (epochs 1)", "n_seeds"] == 1
     shown = display_family_table(rows, recorded)
     assert shown.iloc[0]["Seeds (n)"] == 2 and shown.iloc[0]["Scored here"] == 1 and " ± " in shown.iloc[0]["GT match"]
 
@@ -208,7 +209,7 @@ def test_leaderboard_page_shows_a_baseline_family_over_scored_and_recorded_seeds
     finally:
         store.close()
     table = app.leaderboard_view(None, None, "all", "all", [], True)[3].data
-    row = table[table["Family"] == "cnn-25-relu (epochs 1)"].iloc[0]
+    row = table[table["Family"] == "cnn-25-relu koo2019 (epochs 1)"].iloc[0]
     gt = [json.loads((bundle / f"cnn-25-relu-seed{s}" / "evaluation" / "result.json").read_text())["results"][
         "motif_recovery"]["match_ground_truth_fraction"] for s in (0, 1)]
     assert (row["Seeds (n)"], row["Scored here"], row["ID"]) == (2, 1, sub.id)
