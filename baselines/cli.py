@@ -81,6 +81,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--methods", default="nmi,ke", help="PPM methods (default nmi,ke)")
     score.add_argument("--keep-artifacts", action="store_true", help="keep logos, MEME file and Tomtom TSV")
     score.set_defaults(func=_cmd_results_score)
+    bundle = actions.add_parser("bundle", help="refresh the leaderboard's baseline bundle from run records",
+                                description="Replace the run folders of the bundle with every finished, scored "
+                                "run under the roots: spec.json and both evaluator records per run, model.onnx "
+                                "for the lowest seed of each model and activation, and a README of the families "
+                                "(n, mean ± sd). The leaderboard's family rows add the records of the seeds it "
+                                "does not score itself.")
+    bundle.add_argument("roots", nargs="+", type=Path, help="folders holding run folders (e.g. a sweep's --out)")
+    bundle.add_argument("--out", type=Path, default=Path("space_app/baseline_models"),
+                        help="bundle folder (default: space_app/baseline_models)")
+    bundle.add_argument("--protocol", help="keep only runs of this protocol label, e.g. 'koo2019'")
+    bundle.set_defaults(func=_cmd_results_bundle)
     folder = actions.add_parser("hub-folder", help="write a Hugging Face model repo folder (card + ONNX + spec per run)",
                                 description="Copy every run with model.onnx under the roots into a model repo "
                                 "folder with a model card and a hashed manifest.")
@@ -272,6 +283,17 @@ def _cmd_results_score(args: argparse.Namespace) -> int:
                              keep_artifacts=args.keep_artifacts):
         run_dir = status.pop("run_dir")
         print(f"{run_dir}: " + ", ".join(f"{method} {how}" for method, how in status.items()), flush=True)
+    return 0
+
+
+def _cmd_results_bundle(args: argparse.Namespace) -> int:
+    from baselines.bundle import write_baseline_bundle
+
+    command = " ".join(["motifbench results bundle", *map(str, args.roots), f"--out {args.out}",
+                        *([f"--protocol '{args.protocol}'"] if args.protocol else [])])
+    built = write_baseline_bundle(args.roots, args.out, protocol=args.protocol, command=command)
+    print(f"{len(built.runs)} run(s) in {len(built.summary)} family(ies) -> {built.folder} "
+          f"(model.onnx for {len(built.onnx_runs)}: {', '.join(built.onnx_runs)})")
     return 0
 
 

@@ -186,6 +186,11 @@ def _channels_last_layer(layer: nn.Module, h: torch.Tensor) -> torch.Tensor:
             h2 = F.pad(h2, layer.pad, value=float("-inf"))
         return _from_2d(F.max_pool2d(h2, (1, layer.pool), (1, layer.stride)))
     if isinstance(layer, nn.Flatten):
+        if h.requires_grad:
+            # the flatten's gradient arrives (C, L)-ordered; laid out (L, C) again, the max-pool
+            # backward before it stays channels-last instead of converting its input and indices
+            # to channels-first (two copies of the largest activation per step); same values
+            h.register_hook(torch.Tensor.contiguous)
         return h.transpose(1, 2).flatten(1)  # (C, L) order, as forward's flatten
     if isinstance(layer, (nn.ReLU, Exp, nn.Dropout, nn.Linear, nn.BatchNorm1d)):
         return layer(h)  # elementwise, or 2-D after the flatten

@@ -263,11 +263,11 @@ from train_speed import random_data, epoch_via_fit
 from baselines.data import DataBundle
 x, y = random_data({n}, 200)
 xv, yv = random_data(1_000, 200, seed=1)
-print("epoch", epoch_via_fit("cnn-25", DataBundle.from_arrays((x, y), (xv, yv), (xv, yv)), 2, 1))
+print("epoch", epoch_via_fit("cnn-25", DataBundle.from_arrays((x, y), (xv, yv), (xv, yv)), 1, 1)[0])  # wall s
 """
     keras_code = KERAS_EPOCH + f"""
 x, y = random_data({n}, 200)
-print("epoch", keras_epoch("cnn-25", x, y, 2))
+print("epoch", keras_epoch("cnn-25", x, y, 1))
 """
     ours = keras = None
     notes = []
@@ -283,7 +283,8 @@ print("epoch", keras_epoch("cnn-25", x, y, 2))
             notes.append(f"Keras n/a: {exc}")
     else:
         notes.append("Keras n/a: no /work/venv-keras")
-    return [row("training epoch CNN-25 (17,500 seqs, batch 100, 2 threads)", ours, keras, "Keras (TensorFlow CPU)",
+    # 1 thread each, as sweeps train here: on the shared 2-core machine 2 threads were 5-20x slower (docs/baselines.md)
+    return [row("training epoch CNN-25 (17,500 seqs, batch 100, 1 thread)", ours, keras, "Keras (TensorFlow CPU)",
                 note="; ".join(notes + ([f"measured on {n:,} seqs, scaled"] if n != 17_500 else [])))]
 
 

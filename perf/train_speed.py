@@ -4,12 +4,12 @@ Prints, for cnn-25 and cnn-2 (``--models``) on 17,500 random one-hot sequences
 of 200 nt (the synthetic train split size), batch 100, koo2019 optimiser, in
 ``--rounds`` alternating A/B rounds (medians):
 
-* seconds per epoch through `baselines.train.fit` (the real code path:
+* wall and CPU seconds per epoch through `baselines.train.fit` (the real code path:
   channels-last training forward, tensor batches by permutation, BCE, Adam
   with L2 as weight decay), per thread count;
 * the same epoch of the equivalent tf.keras model (`perf/keras_epoch.py`, run
   by ``--keras-python``: a separate venv with tensorflow-cpu, never a project
-  dependency) and the ratio ours / Keras;
+  dependency) and the ratios ours / Keras of wall and of CPU time;
 * with ``--layouts``, the same fit through the channels-first ``forward``;
 * achieved GFLOP/s (conv and dense FLOPs counted analytically, training step
   taken as 3x the forward pass) against a measured float32 matmul peak
@@ -82,8 +82,12 @@ def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def epoch_via_fit(name: str, data: DataBundle, threads: int, epochs: int, layout: str = "channels-last") -> float:
-    """Median training seconds per epoch of the real loop (validation time excluded).
+def epoch_via_fit(name: str, data: DataBundle, threads: int, epochs: int,
+                  layout: str = "channels-last") -> tuple[float, float]:
+    """(median wall seconds, mean CPU seconds) per training epoch of the real loop, validation excluded.
+
+    CPU seconds are this process's (all threads): on a shared machine they
+    count the work done, where wall time also counts the waiting for a core.
 
     ``layout="channels-first"`` makes fit train through ``forward`` instead of
     ``forward_channels_last`` (the comparison arm of ``--layouts``).
@@ -94,16 +98,18 @@ def epoch_via_fit(name: str, data: DataBundle, threads: int, epochs: int, layout
         model = build_model(get_spec(name), "relu", LENGTH)
         if layout == "channels-first":
             model.forward_channels_last = model.forward  # instance attribute shadows the method
+        c0 = time.process_time()
         fit_result = fit(model, data, protocol, device=device, seed=0, progress=False)
+        cpu = (time.process_time() - c0) / len(fit_result.history)
     # each epoch record's "seconds" includes the (small) validation pass; subtract a measured one
     with reproducible(device, 0, threads):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with torch.no_grad():
             model.eval()
             for s in range(0, data.valid.x.shape[0], 1000):
                 model(data.valid.x[s : s + 1000])
-        valid_seconds = time.perf_counter() - t0
-    return float(np.median([r["seconds"] for r in fit_result.history])) - valid_seconds
+        valid_seconds, valid_cpu = time.perf_counter() - t0, time.process_time() - c0
+    return float(np.median([r["seconds"] for r in fit_result.history])) - valid_seconds, cpu - valid_cpu
 
 
 def epoch_manual(name: str, data: DataBundle, threads: int, compiled: bool) -> tuple[float, float]:
@@ -151,7 +157,8 @@ def keras_epoch(python: str, name: str, n: int, threads: int) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"Keras child failed ({python}):\n{done.stderr[-2000:]}")
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"seconds_per_epoch": out["seconds"] * N_TRAIN / n, "tensorflow": out["tensorflow"]}
+    return {"seconds_per_epoch": out["seconds"] * N_TRAIN / n, "cpu_per_epoch": out["cpu_seconds"] * N_TRAIN / n,
+            "tensorflow": out["tensorflow"]}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -160,8 +167,9 @@ def child(args: argparse.Namespace) -> None:
     x, y = random_data(n, LENGTH)
     xv, yv = random_data(1_000, LENGTH, seed=1)
     data = DataBundle.from_arrays((x, y), (xv, yv), (xv, yv))
-    seconds = epoch_via_fit(name, data, threads, args.epochs, args.child_layout) * (N_TRAIN / n)
+    seconds, cpu = (v * N_TRAIN / n for v in epoch_via_fit(name, data, threads, args.epochs, args.child_layout))
     out = {"model": name, "threads": threads, "n": n, "layout": args.child_layout, "seconds_per_epoch": seconds,
+           "cpu_per_epoch": cpu,
            "peak_gflops": matmul_peak(threads), "train_gflop": 3 * forward_flops(name, LENGTH) * N_TRAIN / 1e9,
            "wait_policy": os.environ.get("OMP_WAIT_POLICY")}
     if args.compile:
@@ -230,21 +238,24 @@ def main() -> None:
     header = f"{'model':<8} {'thr':>3} {'ours s':>7} {'GFLOP/s':>8} {'% peak':>7}"
     if args.layouts:
         header += f" {'ch-first s':>10} {'speedup':>7}"
-    header += f" {'keras s':>8} {'ours/keras':>10}"
+    header += f" {'keras s':>8} {'ours/keras':>10} {'ours cpu':>8} {'keras cpu':>9} {'cpu ratio':>9}"
     print(header)
     results = []
     for name in models:
         for t in thread_counts:
-            arms: dict[str, list[float]] = {"ours": [], "first": [], "keras": []}
+            arms: dict[str, list[float]] = {"ours": [], "first": [], "keras": [], "ours_cpu": [], "keras_cpu": []}
             last = {}
             for _ in range(args.rounds):  # A/B alternation: load drift hits every arm alike
                 last = run_child(name, t, args.n, "PASSIVE", args.epochs, args.compile)
                 arms["ours"].append(last["seconds_per_epoch"])
+                arms["ours_cpu"].append(last["cpu_per_epoch"])
                 if args.layouts:
                     arms["first"].append(run_child(name, t, args.n, "PASSIVE", args.epochs, False,
                                                    layout="channels-first")["seconds_per_epoch"])
                 if keras_python:
-                    arms["keras"].append(keras_epoch(keras_python, name, args.n, t)["seconds_per_epoch"])
+                    keras = keras_epoch(keras_python, name, args.n, t)
+                    arms["keras"].append(keras["seconds_per_epoch"])
+                    arms["keras_cpu"].append(keras["cpu_per_epoch"])
             ours = _median(arms["ours"])
             gflops = last["train_gflop"] / ours
             line = f"{name:<8} {t:>3} {ours:7.2f} {gflops:8.1f} {100 * gflops / last['peak_gflops']:6.1f}%"
@@ -253,12 +264,16 @@ def main() -> None:
                 line += f" {first:10.2f} {first / ours:6.2f}x"
             if arms["keras"]:
                 keras = _median(arms["keras"])
-                line += f" {keras:8.2f} {ours / keras:10.2f}"
+                ours_cpu, keras_cpu = _median(arms["ours_cpu"]), _median(arms["keras_cpu"])
+                line += (f" {keras:8.2f} {ours / keras:10.2f} {ours_cpu:8.2f} {keras_cpu:9.2f}"
+                         f" {ours_cpu / keras_cpu:9.2f}")
             else:
-                line += f" {'n/a':>8} {'n/a':>10}"
+                line += f" {'n/a':>8} {'n/a':>10} {_median(arms['ours_cpu']):8.2f} {'n/a':>9} {'n/a':>9}"
             print(line, flush=True)
             results.append({**last, "rounds": arms})
-    print("\nours = channels-last training forward (baselines' CPU path); GFLOP/s: conv + dense FLOPs counted "
+    print("\nours = channels-last training forward (baselines' CPU path); s = wall seconds per epoch, cpu = CPU "
+          "seconds per epoch of the process (all threads; on a loaded machine wall time also counts waiting for a "
+          "core, CPU time does not); GFLOP/s: conv + dense FLOPs counted "
           "analytically, training step = 3 x forward; % of torch.matmul 2048^3 float32 at the same thread count. "
           "Keras: same architecture, optimiser and batch in tf.keras (perf/keras_epoch.py), one fit() epoch after "
           "a warm-up. Per-round figures:")

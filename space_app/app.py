@@ -112,15 +112,16 @@ def leaderboard_view(config: str | None, view_label: str | None, activation: str
     config, config_choices, config_views, view, activation, act_choices, rows = _current(
         frame, config, view_label, activation, kind)
     if families:
+        from space_app.bundled_baselines import recorded_seed_rows
         from space_app.families import display_family_table
 
-        table = display_family_table(rows)
+        table = display_family_table(rows, recorded_seed_rows())
     else:
         table = lb.display_table(rows, columns)
     if view is None:
         count = "No finished evaluations yet: submit a model in the Submit tab."
     else:
-        count = (f"{len(table)} {'family row(s), mean ± sd over seeds,' if families else 'model(s)'} in "
+        count = (f"{len(table)} {'family row(s), mean ± sd over seeds (baseline families add the shipped records of the seeds not scored here),' if families else 'model(s)'} in "
                  f"**{md(view.label)}**. Ranked by GT match (rows whose 95% intervals overlap the leader's share "
                  "rank 1), then AUROC; ± = half the interval; click a header to sort, hover a header for its meaning.")
     model_choices = choices(frame)

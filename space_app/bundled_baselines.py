@@ -11,9 +11,12 @@ in the store is a reported duplicate, so calling this on every start is safe.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
+
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +66,52 @@ def queue_bundled_baselines(data: str | Path | None = None, folder: Path = BUNDL
     if outcome:
         log.info("bundled baselines: %d queued, %d already there or skipped", queued, len(outcome) - queued)
     return outcome
+
+
+def recorded_seed_rows(folder: Path | None = None) -> pd.DataFrame:
+    """Leaderboard-shaped rows of every bundled run's evaluator record (all seeds, with or without ONNX).
+
+    Columns: ``family``, ``seed``, ``model_name``, ``dataset_config``, ``dataset_version``,
+    ``evaluator_version``, the manifest facts (``activation``, ``first_layer_pool``, ``params``,
+    ``framework``, ``submitter``, ``baseline``) from the same rule as the queued manifest
+    (`submissions.intake.baseline_manifest`) and the score columns from the same rule as a live row
+    (`submissions.export.record_scores`). Read once per bundle state (the folder's files' mtimes).
+    ``folder`` defaults to the bundle the Space ships (`BUNDLE_DIR`).
+    """
+    folder = BUNDLE_DIR if folder is None else folder
+    if not folder.is_dir():
+        return pd.DataFrame()
+    stamp = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in folder.glob("*/evaluation/result.json")))
+    return _recorded_rows(folder, stamp).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _recorded_rows(folder: Path, stamp: tuple) -> pd.DataFrame:
+    from submissions.export import record_scores
+    from submissions.intake import baseline_manifest
+
+    rows = []
+    for record_path, _ in stamp:
+        run = Path(record_path).parent.parent
+        try:
+            spec = json.loads((run / "spec.json").read_text())
+            record = json.loads(Path(record_path).read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("bundled record %s unreadable: %s", run.name, exc)
+            continue
+        dataset = record.get("dataset") or {}
+        manifest = baseline_manifest(spec, dataset.get("version") or (spec.get("dataset") or {}).get("version"))
+        facts = manifest["architecture"]
+        recovery = (record.get("results") or {}).get("motif_recovery") or {}
+        coverage = recovery.get("coverage_count")
+        rows.append({
+            "id": f"bundled:{run.name}", "model_name": manifest["model_name"], "family": manifest["family"],
+            "seed": manifest.get("seed"), "dataset_config": dataset.get("config") or manifest["dataset"]["config"],
+            "dataset_version": manifest["dataset"]["version"], "evaluator_version": record.get("evaluator_version"),
+            "activation": facts.get("activation"), "first_layer_pool": facts.get("first_layer_pool"),
+            "params": facts.get("params"), "framework": facts.get("framework"),
+            "submitter": manifest["submitter"], "baseline": True,
+            "coverage_count": coverage if isinstance(coverage, int) and not isinstance(coverage, bool) else None,
+            **record_scores(record),
+        })
+    return pd.DataFrame(rows)

@@ -135,6 +135,12 @@ _SCORE_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+def record_scores(record: dict[str, Any]) -> dict[str, float | None]:
+    """The leaderboard's score columns of one evaluator record (None where the record has no value)."""
+    return {column: next((v for v in (_number(_lookup(record, p)) for p in paths) if v is not None), None)
+            for column, paths in _SCORE_PATHS.items()}
+
+
 def results_dir(root: Path | None = None) -> Path:
     """Folder of ``<id>.json`` result records and ``<id>/`` artifact folders."""
     return (root or submissions_home()) / RESULTS_DIR
@@ -248,8 +254,7 @@ def leaderboard_row(sub: Submission, root: Path | None = None, checkpoints: Chec
         "coverage_count": _int(_lookup(record, "results.motif_recovery.coverage_count")),
         "discovery_coverage": _int(_lookup(record, "results.discovery.coverage_count")),
     }
-    for column, paths in _SCORE_PATHS.items():
-        row[column] = next((v for v in (_number(_lookup(record, p)) for p in paths) if v is not None), None)
+    row.update(record_scores(record))
     files = artifact_files(sub, root)
     for name, column in ARTIFACT_COLUMNS.items():
         row[column] = files.get(name)

@@ -293,6 +293,8 @@ def baseline_manifest(spec: dict[str, Any], dataset_version: str, submitter: str
     name = family = f"{zoo}-{activation}" if activation else str(zoo)
     if "seed" in spec:
         name += f"-seed{spec['seed']}"
+    if isinstance(spec.get("family"), str) and spec["family"]:
+        family = spec["family"]  # a bundled run's family names its protocol (baselines.bundle.family_name)
     seeds = {"family": family[:100]}  # baselines are families: the seeds of one zoo model and activation
     if isinstance(spec.get("seed"), int) and spec["seed"] >= 0:
         seeds["seed"] = spec["seed"]

@@ -108,3 +108,111 @@ def test_docs_results_page_is_what_the_generator_builds_from_the_shipped_records
     assert rebuilt.markdown.read_text() == (root / "docs" / "results.md").read_text()
     assert (root / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # shipped for the About tab
     assert (rebuilt.summary["n_runs"] >= 1).all() and rebuilt.summary["match_ground_truth_fraction_ke_n"].min() == 1
+
+
+def test_bundle_ships_every_seed_record_and_one_onnx_and_the_leaderboard_family_counts_them(scored_sweep, tmp_path,
+                                                                                            capsys):
+    """`motifbench results bundle`: records of all seeds, ONNX of the lowest, family named with its protocol;
+    the leaderboard's family row over one scored seed plus the shipped record of the other is mean ± sd, n=2."""
+    import pandas as pd
+
+    from baselines.bundle import bundle_runs, family_name
+    from baselines.errors import BaselineError
+    from space_app import leaderboard as lb
+    from space_app.bundled_baselines import bundled_runs, recorded_seed_rows
+    from space_app.families import display_family_table, family_rows
+    from submissions.export import LEADERBOARD_SCHEMA
+    from submissions.intake import baseline_manifest
+    from submissions.manifest import parse_manifest
+
+    bundle = tmp_path / "baseline_models"
+    (bundle / "cnn-2-relu-seed0").mkdir(parents=True)  # an earlier bundle's run goes, its figure stays
+    (bundle / "cnn-2-relu-seed0" / "spec.json").write_text("{}")
+    (bundle / "results_gt_vs_pool.png").write_bytes(b"png")
+    assert main(["results", "bundle", str(scored_sweep), "--out", str(bundle)]) == 0
+    assert "2 run(s) in 1 family(ies)" in capsys.readouterr().out
+    assert sorted(p.name for p in bundle.iterdir()) == ["README.md", "cnn-25-relu-seed0", "cnn-25-relu-seed1",
+                                                       "results_gt_vs_pool.png"]
+    seed0, seed1 = bundle / "cnn-25-relu-seed0", bundle / "cnn-25-relu-seed1"
+    assert (seed0 / "model.onnx").is_file() and not (seed1 / "model.onnx").exists()
+    assert bundled_runs(bundle) == [seed0]  # only the ONNX seed is queued for live scoring
+    for run in (seed0, seed1):
+        assert (run / "evaluation" / "result.json").is_file() and (run / "evaluation" / "result.ke.json").is_file()
+    spec1 = json.loads((seed1 / "spec.json").read_text())
+    assert spec1["family"] == "cnn-25-relu koo2019 (epochs 1)"  # the protocol is part of the family
+    manifest = parse_manifest(baseline_manifest(spec1, "1.0.0"))
+    assert manifest.family == "cnn-25-relu koo2019 (epochs 1)" and manifest.seed == 1
+    assert family_name({**spec1, "protocol": {"name": "koo2019"}}) == "cnn-25-relu koo2019"
+    assert "| cnn-25-relu | koo2019 (epochs 1) | 2 | 0,1 |" in (bundle / "README.md").read_text()
+
+    records = [json.loads((r / "evaluation" / "result.json").read_text()) for r in (seed0, seed1)]
+    recorded = recorded_seed_rows(bundle)
+    assert sorted(recorded["seed"]) == [0, 1] and set(recorded["family"]) == {"cnn-25-relu koo2019 (epochs 1)"}
+    gt = [r["results"]["motif_recovery"]["match_ground_truth_fraction"] for r in records]
+    assert sorted(recorded["match_ground_truth"]) == sorted(gt)
+    live = {name: None for name in LEADERBOARD_SCHEMA.names}
+    live.update(id="sub1", model_name="cnn-25-relu-seed0", family="cnn-25-relu koo2019 (epochs 1)", seed=0, baseline=True,
+                dataset_config="synthetic", dataset_version=records[0]["dataset"]["version"],
+                evaluator_version=records[0]["evaluator_version"], match_ground_truth=gt[0],
+                auroc=records[0]["results"]["classification"]["macro_auroc"], activation="relu")
+    other = {**live, "id": "sub2", "model_name": "mine", "family": None, "seed": None, "baseline": False}
+    frame = lb.prepare(pd.DataFrame([live, other]))
+    rows = lb.select_rows(frame, lb.views(frame)[0])
+    table = family_rows(rows, recorded).set_index("family")
+    fam = table.loc["cnn-25-relu koo2019 (epochs 1)"]
+    assert (fam["n_seeds"], fam["n_scored"], fam["id"]) == (2, 1, "sub1")
+    assert fam["match_ground_truth_mean"] == pytest.approx(np.mean(gt))
+    assert fam["match_ground_truth_sd"] == pytest.approx(np.std(gt, ddof=1))
+    assert table.loc["mine", "n_seeds"] == 1
+    stale = recorded.assign(evaluator_version="0.0.1")  # another evaluator's records never join live scores
+    assert family_rows(rows, stale).set_index("family").loc["cnn-25-relu koo2019 (epochs 1)", "n_seeds"] == 1
+    shown = display_family_table(rows, recorded)
+    assert shown.iloc[0]["Seeds (n)"] == 2 and shown.iloc[0]["Scored here"] == 1 and " ± " in shown.iloc[0]["GT match"]
+
+    other_protocol = tmp_path / "other" / "cnn-25-relu-seed0"  # the same model under another protocol
+    shutil.copytree(sw.run_dir_for(scored_sweep, "cnn-25", "relu", 0), other_protocol)
+    spec = json.loads((other_protocol / "spec.json").read_text())
+    spec["protocol"]["epochs"] = 2
+    (other_protocol / "spec.json").write_text(json.dumps(spec))
+    with pytest.raises(BaselineError, match="several protocols.*--protocol"):
+        bundle_runs([scored_sweep, tmp_path / "other"])
+    assert len(bundle_runs([scored_sweep, tmp_path / "other"], protocol="koo2019 (epochs 2)")) == 1
+    mixed = build_results([scored_sweep, tmp_path / "other"], tmp_path / "mixed" / "results.md")
+    assert sorted(zip(mixed.summary["protocol"], mixed.summary["n_runs"])) == [("koo2019 (epochs 1)", 2),
+                                                                             ("koo2019 (epochs 2)", 1)]
+
+
+def test_leaderboard_page_shows_a_baseline_family_over_scored_and_recorded_seeds(scored_sweep, tmp_path,
+                                                                                  monkeypatch):
+    """The Leaderboard tab's family view (app.leaderboard_view): the bundle's seed 0 scored through the real
+    store and export, seed 1 from its shipped record: one row, n = 2, mean ± sd cells."""
+    import numpy as np
+
+    from baselines.bundle import write_baseline_bundle
+    from space_app import app, bundled_baselines
+    from submissions import export
+    from submissions.intake import baseline_manifest
+    from submissions.sqlite_store import open_store
+
+    bundle = write_baseline_bundle([scored_sweep], tmp_path / "baseline_models").folder
+    monkeypatch.setattr(bundled_baselines, "BUNDLE_DIR", bundle)
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    spec = json.loads((bundle / "cnn-25-relu-seed0" / "spec.json").read_text())
+    record = json.loads((bundle / "cnn-25-relu-seed0" / "evaluation" / "result.json").read_text())
+    store = open_store()
+    try:
+        sub, _ = store.add(manifest=baseline_manifest(spec, record["dataset"]["version"]), sha256="ab" * 32,
+                           size_bytes=1000, baseline=True)
+        assert store.claim("w").id == sub.id
+        store.finish(sub.id, "w", record)
+        export.export_all(store, export.submissions_home())
+    finally:
+        store.close()
+    table = app.leaderboard_view(None, None, "all", "all", [], True)[3].data
+    row = table[table["Family"] == "cnn-25-relu koo2019 (epochs 1)"].iloc[0]
+    gt = [json.loads((bundle / f"cnn-25-relu-seed{s}" / "evaluation" / "result.json").read_text())["results"][
+        "motif_recovery"]["match_ground_truth_fraction"] for s in (0, 1)]
+    assert (row["Seeds (n)"], row["Scored here"], row["ID"]) == (2, 1, sub.id)
+    assert row["GT match"] == f"{np.mean(gt):.3f} ± {np.std(gt, ddof=1):.3f}"
+    single = app.leaderboard_view(None, None, "all", "all", [])[3].data
+    assert len(single) == 1  # the per-model view shows only what the worker scored

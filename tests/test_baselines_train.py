@@ -84,6 +84,14 @@ def test_cpu_training_is_deterministic_for_a_seed(tmp_path, small_data):
                   device="cpu", threads=1, progress=False)
     assert c["test"] != a["test"]
     assert not torch.are_deterministic_algorithms_enabled()  # global state restored
+    assert torch.utils.deterministic.fill_uninitialized_memory  # the NaN fill is off only while training
+
+
+def test_freed_activation_buffers_stay_in_the_heap():
+    """glibc (the test machines') takes the malloc settings that keep CPU steps from page-faulting."""
+    from baselines.device import keep_freed_memory
+
+    assert keep_freed_memory() is True
 
 
 def test_finished_run_is_not_overwritten_silently(finished_run, small_data):

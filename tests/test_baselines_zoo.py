@@ -240,3 +240,24 @@ def test_channels_last_training_forward_is_the_same_function(name, activation):
         torch.testing.assert_close(model.forward_channels_last(x), twin(x), rtol=1e-4, atol=1e-5)
     for (key, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=f"{key} differs after a training-mode forward")
+
+
+@pytest.mark.parametrize("name", ["cnn-2", "cnn-25", "cnn-50-2", "cnn-deep"])
+def test_channels_last_training_gradients_match_forward(name):
+    """The channels-last path's gradients (its flatten hands the max-pool a channels-last
+    gradient) equal the channels-first forward's, dropout off."""
+    torch.manual_seed(1)
+    model = build_model(get_spec(name), "relu", 200)
+    twin = build_model(get_spec(name), "relu", 200)
+    twin.load_state_dict(model.state_dict())
+    x = _one_hot(16, 200)
+    for net, fwd in ((model, model.forward_channels_last), (twin, twin.forward)):
+        net.train()
+        for m in net.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.eval()
+        fwd(x).square().sum().backward()
+    # float rounding of sums taken in another order, relative to the largest gradient (some are ~0)
+    scale = max(float(p.grad.abs().max()) for p in twin.parameters())
+    for (key, a), b in zip(model.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5 * scale, msg=f"{key} gradient differs")
