@@ -27,8 +27,13 @@ def start_recovery_intervals(ppm_accumulator, params, settings: BootstrapSetting
     It needs only the per-sequence PPM sums, so it runs while the main thread
     does attribution (ONNX Runtime) and logos; its Tomtom work then costs
     little wall time where a second core is free (the worker runs ONNX Runtime
-    on one thread). The result is the same as running it inline: nothing in it
-    depends on timing. Returns a future of ``(intervals dict, seconds)``.
+    on one thread). Its Tomtom queries run in this one thread, not on the
+    process's pool of one thread per core: ONNX Runtime's intra-op threads
+    already take every core during attribution, and one more runnable thread
+    (not one per core) is all the bootstrap adds to the machine's load.
+    The result is the same as running it inline: nothing in it depends on
+    timing. Returns a future of ``(intervals dict, seconds)``; an exception in
+    the job is raised, with its message, where the future's result is taken.
     """
     if ppm_accumulator is None or settings.recovery_resamples <= 0:
         return None
@@ -39,7 +44,7 @@ def start_recovery_intervals(ppm_accumulator, params, settings: BootstrapSetting
         start = time.perf_counter()
         counts = bootstrap_counts(ppm_accumulator.n_sequences, settings.recovery_resamples,
                                   np.random.default_rng([settings.seed, 1]))
-        out = recovery_intervals(ppm_accumulator, params, counts, settings.level)
+        out = recovery_intervals(ppm_accumulator, params, counts, settings.level, workers=1)
         return out, time.perf_counter() - start
 
     return _in_background(job, "recovery-bootstrap")

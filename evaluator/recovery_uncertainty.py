@@ -103,7 +103,8 @@ class PerSequencePPMs(PPMAccumulator):
         return acc.result().ppms.reshape(r, f, w, 4)
 
 
-def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: float = 0.95) -> dict:
+def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: float = 0.95,
+                       workers: int | None = None) -> dict:
     """Bootstrap intervals of match-ground-truth, match-JASPAR and coverage.
 
     Every resample's clipped PPMs go to Tomtom as the evaluation's own do
@@ -122,6 +123,8 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
         Resample counts over the split's sequences.
     level : float
         Central coverage of the intervals.
+    workers : int, optional
+        Tomtom threads of the E-value run: None = every core, 1 = the calling thread only (same numbers).
 
     Returns
     -------
@@ -141,7 +144,7 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
             if clip.ppm is not None:
                 queries.append(MemeMotif(f"b{b}.filter{i}", "", as_written(clip.ppm), clip.ppm.shape[0]))
                 slots.append(b * f + i)
-    slot, target = _matches(queries, params)
+    slot, target = _matches(queries, params, workers)
     slot = np.asarray(slots, dtype=np.int64)[slot]
     stats = _fractions(slot // f, slot % f, target, r, f, load_motif_set())
     return {
@@ -153,7 +156,7 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
     }
 
 
-def _matches(queries: list, params) -> tuple[np.ndarray, np.ndarray]:
+def _matches(queries: list, params, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(query index, target ID) of every Tomtom match at the evaluation's threshold, shape (H,) each."""
     from evaluator.tomtom import best_strand_evalues, jaspar_targets, tomtom
 
@@ -165,7 +168,7 @@ def _matches(queries: list, params) -> tuple[np.ndarray, np.ndarray]:
     if params.tomtom_evalue:
         limit = np.inf if params.tomtom_thresh is None else float(params.tomtom_thresh)
         with np.errstate(invalid="ignore"):
-            qi, ti = np.nonzero(best_strand_evalues(queries, targets, **settings).astype(np.float64) <= limit)
+            qi, ti = np.nonzero(best_strand_evalues(queries, targets, workers=workers, **settings).astype(np.float64) <= limit)
         return qi, np.array([t.id for t in targets], dtype=object)[ti]
     hits = tomtom(queries, targets, evalue=False, thresh=params.tomtom_thresh, **settings)
     index = {q.id: i for i, q in enumerate(queries)}

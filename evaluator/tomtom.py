@@ -235,14 +235,15 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
-            progress: bool, finish=None):
+            progress: bool, finish=None, workers: int | None = None):
     """Yield each chunk's matches in MEME's order (:func:`_sort_block`), chunks in query order, run on a thread pool.
 
     The compiled kernels release the GIL, so chunks run on every core, while
     the caller consumes finished chunks in order (q-values draw from one
-    random stream, so they must go in query order).
+    random stream, so they must go in query order). ``workers=1`` scores
+    every chunk in the calling thread (same numbers).
     """
-    n_workers = _workers()
+    n_workers = _workers() if workers is None else max(1, int(workers))
     compiled = JC.ready()
     if not compiled:
         JC.start_warm_up()
@@ -353,6 +354,7 @@ def best_strand_evalues(
     motif_pseudo: float = 0.1,
     background=None,
     internal: bool = False,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Every query's E-value against every target motif (its better strand): what ``tomtom()`` reports as E-value.
 
@@ -362,7 +364,8 @@ def best_strand_evalues(
     with ``E <= t`` here), without q-values, MEME's ordering or a table, so
     it costs only the scoring, on every core.
 
-    Parameters are :func:`tomtom`'s.
+    Parameters are :func:`tomtom`'s, and ``workers``: None = every core (the process's pool),
+    1 = only the calling thread (for a caller that runs beside other work; same numbers).
 
     Returns
     -------
@@ -376,7 +379,7 @@ def best_strand_evalues(
     prepared = _prepare_queries(queries, ts)
     done = 0
     for block in _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, False,
-                         _best_strand_evalues):
+                         _best_strand_evalues, workers):
         out[kept[done:done + block.shape[0]]] = block
         done += block.shape[0]
     return out

@@ -106,6 +106,27 @@ def test_random_model_scores_low_and_runs_are_deterministic(tmp_path):
     assert json.dumps(first["results"], sort_keys=True) == json.dumps(second["results"], sort_keys=True)
 
 
+@pytest.mark.parametrize("job", ["recovery", "classification"])
+def test_an_error_in_a_background_bootstrap_reaches_the_caller_with_its_message(job, tmp_path, monkeypatch):
+    """The bootstrap threads' failures are not swallowed: evaluate raises them, message intact, and writes nothing."""
+    import evaluator.intervals
+    import evaluator.recovery_uncertainty
+
+    def fail(*args, **kwargs):
+        raise ValueError(f"{job} bootstrap failed: resample 3 is empty")
+
+    if job == "recovery":
+        monkeypatch.setattr(evaluator.recovery_uncertainty, "recovery_intervals", fail)
+    else:
+        monkeypatch.setattr(evaluator.intervals, "classification_intervals", fail)
+    split = make_split(n=200, seed=3)
+    path = save(random_model(n_filters=8, seed=2), tmp_path / "random.onnx")
+    with pytest.raises(ValueError, match=f"^{job} bootstrap failed: resample 3 is empty$"):
+        evaluate_arrays(path, split, params=EvalParams(ism_sequences=4), progress=False, intervals=FAST_INTERVALS,
+                        out_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / "result.json").exists()
+
+
 def test_ke_method_and_pearson_distance(tmp_path):
     split = make_split(n=300, seed=2)
     path = save(ground_truth_model(), tmp_path / "gt.onnx")
