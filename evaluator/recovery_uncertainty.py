@@ -8,10 +8,10 @@ window count. A resample of the sequences is then one sparse product
 ``counts (R, N) @ pairs (N, F * 4w)``: every resample's PPMs at once, turned
 into PPMs by the accumulator's own :meth:`~evaluator.ppm.PPMAccumulator.result`,
 clipped with the same IC rule, and compared with JASPAR in **one** Tomtom run
-over every core (every resample's filters are queries of the same run; the
-target side, JASPAR's pseudocounted columns in the kernels' layouts, is
-prepared once per process), keeping only what the counts need: each query's
-E-values. The matches are then counted by :func:`_fractions`
+(on every core, or on one thread beside the evaluation's other stages; every
+resample's filters are queries of the same run; the target side, JASPAR's
+pseudocounted columns in the kernels' layouts, is prepared once per process),
+keeping only what the counts need: each query's E-values. The matches are then counted by :func:`_fractions`
 (``motif_recovery``'s definitions, every resample at once).
 
 The activation threshold (half of each filter's maximum over the split) is
@@ -109,7 +109,7 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
 
     Every resample's clipped PPMs go to Tomtom as the evaluation's own do
     (the 6 decimals of its MEME file, :func:`evaluator.meme_io.as_written`)
-    in one run on every core. With an E-value threshold (the default) only
+    in one run (on every core, or ``workers`` threads). With an E-value threshold (the default) only
     each query's E-values are needed (:func:`evaluator.tomtom.best_strand_evalues`:
     no q-values, no table); a q-value threshold runs full :func:`evaluator.tomtom.tomtom`.
 
@@ -168,7 +168,8 @@ def _matches(queries: list, params, workers: int | None = None) -> tuple[np.ndar
     if params.tomtom_evalue:
         limit = np.inf if params.tomtom_thresh is None else float(params.tomtom_thresh)
         with np.errstate(invalid="ignore"):
-            qi, ti = np.nonzero(best_strand_evalues(queries, targets, workers=workers, **settings).astype(np.float64) <= limit)
+            evalues = best_strand_evalues(queries, targets, workers=workers, **settings)
+            qi, ti = np.nonzero(evalues.astype(np.float64) <= limit)
         return qi, np.array([t.id for t in targets], dtype=object)[ti]
     hits = tomtom(queries, targets, evalue=False, thresh=params.tomtom_thresh, **settings)
     index = {q.id: i for i, q in enumerate(queries)}

@@ -168,7 +168,7 @@ def test_compiled_and_numpy_cumulation_give_the_same_intervals(monkeypatch):
 
 
 def test_tomtom_evalues_on_the_calling_thread_equal_the_pools():
-    """The background recovery bootstrap scores its queries on its own thread (workers=1): same E-values, bit for bit."""
+    """The background recovery bootstrap scores its queries on its own thread (workers=1): same E-values, bit-equal."""
     from evaluator.meme_io import MemeMotif, as_written
     from evaluator.tomtom import best_strand_evalues, jaspar_targets
 
