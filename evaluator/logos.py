@@ -104,17 +104,17 @@ def logo_grid(ppms: Sequence[np.ndarray], titles: Sequence[str], path: str | Pat
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # not pyplot: its figure registry is global and logos draw in a thread
 
     path = Path(path)
     n = len(ppms)
     highlight = list(highlight) if highlight is not None else [False] * n
     ncols = max(1, min(ncols, n)) if n else 1
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
+    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
     for ax, ppm, title, hi in zip(axes.flat, ppms, titles, highlight):
@@ -139,7 +139,6 @@ def logo_grid(ppms: Sequence[np.ndarray], titles: Sequence[str], path: str | Pat
     fig.tight_layout(pad=0.4)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path
 
 
