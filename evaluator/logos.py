@@ -54,11 +54,21 @@ def draw_logo(ax, heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9
     x_offset : float
         Where the first column sits on the x axis (aligned logos share one axis).
     """
-    from matplotlib.collections import PatchCollection
-    from matplotlib.patches import PathPatch
-    from matplotlib.transforms import Affine2D
+    collection = logo_collection(heights, x_offset, width)
+    if collection is not None:
+        ax.add_collection(collection)
 
-    patches, colours = [], []
+
+def logo_collection(heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9):
+    """The letters of one logo as one PathCollection in data coordinates (None when every height is 0).
+
+    heights : ndarray, shape (w, 4); column ``i`` centred at ``x_offset + i``, letters stacked from 0 upwards.
+    Each letter is its cached unit-square outline stretched into its box (vertices scaled and shifted).
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.path import Path as GlyphPath
+
+    paths, colours = [], []
     for pos, row in enumerate(heights):
         floor = 0.0
         for b in np.argsort(row, kind="stable"):
@@ -66,13 +76,13 @@ def draw_logo(ax, heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9
             if h <= 1e-4:
                 continue
             letter = "ACGT"[b]
-            path = Affine2D().scale(width, h).translate(x_offset + pos - width / 2, floor).transform_path(
-                _letter_path(letter))
-            patches.append(PathPatch(path))
+            unit = _letter_path(letter)
+            paths.append(GlyphPath(unit.vertices * (width, h) + (x_offset + pos - width / 2, floor), unit.codes))
             colours.append(CLASSIC_COLOURS[letter])
             floor += h
-    if patches:
-        ax.add_collection(PatchCollection(patches, facecolors=colours, edgecolors="none", linewidths=0))
+    if not paths:
+        return None
+    return PathCollection(paths, facecolors=colours, edgecolors="none", linewidths=0)
 
 
 def _draw_fast(ax, heights: np.ndarray, width: float = 0.9) -> None:

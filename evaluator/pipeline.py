@@ -39,6 +39,7 @@ from evaluator import EVALUATOR_VERSION
 from evaluator.model_source import BASELINE_CHECKPOINT, ModelSource, onnx_source
 from evaluator.onnx_model import OnnxModel
 from evaluator.params import EvalParams
+from evaluator.preload import evaluation_modules, preload
 from evaluator.ppm import single_threaded_blas
 from evaluator.record import SCHEMA_VERSION, to_jsonable, utc_now, validate_record, write_record
 from evaluator.reference import ReferenceBundle, load_reference
@@ -138,6 +139,7 @@ def evaluate(model: str | Path, *, data: str | Path | None = None, config: str =
     from benchmark.loader import load_split
 
     params = params or EvalParams()
+    preload(evaluation_modules(params.attribution and params.gradient_attribution, out_dir is not None))
     timer = _Timer()
     with timer.stage("load_data"):
         arrays = load_split(data, config=config, split=split, revision=revision, limit=params.limit)
@@ -172,6 +174,7 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
         raise EvaluationError(f"the reference bundle is JASPAR {reference.release} but params.jaspar_release is "
                               f"{params.jaspar_release}")
     start_total = time.perf_counter() - sum(timer.seconds.values())
+    preload(evaluation_modules(params.attribution and params.gradient_attribution, out_dir is not None))
     x, y, mask = check_arrays(arrays, params.limit)
     n, _, length = x.shape
     out_dir = Path(out_dir) if out_dir is not None else None
