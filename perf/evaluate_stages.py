@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=CNN25)
     parser.add_argument("--data", default=None, help="dataset folder or Hub id (default: the data home's)")
     parser.add_argument("--baseline", default="main", help="git ref to compare with ('none': this checkout only)")
+    parser.add_argument("--this", default=None, metavar="REF",
+                        help="measure this git ref (exported like --baseline) instead of the working tree, so "
+                             "editing the tree during a long run cannot mix versions")
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds (medians over them)")
     parser.add_argument("--calls", type=int, default=3, help="evaluate() calls per warm process (first is cold)")
     parser.add_argument("--no-slow", dest="slow", action="store_false",
@@ -171,7 +174,7 @@ def main() -> None:
     os.environ.update(ENV)
 
     work = Path(tempfile.mkdtemp(prefix="motifbench-evalstages-"))
-    sides = {"this checkout": REPO}
+    sides = {"this checkout": REPO} if args.this is None else {args.this: export_ref(args.this, work / "this")}
     if args.baseline != "none":
         sides[f"{args.baseline}"] = export_ref(args.baseline, work / "baseline")
     model = args.model.resolve()
@@ -182,10 +185,10 @@ def main() -> None:
     slow_rows = {}
     for r in range(args.repeats):
         for lab, checkout in (sides.items() if r % 2 == 0 else reversed(sides.items())):
-            tag = f"{'A' if checkout == REPO else 'B'}{r}"
+            tag = f"{'A' if lab == next(iter(sides)) else 'B'}{r}"
             colds[lab].append(cold(checkout, model, args.data, work / f"cold_{tag}"))
             rows = warm(checkout, model, args.data, work / f"warm_{tag}", args.calls,
-                        slow=args.slow and r == 0 and checkout == REPO)
+                        slow=args.slow and r == 0 and lab == next(iter(sides)))
             for row in rows:
                 if row.get("slow"):
                     slow_rows[lab] = (row, rows[-2])
@@ -216,6 +219,7 @@ def main() -> None:
         print(f"\nslow attribution + discovery switched on ({lab}, warm): total {slow['wall']:.1f} s vs "
               f"{plain['wall']:.1f} s with the defaults (+{slow['wall'] - plain['wall']:.1f} s); "
               + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(extra.items())))
+    sys.path.insert(0, str(next(iter(sides.values()))))
     print(ism_alternative(model, args.data))
     print(f"\nrecords in {work}")
 
