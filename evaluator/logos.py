@@ -188,18 +188,47 @@ def ground_truth_logos(motif_set, path: str | Path, **kwargs) -> Path:
     """Grid of the 12 ground-truth motifs, titled ``TF (JASPAR ID)``: 4 per row, bits axis, 150 dpi.
 
     The same motifs give the same picture in every evaluation, so it is
-    drawn once per process (per motif set and drawing options) and the
-    PNG's bytes are written again after that.
+    drawn once (per motif set and drawing options), kept in memory and in the
+    data home (:func:`_disk_cache_path`), and its PNG bytes are written again
+    after that: a fresh process does not draw it either.
     """
     ppms = [pwm.T for pwm in motif_set.pwms]
     titles = [f"{name} ({jid})" for name, jid in zip(motif_set.names, motif_set.jaspar_ids)]
     options = {"ncols": 4, "dpi": 150, "panel_size": (3.4, 1.35), "bits_axis": True, **kwargs}
     key = (tuple(titles), tuple(p.tobytes() for p in ppms), repr(sorted(options.items())))
     path = Path(path)
+    if key not in _ground_truth_png:
+        cached = _disk_cache_path(key)
+        if cached.is_file():
+            _ground_truth_png[key] = cached.read_bytes()
     if key in _ground_truth_png:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_ground_truth_png[key])
         return path
     out = logo_grid(ppms, titles, path, highlight=[True] * len(ppms), **options)
     _ground_truth_png[key] = out.read_bytes()
+    try:
+        from benchmark.files import atomic_write
+
+        atomic_write(_disk_cache_path(key), _ground_truth_png[key])
+    except OSError:  # a read-only data home only loses the cache
+        pass
     return out
+
+
+def _disk_cache_path(key: tuple) -> Path:
+    """Where the ground-truth grid of ``key`` is kept between processes (data home ``cache/logos``).
+
+    The name hashes the motifs, titles and options with this module's source and matplotlib's
+    version, so a change to either draws the picture again instead of reusing an old one.
+    """
+    import hashlib
+
+    import matplotlib
+
+    from benchmark.paths import data_home
+
+    digest = hashlib.sha256(repr(key).encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(matplotlib.__version__.encode())
+    return data_home() / "cache" / "logos" / f"ground_truth-{digest.hexdigest()[:32]}.png"
