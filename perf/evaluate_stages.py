@@ -178,6 +178,9 @@ def main() -> None:
     if args.baseline != "none":
         sides[f"{args.baseline}"] = export_ref(args.baseline, work / "baseline")
     model = args.model.resolve()
+    for checkout in sides.values():  # an exported ref has a cold numba cache: compile it first, not during a round
+        subprocess.run([sys.executable, "-c", "from evaluator.tomtom_jit_cache import warm_up; warm_up()"],
+                       env=_env(checkout), cwd=checkout, capture_output=True)
     colds = {lab: [] for lab in sides}
     warms = {lab: [] for lab in sides}
     cpus = {lab: [] for lab in sides}
