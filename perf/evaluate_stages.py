@@ -179,7 +179,9 @@ def main() -> None:
         sides[f"{args.baseline}"] = export_ref(args.baseline, work / "baseline")
     model = args.model.resolve()
     for checkout in sides.values():  # an exported ref has a cold numba cache: compile it first, not during a round
-        subprocess.run([sys.executable, "-c", "from evaluator.tomtom_jit_cache import warm_up; warm_up()"],
+        module = "evaluator.tomtom_warm_up" if (checkout / "evaluator" / "tomtom_warm_up.py").exists() \
+            else "evaluator.tomtom_jit_cache"  # where warm_up() lived before
+        subprocess.run([sys.executable, "-c", f"from {module} import warm_up; warm_up()"],
                        env=_env(checkout), cwd=checkout, capture_output=True)
     colds = {lab: [] for lab in sides}
     warms = {lab: [] for lab in sides}
