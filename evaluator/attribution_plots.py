@@ -66,7 +66,9 @@ def example_maps(examples: dict, path: str | Path, dpi: int = EXAMPLE_DPI) -> Pa
             edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(mask).astype(int), 0]))
             for start, end in zip(edges[::2], edges[1::2]):
                 ax.axvspan(start - 0.5, end - 0.5, color=colour, alpha=0.25, lw=0)
-        ax.bar(np.arange(length), row, width=1.0, color=np.where(row >= 0, "#1f77b4", "#d62728"))
+        edges = np.arange(length + 1) - 0.5  # bars of width 1 centred on each position, as two filled step lines
+        ax.stairs(np.where(row >= 0, row, 0.0), edges, fill=True, color="#1f77b4", linewidth=0)
+        ax.stairs(np.where(row < 0, row, 0.0), edges, fill=True, color="#d62728", linewidth=0)
         ax.axhline(0, color="#444444", lw=0.5)
         ax.set_xlim(-0.5, length - 0.5)
         ax.tick_params(labelsize=9)

@@ -7,7 +7,7 @@ aligned them (the target reverse-complemented for a ``-`` hit and shifted by
 the hit's offset), then the match in words. Filters without a ground-truth
 match show their best JASPAR hit the same way, on grey, or why they have none.
 
-Drawn once per filter with :mod:`evaluator.logos`' letter paths, at 180 dpi
+Drawn once per filter with :mod:`evaluator.logos`' letter paths, straight onto one figure (no Axes per panel), at 180 dpi
 (2,430 px for three cells per row: 2x the CSS pixels of a 1,400 px window's
 page width), so the PNG stays sharp on a high-density screen. The PNG is
 saved with a 64-colour palette: logos use a handful of colours, and the file is
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluator.logos import CLASSIC_COLOURS, OTHER_COLOUR, TRUTH_COLOUR, draw_logo, information_heights
+from evaluator.logos import CLASSIC_COLOURS, OTHER_COLOUR, TRUTH_COLOUR, information_heights, logo_collection
 
 #: File name suffix of the paired figure; the Space redraws records whose artifact predates it.
 PAIRS_SUFFIX = ".filter_pairs.png"
@@ -145,24 +145,22 @@ def filter_match_pairs(ppms: Sequence[np.ndarray], recovery: dict, motif_set, pa
         left = lo - (span - (hi - lo)) / 2  # centre the aligned pair in the common span
         lines, is_truth = caption(entry)
         colour = TRUTH_COLOUR if is_truth else OTHER_COLOUR
-        ax_f = fig.add_axes((x0 / fig_w, (top - LOGO_H) / fig_h, logo_w / fig_w, LOGO_H / fig_h))
-        draw_logo(ax_f, information_heights(ppm), x_offset=0)
-        _frame(ax_f, left, span)
-        ax_f.set_title(f"{entry.get('filter')}" + ("   ✓ ground truth" if is_truth else ""), loc="left",
-                       fontsize=10, color=colour, fontweight="bold", pad=3)
-        ax_t = fig.add_axes((x0 / fig_w, (top - 2 * LOGO_H - LOGO_GAP) / fig_h, logo_w / fig_w, LOGO_H / fig_h))
+        upper = _LogoBox(fig, x0, top - LOGO_H, logo_w, LOGO_H, left, span)
+        upper.letters(information_heights(ppm), 0)
+        upper.title(f"{entry.get('filter')}" + ("   ✓ ground truth" if is_truth else ""), colour)
+        lower = _LogoBox(fig, x0, top - 2 * LOGO_H - LOGO_GAP, logo_w, LOGO_H, left, span)
         if target is not None:
             t_ppm, start, aligned, hit, truth = target
-            draw_logo(ax_t, information_heights(t_ppm), x_offset=start)
+            if not truth:
+                lower.background("#f2f2f2")
+            lower.letters(information_heights(t_ppm), start)
             label = truth_label(hit, aligned) if truth else other_label(hit)
             fig.text(x0 / fig_w, (top - LOGO_H - 0.05) / fig_h, label, fontsize=8,
                      color=TRUTH_COLOUR if truth else OTHER_COLOUR, ha="left", va="top")
-            if not truth:
-                ax_t.patch.set_facecolor("#f2f2f2")
         else:
-            ax_t.text(0.5, 0.5, "no JASPAR match to show", transform=ax_t.transAxes, ha="center",
-                      va="center", fontsize=8, color="#888888")
-        _frame(ax_t, left, span)
+            lower.centre_text("no JASPAR match to show")
+        for box in (upper, lower):
+            box.bits_axis()
         for i, line in enumerate(lines):
             fig.text(x0 / fig_w, (top - 2 * LOGO_H - LOGO_GAP - 0.06 - CAPTION_LINE * i) / fig_h, line, fontsize=8.5,
                      color=colour if i else OTHER_COLOUR, ha="left", va="top")
@@ -207,16 +205,71 @@ def jaspar_targets_by_id(release: int) -> dict[str, np.ndarray]:
     return {m.id: m.ppm for m in jaspar_targets(release)}
 
 
-def _frame(ax, left: float, span: float) -> None:
-    """Bits axis (0, 1, 2) on the left, common x span, no other spines."""
-    ax.set_xlim(left - 0.5, left + span - 0.5)
-    ax.set_ylim(0, 2)
-    ax.set_xticks([])
-    ax.set_yticks([0, 1, 2], ["0", "1", "2"], fontsize=8)
-    ax.set_ylabel("bits", fontsize=8, labelpad=1)
-    for name, spine in ax.spines.items():
-        spine.set_visible(name == "left")
-    ax.tick_params(axis="y", length=2, pad=1)
+class _LogoBox:
+    """One logo panel drawn straight onto the figure: letters, a 0-2 bits axis on the left, a title above.
+
+    What an Axes with ``_frame``'s settings drew (x from ``left - 0.5`` to ``left + span - 0.5``, y 0-2 bits,
+    only the left spine, ticks 0/1/2 two points long), without building an Axes per panel: the figure
+    has 60 of them, and an Axes' ticks and spines were most of the drawing time. Sizes are in inches.
+    """
+
+    def __init__(self, fig, x0: float, y0: float, width: float, height: float, left: float, span: float):
+        from matplotlib.transforms import Affine2D, Bbox, TransformedBbox
+
+        self.fig, self.x0, self.y0, self.width, self.height = fig, x0, y0, width, height
+        self.inches = fig.dpi_scale_trans
+        self.data = (Affine2D().translate(-(left - 0.5), 0.0).scale(width / span, height / 2.0)
+                     .translate(x0, y0) + self.inches)
+        self.clip = TransformedBbox(Bbox.from_bounds(x0, y0, width, height), self.inches)
+
+    def letters(self, heights: np.ndarray, x_offset: float) -> None:
+        collection = logo_collection(heights, x_offset=x_offset)
+        if collection is not None:
+            collection.set_transform(self.data)
+            collection.set_clip_box(self.clip)
+            self.fig.add_artist(collection)
+
+    def background(self, colour: str) -> None:
+        from matplotlib.patches import Rectangle
+
+        self.fig.add_artist(Rectangle((self.x0, self.y0), self.width, self.height, transform=self.inches,
+                                      facecolor=colour, edgecolor="none", zorder=0.5))
+
+    def centre_text(self, text: str) -> None:
+        self.fig.text(self.x0 + self.width / 2, self.y0 + self.height / 2, text, transform=self.inches,
+                      ha="center", va="center", fontsize=8, color="#888888")
+
+    def title(self, text: str, colour: str) -> None:
+        self.fig.text(self.x0, self.y0 + self.height + 3 / 72, text, transform=self.inches, ha="left",
+                      va="baseline", fontsize=10, color=colour, fontweight="bold")
+
+    def bits_axis(self) -> None:
+        """The left spine, ticks at 0, 1 and 2 bits (2 pt, outward), their labels and the word "bits"."""
+        import matplotlib as mpl
+        from matplotlib.lines import Line2D
+
+        pt = 1 / 72
+        line_w, tick_w = mpl.rcParams["axes.linewidth"], mpl.rcParams["ytick.major.width"]
+        x0, y0, h = self.x0, self.y0, self.height
+        self.fig.add_artist(Line2D([x0, x0], [y0, y0 + h], transform=self.inches, color="black", linewidth=line_w,
+                                   solid_capstyle="projecting"))
+        for bits in (0, 1, 2):
+            y = y0 + h * bits / 2
+            self.fig.add_artist(Line2D([x0 - 2 * pt, x0], [y, y], transform=self.inches, color="black",
+                                       linewidth=tick_w))
+            self.fig.text(x0 - 3 * pt, y, str(bits), transform=self.inches, ha="right", va="center_baseline",
+                          fontsize=8)
+        self.fig.text(x0 - 3 * pt - _digit_width(self.fig, 8) - pt, y0 + h / 2, "bits", transform=self.inches,
+                      rotation=90, rotation_mode="anchor", ha="center", va="bottom", fontsize=8)
+
+
+def _digit_width(fig, size: float) -> float:
+    """Width in inches of one digit at ``size`` points (where the "bits" label goes left of the tick labels)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    width, _, _ = TextToPath().get_text_width_height_descent("0", FontProperties(size=size), ismath=False)
+    return width / 72
 
 
 __all__ = ["CLASSIC_COLOURS", "PAIRS_SUFFIX", "aligned_target", "caption", "filter_match_pairs",

@@ -54,11 +54,21 @@ def draw_logo(ax, heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9
     x_offset : float
         Where the first column sits on the x axis (aligned logos share one axis).
     """
-    from matplotlib.collections import PatchCollection
-    from matplotlib.patches import PathPatch
-    from matplotlib.transforms import Affine2D
+    collection = logo_collection(heights, x_offset, width)
+    if collection is not None:
+        ax.add_collection(collection)
 
-    patches, colours = [], []
+
+def logo_collection(heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9):
+    """The letters of one logo as one PathCollection in data coordinates (None when every height is 0).
+
+    heights : ndarray, shape (w, 4); column ``i`` centred at ``x_offset + i``, letters stacked from 0 upwards.
+    Each letter is its cached unit-square outline stretched into its box (vertices scaled and shifted).
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.path import Path as GlyphPath
+
+    paths, colours = [], []
     for pos, row in enumerate(heights):
         floor = 0.0
         for b in np.argsort(row, kind="stable"):
@@ -66,13 +76,13 @@ def draw_logo(ax, heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9
             if h <= 1e-4:
                 continue
             letter = "ACGT"[b]
-            path = Affine2D().scale(width, h).translate(x_offset + pos - width / 2, floor).transform_path(
-                _letter_path(letter))
-            patches.append(PathPatch(path))
+            unit = _letter_path(letter)
+            paths.append(GlyphPath(unit.vertices * (width, h) + (x_offset + pos - width / 2, floor), unit.codes))
             colours.append(CLASSIC_COLOURS[letter])
             floor += h
-    if patches:
-        ax.add_collection(PatchCollection(patches, facecolors=colours, edgecolors="none", linewidths=0))
+    if not paths:
+        return None
+    return PathCollection(paths, facecolors=colours, edgecolors="none", linewidths=0)
 
 
 def _draw_fast(ax, heights: np.ndarray, width: float = 0.9) -> None:
@@ -104,17 +114,17 @@ def logo_grid(ppms: Sequence[np.ndarray], titles: Sequence[str], path: str | Pat
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # not pyplot: its figure registry is global and logos draw in a thread
 
     path = Path(path)
     n = len(ppms)
     highlight = list(highlight) if highlight is not None else [False] * n
     ncols = max(1, min(ncols, n)) if n else 1
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
+    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
     for ax, ppm, title, hi in zip(axes.flat, ppms, titles, highlight):
@@ -139,7 +149,6 @@ def logo_grid(ppms: Sequence[np.ndarray], titles: Sequence[str], path: str | Pat
     fig.tight_layout(pad=0.4)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path
 
 
@@ -179,18 +188,47 @@ def ground_truth_logos(motif_set, path: str | Path, **kwargs) -> Path:
     """Grid of the 12 ground-truth motifs, titled ``TF (JASPAR ID)``: 4 per row, bits axis, 150 dpi.
 
     The same motifs give the same picture in every evaluation, so it is
-    drawn once per process (per motif set and drawing options) and the
-    PNG's bytes are written again after that.
+    drawn once (per motif set and drawing options), kept in memory and in the
+    data home (:func:`_disk_cache_path`), and its PNG bytes are written again
+    after that: a fresh process does not draw it either.
     """
     ppms = [pwm.T for pwm in motif_set.pwms]
     titles = [f"{name} ({jid})" for name, jid in zip(motif_set.names, motif_set.jaspar_ids)]
     options = {"ncols": 4, "dpi": 150, "panel_size": (3.4, 1.35), "bits_axis": True, **kwargs}
     key = (tuple(titles), tuple(p.tobytes() for p in ppms), repr(sorted(options.items())))
     path = Path(path)
+    if key not in _ground_truth_png:
+        cached = _disk_cache_path(key)
+        if cached.is_file():
+            _ground_truth_png[key] = cached.read_bytes()
     if key in _ground_truth_png:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_ground_truth_png[key])
         return path
     out = logo_grid(ppms, titles, path, highlight=[True] * len(ppms), **options)
     _ground_truth_png[key] = out.read_bytes()
+    try:
+        from benchmark.files import atomic_write
+
+        atomic_write(_disk_cache_path(key), _ground_truth_png[key])
+    except OSError:  # a read-only data home only loses the cache
+        pass
     return out
+
+
+def _disk_cache_path(key: tuple) -> Path:
+    """Where the ground-truth grid of ``key`` is kept between processes (data home ``cache/logos``).
+
+    The name hashes the motifs, titles and options with this module's source and matplotlib's
+    version, so a change to either draws the picture again instead of reusing an old one.
+    """
+    import hashlib
+
+    import matplotlib
+
+    from benchmark.paths import data_home
+
+    digest = hashlib.sha256(repr(key).encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(matplotlib.__version__.encode())
+    return data_home() / "cache" / "logos" / f"ground_truth-{digest.hexdigest()[:32]}.png"

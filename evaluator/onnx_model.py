@@ -107,6 +107,23 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def session_options(threads: int):
+    """ONNX Runtime options of every evaluator session: ``threads`` intra-op threads that sleep when idle.
+
+    Spinning idle workers (ONNX Runtime's default) would take the core from the threads the
+    evaluation runs beside its sessions (logos, the recovery bootstrap) and from other processes;
+    turning it off changes no number.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def random_onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
     """Deterministic random one-hot sequences, float32 ``(n, 4, length)``, for shape probes."""
     rng = np.random.default_rng(seed)
@@ -175,10 +192,7 @@ class OnnxModel:
         self.output_name = choose_prediction_output(_declared_outputs(model), tap_name, self.logits_output)
         self.output_kind, self.output_kind_source = resolve_output_kind(output_kind, meta, g.producer,
                                                                         self.output_name)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or default_threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
+        options = session_options(threads or default_threads())
         extra_outputs = ([tap_name] if tap_name else []) + ([self.logits_output] if self.logits_output else [])
         try:
             self.session = ort.InferenceSession(

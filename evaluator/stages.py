@@ -217,6 +217,48 @@ def keep_beside(onnx_path: Path, out_dir: Path) -> str:
     return target.name
 
 
+class LogoJob:
+    """:func:`logos_stage` running in a background thread; :meth:`result` waits for it."""
+
+    def __init__(self, *args):
+        import threading
+
+        self._args = args
+        self._out: tuple[dict[str, str], float] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="logos", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        start = time.perf_counter()
+        try:
+            names = logos_stage(*self._args)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+            return
+        self._out = (names, time.perf_counter() - start)
+
+    def result(self) -> tuple[dict[str, str], float]:
+        """``(artifact names, seconds the drawing took)``; re-raises what the drawing raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._out
+
+
+def start_logos(ppms, clipped, recovery, out_dir: Path, stem: str, engine: str, reference: ReferenceBundle) -> LogoJob:
+    """Draw the logos (:func:`logos_stage`) in a background thread.
+
+    Drawing is matplotlib (Python, holding the GIL), while the stages that
+    follow spend their time in ONNX Runtime and torch kernels that release
+    it, so on two cores the pictures cost little wall time. Nothing drawn
+    feeds a number; only the PNG files depend on it.
+    """
+    return LogoJob(ppms, clipped, recovery, out_dir, stem, engine, reference)
+
+
 def logos_stage(ppms, clipped, recovery, out_dir: Path, stem: str, engine: str,
                 reference: ReferenceBundle) -> dict[str, str]:
     """Each filter above the ground-truth motif it matches (one cell per filter), and the 12 truth logos.

@@ -44,6 +44,12 @@ class JsonRecordsSource:
 
     def __init__(self, home: Path) -> None:
         self.home = home
+        self._calls = 0
+
+    def version(self) -> tuple[int, int]:
+        """A new version on every call: nothing derived from the table (the CSV download) is reused."""
+        self._calls += 1
+        return (self._calls, 0)
 
     def frame(self):
         import pandas as pd

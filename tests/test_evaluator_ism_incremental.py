@@ -78,3 +78,18 @@ def test_a_skip_path_around_the_first_layer_is_refused(tmp_path):
         IncrementalIsm.build(model)
     x = random_onehot(1, 200, seed=2)
     np.testing.assert_array_equal(ism_delta(model, x, np.array([3])), full_ism_delta(model, x, np.array([3])))
+
+
+@pytest.mark.parametrize("path", [p for p in BASELINES if "cnn-1-" not in str(p)],
+                         ids=[p.parent.name for p in BASELINES if "cnn-1-" not in str(p)])
+def test_unpadded_crop_head_gives_the_padded_heads_columns_bit_for_bit(path):
+    """The crop head (first conv unpadded) computes exactly the columns ISM used to slice from the padded head."""
+    inc = incremental_ism(OnnxModel(path, 200))
+    assert inc.crop_head is not None
+    w, pad = inc.width, inc.pad_left
+    crops = random_onehot(64, 2 * w - 1, seed=3)
+    crops[5:9, :, :4] = 0.0  # N columns inside some crops
+    got = inc._crop_taps(crops)
+    padded = inc.head.run(None, {inc.head.get_inputs()[0].name: crops})[0][:, :, pad:pad + w]
+    assert got.shape == padded.shape == (64, padded.shape[1], w)
+    np.testing.assert_array_equal(got, padded)

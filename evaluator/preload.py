@@ -1,0 +1,43 @@
+"""Import the heavy libraries a later stage needs in a background thread, while the first stages run.
+
+A fresh ``motifbench evaluate`` spends seconds importing torch (gradient
+attribution) and matplotlib (logos) just before it uses them. Started when
+the evaluation starts, the imports overlap with loading the split, inference,
+PPMs and Tomtom, which run in NumPy and ONNX Runtime code that releases the
+GIL. Importing changes no number; a stage that gets there first simply waits
+on Python's per-module import lock. Already-imported modules cost nothing.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+
+def preload(modules: list[str]) -> threading.Thread | None:
+    """Import ``modules`` (in order) in a daemon thread; None when all are imported already."""
+    missing = [m for m in modules if m not in sys.modules]
+    if not missing:
+        return None
+
+    def run() -> None:
+        for name in missing:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # the stage that needs it imports it again and reports the error
+                log.debug("preloading %s failed: %s", name, exc)
+
+    thread = threading.Thread(target=run, name="preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def evaluation_modules(gradient_attribution: bool, logos: bool) -> list[str]:
+    """What an evaluation with these parts will import late, biggest first."""
+    out = ["torch"] if gradient_attribution else []
+    if logos:
+        out += ["matplotlib.figure", "matplotlib.backends.backend_agg"]
+    return out

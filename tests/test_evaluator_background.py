@@ -1,0 +1,49 @@
+"""Work the evaluation runs beside its stages: logo drawing in a thread and the heavy-import preload."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import evaluator.stages as stages
+from evaluator.preload import evaluation_modules, preload
+
+
+def test_logo_job_hands_back_the_artifacts_and_its_time(monkeypatch, tmp_path):
+    def fake_logos(ppms, clipped, recovery, out_dir, stem, engine, reference):
+        (out_dir / f"{stem}.png").write_bytes(b"\x89PNG")
+        return {"filter_logos": f"{stem}.png"}
+
+    monkeypatch.setattr(stages, "logos_stage", fake_logos)
+    job = stages.start_logos([], [], {}, tmp_path, "rec", "fast", None)
+    names, seconds = job.result()
+    assert names == {"filter_logos": "rec.png"} and seconds >= 0
+    assert (tmp_path / "rec.png").read_bytes() == b"\x89PNG"
+
+
+def test_logo_job_reraises_what_the_drawing_raised(monkeypatch, tmp_path):
+    def broken(*_args):
+        raise OSError("disk full while writing rec.filter_pairs.png")
+
+    monkeypatch.setattr(stages, "logos_stage", broken)
+    job = stages.start_logos([], [], {}, tmp_path, "rec", "fast", None)
+    with pytest.raises(OSError, match="disk full"):
+        job.result()
+
+
+def test_preload_imports_in_a_thread_and_skips_what_is_loaded():
+    name = "xml.dom.minidom"  # small, not imported by the test run so far
+    if name in sys.modules:
+        del sys.modules[name]
+    thread = preload(["json", name])
+    assert thread is not None
+    thread.join(timeout=30)
+    assert name in sys.modules
+    assert preload(["json", name]) is None  # nothing left to import: no thread
+    assert preload(["no_such_module_for_motifbench"]).join(timeout=30) is None  # a failure is left to the stage
+
+
+def test_evaluation_modules_follow_the_parts_switched_on():
+    assert evaluation_modules(True, True)[0] == "torch"
+    assert "torch" not in evaluation_modules(False, True)
+    assert evaluation_modules(False, False) == []
