@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluator.classification import unit_score
+
 METRICS: tuple[str, ...] = ("auroc", "aupr", "mass_in_motif", "mass_in_distractors", "background_fpr",
                             "own_vs_distractor_auroc")
 
@@ -110,7 +112,7 @@ def _auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     neg = np.sort(neg)
     below = np.searchsorted(neg, pos, side="left")
     ties = np.searchsorted(neg, pos, side="right") - below
-    return float((below.sum() + 0.5 * ties.sum()) / (pos.size * neg.size))
+    return unit_score((below.sum() + 0.5 * ties.sum()) / (pos.size * neg.size))
 
 
 def _average_precision(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -124,7 +126,7 @@ def _average_precision(pos: np.ndarray, neg: np.ndarray) -> float:
     tp = np.cumsum(labels)[last]
     precision = tp / (last + 1)
     recall = tp / pos.size
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return unit_score(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def per_sequence_metrics(scores: np.ndarray, masks: ClassMasks) -> dict[str, np.ndarray]:

@@ -33,10 +33,43 @@ def _binary_clf_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray
     return fps, tps
 
 
+#: How far a score that is mathematically in [0, 1] may drift outside it from float64 round-off
+#: alone (an area summed over thousands of curve steps is off by a few ulps: a perfect ranking's
+#: average precision can come out as 1.0000000000000002).
+UNIT_ROUND_OFF = 1e-9
+
+
+def unit_score(value):
+    """A score that lies in [0, 1] by definition (AUROC, average precision, a fraction), clipped there.
+
+    Parameters
+    ----------
+    value : float or ndarray, any shape
+        The computed score(s); NaN (undefined) passes through.
+
+    Returns
+    -------
+    float or ndarray, same shape
+        ``value`` clipped to [0, 1] (a float for a scalar input).
+
+    Raises
+    ------
+    ValueError
+        When a value lies further than ``UNIT_ROUND_OFF`` outside [0, 1]: that is a bug, not round-off,
+        and clipping would hide it.
+    """
+    arr = np.asarray(value, dtype=np.float64)
+    finite = arr[np.isfinite(arr)]
+    if finite.size and (finite.min() < -UNIT_ROUND_OFF or finite.max() > 1.0 + UNIT_ROUND_OFF):
+        raise ValueError(f"a [0, 1] score came out as {finite.min()!r}..{finite.max()!r}: beyond round-off")
+    clipped = np.clip(arr, 0.0, 1.0)
+    return float(clipped) if clipped.ndim == 0 else clipped
+
+
 def _trapezoid_area(x: np.ndarray, y: np.ndarray) -> float:
-    """sklearn ``auc``: trapezoid area for monotone ``x`` (either direction)."""
+    """sklearn ``auc``: trapezoid area for monotone ``x`` (either direction), in [0, 1] for unit curves."""
     direction = -1 if np.any(np.diff(x) < 0) else 1
-    return float(direction * np.trapezoid(y, x))
+    return unit_score(direction * np.trapezoid(y, x))
 
 
 def roc_auc_score(y_true: np.ndarray, score: np.ndarray) -> float:
@@ -62,7 +95,7 @@ def precision_recall_curve(y_true: np.ndarray, score: np.ndarray) -> tuple[np.nd
 def average_precision_score(y_true: np.ndarray, score: np.ndarray) -> float:
     """sklearn ``average_precision_score`` for one binary task."""
     precision, recall = precision_recall_curve(y_true, score)
-    return float(-np.sum(np.diff(recall) * np.array(precision)[:-1]))
+    return unit_score(-np.sum(np.diff(recall) * np.array(precision)[:-1]))
 
 
 class ClassificationScores(NamedTuple):

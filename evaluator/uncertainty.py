@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from evaluator.classification import unit_score
+
 #: Resamples for classification and attribution intervals.
 DEFAULT_RESAMPLES = 1000
 #: Resamples for motif recovery (each needs Tomtom on every filter's resampled PPM).
@@ -164,7 +166,7 @@ class _RankedTask:
 def _auroc(task: _RankedTask) -> np.ndarray:
     num = (task.c * (task.neg_below + 0.5 * task.neg_tied)).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(task.defined, num / (task.P * task.Q), np.nan)
+        return unit_score(np.where(task.defined, num / (task.P * task.Q), np.nan))
 
 
 def _average_precision(task: _RankedTask) -> np.ndarray:
@@ -172,7 +174,7 @@ def _average_precision(task: _RankedTask) -> np.ndarray:
     fp = task.Q[:, None] - task.neg_below
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        return np.where(task.defined, (task.c * precision).sum(axis=1) / task.P, np.nan)
+        return unit_score(np.where(task.defined, (task.c * precision).sum(axis=1) / task.P, np.nan))
 
 
 def weighted_auroc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:

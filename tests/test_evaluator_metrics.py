@@ -256,3 +256,41 @@ def test_ke_default_window_is_koo_eddys_19_whatever_the_kernel():
     from evaluator.params import EvalParams
 
     assert EvalParams().ke_window == 19
+
+
+def _round_off_case() -> tuple[np.ndarray, np.ndarray]:
+    """A perfect ranking whose float64 area sums to 1.0000000000000002 (9 positives in tied groups;
+    found by search, the 200-row served test hit the same for one class)."""
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(9), np.zeros(16)]
+    s = np.r_[np.round(rng.random(9) + 1, 1), rng.random(16)]
+    s[9:] = rng.random(16)
+    return y, s
+
+
+def test_every_area_score_stays_in_the_unit_interval_under_round_off():
+    from evaluator.attribution_score import _auroc as attribution_auroc
+    from evaluator.attribution_score import _average_precision as attribution_ap
+    from evaluator.classification import precision_recall_curve
+    from evaluator.uncertainty import weighted_auroc, weighted_average_precision
+
+    y, s = _round_off_case()
+    precision, recall = precision_recall_curve(y, s)
+    raw = -np.sum(np.diff(recall) * np.array(precision)[:-1])
+    assert raw > 1.0  # the case really is past 1 before the rule
+    assert average_precision(y, s) == 1.0 and aupr_trapezoid(y, s) == 1.0 and auroc(y, s) == 1.0
+    scores = classification_scores(np.c_[y, y], np.c_[s, s])
+    assert scores.aupr.max() <= 1.0 and scores.macro_aupr <= 1.0
+    weights = np.ones((3, y.size), dtype=np.int64)
+    assert weighted_average_precision(y, s, weights).max() <= 1.0 and weighted_auroc(y, s, weights).max() <= 1.0
+    assert attribution_ap(s[y == 1], s[y == 0]) <= 1.0 and attribution_auroc(s[y == 1], s[y == 0]) <= 1.0
+
+
+def test_unit_score_clips_round_off_but_refuses_a_real_overshoot():
+    from evaluator.classification import unit_score
+
+    assert unit_score(1.0000000000000002) == 1.0 and unit_score(-1e-17) == 0.0
+    assert np.isnan(unit_score(float("nan")))
+    np.testing.assert_array_equal(unit_score(np.array([0.5, 1 + 1e-15, np.nan]))[:2], [0.5, 1.0])
+    with pytest.raises(ValueError, match="beyond round-off"):
+        unit_score(1.01)
