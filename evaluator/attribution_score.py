@@ -146,8 +146,8 @@ def per_sequence_metrics(scores: np.ndarray, masks: ClassMasks) -> dict[str, np.
         out["aupr"][i] = _average_precision(p, b)
         total = sc[own | dis | bg].sum()
         if total > 0:
-            out["mass_in_motif"][i] = p.sum() / total
-            out["mass_in_distractors"][i] = d.sum() / total
+            out["mass_in_motif"][i] = unit_score(p.sum() / total)
+            out["mass_in_distractors"][i] = unit_score(d.sum() / total)
         if b.size:
             out["background_fpr"][i] = float((b >= np.median(p)).mean())
         if d.size:
