@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 
 import pytest
 
 from submissions.cli import SERVICE_EVAL_PARAMS
-from test_space_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _open_tab, _wait_http
+from test_space_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _open_tab, _stop_server, _wait_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,12 +63,7 @@ def served(tmp_path_factory, artifacts_dir):
         _wait_http(url, proc, log)
         yield {"url": url, "id": sub.id, "record": done.record}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop_server(proc)
 
 
 def test_attribution_and_discovery_figures_load_in_the_detail_view(served, artifacts_dir):

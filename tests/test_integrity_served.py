@@ -22,7 +22,6 @@ import math
 import re
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ import pytest
 
 import corpus
 from test_integrity_service import seed_forms
+from test_space_browser import _free_port, _stop_server, _wait_http
 
 pytestmark = pytest.mark.slow
 
@@ -46,14 +46,6 @@ COLUMNS = ["Rank", "Model", "AUROC", "AUROC ±", "GT match", "GT match ±", "Rou
 #: Record parts that describe the run, not the score: when and where it ran, how long it took,
 #: the public-test pass the service adds for the gap column, and the file paths of artifacts.
 RUN_FACTS = ("created", "environment", "timings_seconds", "public_test", "artifacts", "model.given_path")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> bytes:
@@ -81,24 +73,11 @@ def served(tmp_path_factory):
                                  "--port", str(port), "--baselines-from", str(bundle), "--worker-args", worker_args],
                                 env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180  # the first start builds the dataset
     try:
-        while True:
-            assert proc.poll() is None, f"serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
-            try:
-                _get(url)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"no answer at {url}:\n{log.read_text()[-3000:]}"
-                time.sleep(0.5)
+        _wait_http(url, proc, log, timeout=180)  # the first start builds the dataset
         yield {"url": url, "home": home, "log": log, "bundle": bundle, "env": env, "root": root}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop_server(proc)
 
 
 def _client(url: str):

@@ -59,6 +59,16 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.
     raise AssertionError(f"the app did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def _stop_server(proc: subprocess.Popen) -> None:
+    """Stop a ``motifbench serve`` subprocess (SIGTERM stops its worker child too; SIGKILL its group after 30 s)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, artifacts_dir):
     """``motifbench serve`` (app + worker) against a temporary data home with seeded rows."""
@@ -85,12 +95,7 @@ def server(tmp_path_factory, artifacts_dir):
         _wait_http(url, proc, log)
         yield {"url": url, "home": home, "version": version}
     finally:
-        proc.send_signal(signal.SIGTERM)  # serve stops its worker child on SIGTERM
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop_server(proc)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from urllib.parse import urlparse
 
 import pytest
 from markup_payloads import EVIL_HOST, PAYLOADS, RENDERED_SELECTORS
-from test_space_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS, _free_port, _wait_http, wait_uploaded
+from test_space_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS, _free_port, _stop_server, _wait_http, wait_uploaded
 
 pytestmark = pytest.mark.browser
 GROUPS = [PAYLOADS[i:i + 3] for i in range(0, len(PAYLOADS), 3)]  # (submitter, framework, activation) per model
@@ -50,12 +49,7 @@ def server(tmp_path_factory, artifacts_dir):
         _wait_http(url, proc, log)
         yield {"url": url, "home": home, "env": env, "version": manifest.get("version") or "1.0.0"}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop_server(proc)
 
 
 def _model(tmp_path, seed: int, producer: str):
