@@ -235,9 +235,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     options = dict(data_source=args.data, config=args.config, revision=args.revision, limit=args.limit,
                    device=args.device, amp=not args.no_amp, threads=threads, evaluate=evaluate,
                    progress=not args.no_progress and args.runner == "local")
-    tasks = [task for m, a, s in cells for task in sw.plan(m, a, s, args.out, protocol, **options)]
-    # seed-major (stable): a partial sweep covers every row once before any row gets a second seed
-    tasks.sort(key=lambda task: task.seed)
+    tasks = sw.plan_grid(cells, args.out, protocol, **options)
     runner = get_runner(args.runner, **runner_options)
     shape = " + ".join(f"{len(m)} model(s) x {len(a)} activation(s) x {len(s)} seed(s)" for m, a, s in cells)
     print(f"sweep: {shape} "

@@ -86,11 +86,30 @@ def plan(
     names = [get_spec(m).name for m in models]
     for a in activations:
         check_activation(a)
-    return [
+    return seed_major([
         RunTask(model=m, activation=a, seed=int(s), run_dir=str(run_dir_for(out_dir, m, a, int(s))),
                 protocol=protocol.to_dict(), **task_options)
         for m in names for a in activations for s in seeds
-    ]
+    ])
+
+
+def seed_major(tasks: list[RunTask]) -> list[RunTask]:
+    """``tasks`` ordered by seed, stably: a partial sweep covers every row once before any row gets a second seed."""
+    return sorted(tasks, key=lambda task: task.seed)
+
+
+def plan_grid(
+    cells: Sequence[tuple[Sequence[str], Sequence[str], Sequence[int]]],
+    out_dir: Path | str,
+    protocol: Protocol,
+    **task_options: Any,
+) -> list[RunTask]:
+    """:func:`plan` over several (models, activations, seeds) cells (a preset's), one seed-major task list.
+
+    cells : sequence of (models, activations, seeds), e.g. :meth:`baselines.presets.Preset.cells`.
+    Returns the tasks of every cell, seed 0 of every row first, then seed 1, ...
+    """
+    return seed_major([task for m, a, s in cells for task in plan(m, a, s, out_dir, protocol, **task_options)])
 
 
 _DATA_CACHE: dict[tuple, Any] = {}

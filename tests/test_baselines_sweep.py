@@ -241,3 +241,14 @@ def test_results_preset_covers_the_issue_grid_under_the_full_protocol(tmp_path, 
     tasks = _planned(monkeypatch, "--preset", "results", "--out", str(tmp_path / "one"), "--models", "cnn-25",
                      "--seeds", "7")
     assert {(t.model, t.seed) for t in tasks} == {("cnn-25", 7)} and len(tasks) == 2
+
+
+def test_a_planned_grid_is_seed_major_so_a_partial_sweep_covers_every_row_first():
+    protocol = get_protocol("koo2019")
+    cells = [(("cnn-25", "cnn-4"), ("relu", "exp"), (0, 1)), (("cnn3-2",), ("relu",), (0, 1, 2))]
+    tasks = sw.plan_grid(cells, "/tmp/s", protocol)
+    assert [t.seed for t in tasks] == sorted(t.seed for t in tasks)
+    first = [(t.model, t.activation) for t in tasks if t.seed == 0]
+    assert first == [("cnn-25", "relu"), ("cnn-25", "exp"), ("cnn-4", "relu"), ("cnn-4", "exp"), ("cnn3-2", "relu")]
+    assert len(tasks) == 11 and len({t.run_dir for t in tasks}) == 11
+    assert [t.seed for t in sw.plan(["cnn-25", "cnn-4"], ["relu"], [0, 1], "/tmp/s", protocol)] == [0, 0, 1, 1]
