@@ -7,6 +7,9 @@ Public API (imported on first use; ``baselines.zoo`` and ``baselines.train`` are
     train_run("cnn-25", activation="exp", seed=0, protocol=get_protocol("koo2019"),
               out_dir="runs/cnn-25-exp", data_source="path/or/hub-id")   # one run folder
     build_results(["grid"], "docs/results.md")   # the results page from run records (+ figure)
+    preset = get_preset("results")               # what `motifbench sweep --preset results` runs
+    tasks = plan_grid(preset.cells(), "grid", get_protocol(preset.protocol), evaluate=True)
+    run_sweep(tasks, "grid")                     # resumable; seed-major, like the CLI
 
 Importing this package before torch asks OpenMP to sleep rather than spin
 while waiting (``OMP_WAIT_POLICY=PASSIVE``, unless the user set it): on a CPU
@@ -31,6 +34,8 @@ _API = {
     "get_protocol": ("baselines.protocols", "get_protocol"),
     "export_checkpoint": ("baselines.export", "export_checkpoint"),
     "run_sweep": ("baselines.sweep", "sweep"),
+    "plan_sweep": ("baselines.sweep", "plan"),
+    "plan_grid": ("baselines.sweep", "plan_grid"),
     "get_preset": ("baselines.presets", "get_preset"),
     "RayRunner": ("baselines.runners", "RayRunner"),
     "build_results": ("baselines.results", "build_results"),
