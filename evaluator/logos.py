@@ -59,27 +59,45 @@ def draw_logo(ax, heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9
         ax.add_collection(collection)
 
 
-def logo_collection(heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9):
-    """The letters of one logo as one PathCollection in data coordinates (None when every height is 0).
+def letter_boxes(heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9):
+    """Each letter of one logo with its box, bottom to top in each column, columns left to right.
 
-    heights : ndarray, shape (w, 4); column ``i`` centred at ``x_offset + i``, letters stacked from 0 upwards.
-    Each letter is its cached unit-square outline stretched into its box (vertices scaled and shifted).
+    Parameters
+    ----------
+    heights : ndarray, shape (w, 4)
+        Letter heights (bits), A,C,G,T columns; column ``i`` is centred at ``x_offset + i``.
+    width : float
+        Letter width in columns.
+
+    Yields
+    ------
+    (letter, x_left, floor, height) : the letter stacked from ``floor`` (bits) upwards, smallest first,
+    so the biggest is on top; letters of height ``<= 1e-4`` are left out.
     """
-    from matplotlib.collections import PathCollection
-    from matplotlib.path import Path as GlyphPath
-
-    paths, colours = [], []
-    for pos, row in enumerate(heights):
+    for pos, row in enumerate(np.asarray(heights, dtype=np.float64)):
         floor = 0.0
         for b in np.argsort(row, kind="stable"):
             h = float(row[b])
             if h <= 1e-4:
                 continue
-            letter = "ACGT"[b]
-            unit = _letter_path(letter)
-            paths.append(GlyphPath(unit.vertices * (width, h) + (x_offset + pos - width / 2, floor), unit.codes))
-            colours.append(CLASSIC_COLOURS[letter])
+            yield "ACGT"[b], x_offset + pos - width / 2, floor, h
             floor += h
+
+
+def logo_collection(heights: np.ndarray, x_offset: float = 0.0, width: float = 0.9):
+    """The letters of one logo as one PathCollection in data coordinates (None when every height is 0).
+
+    heights : ndarray, shape (w, 4); boxes from :func:`letter_boxes`. Each letter is its cached
+    unit-square outline stretched into its box (vertices scaled and shifted).
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.path import Path as GlyphPath
+
+    paths, colours = [], []
+    for letter, x, floor, h in letter_boxes(heights, x_offset, width):
+        unit = _letter_path(letter)
+        paths.append(GlyphPath(unit.vertices * (width, h) + (x, floor), unit.codes))
+        colours.append(CLASSIC_COLOURS[letter])
     if not paths:
         return None
     return PathCollection(paths, facecolors=colours, edgecolors="none", linewidths=0)
@@ -223,12 +241,11 @@ def _disk_cache_path(key: tuple) -> Path:
     version, so a change to either draws the picture again instead of reusing an old one.
     """
     import hashlib
-
-    import matplotlib
+    from importlib.metadata import version
 
     from benchmark.paths import data_home
 
     digest = hashlib.sha256(repr(key).encode())
     digest.update(Path(__file__).read_bytes())
-    digest.update(matplotlib.__version__.encode())
+    digest.update(version("matplotlib").encode())  # not ``import matplotlib``: a cache hit never imports it
     return data_home() / "cache" / "logos" / f"ground_truth-{digest.hexdigest()[:32]}.png"
