@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(64 hex digits, `motifbench round show`); reproduces that round's scores exactly")
     p.add_argument("--round", dest="round_id", default=None, metavar="ID",
                    help="round id to record with --hidden-seed (default: looked up in the local ledger)")
-    p.set_defaults(func=_run_evaluate)
+    p.set_defaults(func=_run_evaluate, fast_exit=True)  # no interpreter teardown after the record (motifbench.cli.run)
 
     tomtom_cli.register(subparsers)
 

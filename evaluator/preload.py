@@ -1,7 +1,7 @@
 """Import the heavy libraries a later stage needs in a background thread, while the first stages run.
 
 A fresh ``motifbench evaluate`` spends seconds importing torch (gradient
-attribution) and matplotlib (logos) just before it uses them. Started when
+attribution) and matplotlib (its examples picture) just before it uses them. Started when
 the evaluation starts, the imports overlap with loading the split, inference,
 PPMs and Tomtom, which run in NumPy and ONNX Runtime code that releases the
 GIL. Importing changes no number; a stage that gets there first simply waits
@@ -36,8 +36,15 @@ def preload(modules: list[str]) -> threading.Thread | None:
 
 
 def evaluation_modules(gradient_attribution: bool, logos: bool) -> list[str]:
-    """What an evaluation with these parts will import late, biggest first."""
+    """What an evaluation with these parts will import late, biggest first.
+
+    ``logos``: pictures are written. The logos need Pillow only (:mod:`evaluator.logo_raster`);
+    matplotlib is for the gradient attribution's examples picture (and the ground-truth grid,
+    when it is not in the data home's cache yet).
+    """
     out = ["torch"] if gradient_attribution else []
+    if logos and gradient_attribution:
+        out += ["matplotlib.pyplot", "matplotlib.backends.backend_agg"]
     if logos:
-        out += ["matplotlib.figure", "matplotlib.backends.backend_agg"]
+        out += ["PIL.Image", "PIL.ImageFont", "PIL.ImageDraw"]
     return out

@@ -1,5 +1,3 @@
-import sys
+from motifbench.cli import run
 
-from motifbench.cli import main
-
-sys.exit(main())
+run()

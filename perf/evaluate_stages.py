@@ -9,7 +9,7 @@ Measured, alternating this checkout (A) and ``--baseline`` (B, a git ref exporte
 temporary folder; default ``main``) in each round, medians over ``--repeats`` rounds:
 
 - cold: ``python -m motifbench evaluate MODEL --quiet`` in a fresh process, wall clock
-  from the parent (what ``time motifbench evaluate`` prints);
+  from the parent (what ``time motifbench evaluate`` prints), and its CPU seconds;
 - warm: the second ``evaluate()`` call in one process (the first call pays imports,
   session building and first-use caches); its stage table lists the main thread's
   stages in order, so they sum to the total (``unlisted`` is what no stage timed), and
@@ -80,17 +80,21 @@ def _env(checkout: Path) -> dict:
     return {**os.environ, **ENV, "PYTHONPATH": str(checkout)}
 
 
-def cold(checkout: Path, model: Path, data: str | None, out: Path) -> float:
-    """Wall seconds of ``python -m motifbench evaluate`` in a fresh process."""
+def cold(checkout: Path, model: Path, data: str | None, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads, user + system) of ``python -m motifbench evaluate`` in a fresh process."""
+    import resource
+
     cmd = [sys.executable, "-m", "motifbench", "evaluate", str(model), "--out", str(out / "result.json"), "--quiet"]
     if data:
         cmd += ["--data", data]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(cmd, env=_env(checkout), cwd=checkout, capture_output=True, text=True)
     seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise RuntimeError(f"evaluate failed in {checkout}: {done.stderr.strip()[-400:]}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def warm(checkout: Path, model: Path, data: str | None, out: Path, calls: int, slow: bool) -> list[dict]:
@@ -186,12 +190,15 @@ def main() -> None:
     colds = {lab: [] for lab in sides}
     warms = {lab: [] for lab in sides}
     cpus = {lab: [] for lab in sides}
+    cold_cpus = {lab: [] for lab in sides}
     results = {lab: None for lab in sides}
     slow_rows = {}
     for r in range(args.repeats):
         for lab, checkout in (sides.items() if r % 2 == 0 else reversed(sides.items())):
             tag = f"{'A' if lab == next(iter(sides)) else 'B'}{r}"
-            colds[lab].append(cold(checkout, model, args.data, work / f"cold_{tag}"))
+            wall, cpu = cold(checkout, model, args.data, work / f"cold_{tag}")
+            colds[lab].append(wall)
+            cold_cpus[lab].append(cpu)
             rows = warm(checkout, model, args.data, work / f"warm_{tag}", args.calls,
                         slow=args.slow and r == 0 and lab == next(iter(sides)))
             for row in rows:
@@ -210,6 +217,8 @@ def main() -> None:
           f"rounds (warm: {args.calls - 1} calls per round)")
     print(f"{'':<34}" + "".join(f"{lab:>14}" for lab in sides))
     print(f"{'cold (fresh process, CLI wall)':<34}" + "".join(f"{statistics.median(colds[l]):>13.2f}s" for l in sides))
+    print(f"{'cold, CPU seconds (all threads)':<34}"
+          + "".join(f"{statistics.median(cold_cpus[l]):>13.2f}s" for l in sides))
     print(f"{'warm (2nd+ call in one process)':<34}"
           + "".join(f"{statistics.median(r['wall'] for r in warms[l]):>13.2f}s" for l in sides))
     print(f"{'warm, CPU seconds (all threads)':<34}" + "".join(f"{statistics.median(cpus[l]):>13.2f}s" for l in sides))

@@ -83,6 +83,27 @@ def test_evaluate_defaults_out_and_names_the_record_after_the_model(synthetic_re
     assert (work / "results" / record["artifacts"]["filter_logos"]).is_file()
 
 
+def test_evaluate_process_ends_fast_with_its_output_and_files_complete(synthetic_repo, tmp_path):
+    """``python -m motifbench evaluate`` skips Python's teardown (os._exit): nothing it prints or writes is lost."""
+    import corpus
+
+    model = corpus.save(corpus.cnn_model(3), tmp_path / "m.onnx")
+    out = tmp_path / "res" / "m.json"
+    with open(tmp_path / "stdout.txt", "w") as stdout:  # a file, not a terminal: block-buffered output
+        done = subprocess.run([sys.executable, "-m", "motifbench", "evaluate", str(model), "--data", str(synthetic_repo),
+                               "--limit", "40", "--no-attribution", "--quiet", "--out", str(out)], stdout=stdout,
+                              stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    printed = (tmp_path / "stdout.txt").read_text()
+    assert "AUROC (macro)" in printed and printed.rstrip().endswith(f"record: {out}")
+    record = json.loads(out.read_text())
+    for name in record["artifacts"].values():
+        assert (out.parent / name).stat().st_size > 0
+    failed = subprocess.run([sys.executable, "-m", "motifbench", "evaluate", str(tmp_path / "missing.onnx"), "--quiet"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert failed.returncode != 0 and "error:" in failed.stderr and "Traceback" not in failed.stderr
+
+
 def test_default_model_name_rules(tmp_path):
     from evaluator.naming import default_model_name, default_record_path
 

@@ -47,3 +47,4 @@ def test_evaluation_modules_follow_the_parts_switched_on():
     assert evaluation_modules(True, True)[0] == "torch"
     assert "torch" not in evaluation_modules(False, True)
     assert evaluation_modules(False, False) == []
+    assert not any(m.startswith("matplotlib") for m in evaluation_modules(False, True))  # logos draw with Pillow
