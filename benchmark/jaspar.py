@@ -92,7 +92,14 @@ def _to_matrix(motif) -> JasparMatrix:
 
 @lru_cache(maxsize=None)
 def fetch_matrix(matrix_id: str, release: int = DEFAULT_RELEASE) -> JasparMatrix:
-    """One matrix by versioned ID (``MA0151.1``) from a pinned release."""
+    """One matrix by versioned ID (``MA0151.1``) from a pinned release.
+
+    A matrix of the CORE vertebrates set (every ground-truth motif) is that set's copy
+    (:func:`core_vertebrates`: the same database row, kept in the data home); others come from pyjaspar.
+    """
+    for matrix in core_vertebrates(release):
+        if matrix.matrix_id == matrix_id:
+            return matrix
     motif = _db(release).fetch_motif_by_id(matrix_id)
     if motif is None:
         raise MotifbenchError(f"JASPAR {release} has no matrix {matrix_id!r}")
@@ -101,9 +108,75 @@ def fetch_matrix(matrix_id: str, release: int = DEFAULT_RELEASE) -> JasparMatrix
 
 @lru_cache(maxsize=None)
 def core_vertebrates(release: int = DEFAULT_RELEASE) -> tuple[JasparMatrix, ...]:
-    """JASPAR CORE vertebrates, latest version of each matrix (519 for 2016), in JASPAR's order."""
+    """JASPAR CORE vertebrates, latest version of each matrix (519 for 2016), in JASPAR's order.
+
+    Read from pyjaspar once per installation, then from a copy in the data home
+    (:func:`_core_cache_path`: the same IDs, names and float64 counts, keyed by the
+    release's SQLite file), so a fresh process neither imports pyjaspar (and Biopython)
+    nor queries its database for the 519 matrices (about 0.2 CPU-s here).
+    """
+    release = _check_release(release)
+    cache = _core_cache_path(release)
+    if cache is not None and cache.is_file():
+        try:
+            return _read_core_cache(cache)
+        except (OSError, ValueError, KeyError):  # a damaged copy is read again from pyjaspar
+            pass
     motifs = _db(release).fetch_motifs(collection="CORE", tax_group=["vertebrates"], all_versions=False)
-    return tuple(_to_matrix(m) for m in motifs)
+    matrices = tuple(_to_matrix(m) for m in motifs)
+    if cache is not None:
+        _write_core_cache(cache, matrices)
+    return matrices
+
+
+def _core_cache_path(release: int):
+    """``<data home>/cache/jaspar/core-vertebrates-<release>-<key>.npz``, or None when pyjaspar's file is not found.
+
+    The key hashes the path, size and modification time of pyjaspar's SQLite file of the release,
+    so another pyjaspar (or database) reads the matrices again instead of reusing an old copy.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    from benchmark.paths import data_home
+
+    spec = importlib.util.find_spec("pyjaspar")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    db = Path(next(iter(spec.submodule_search_locations))) / "data" / f"JASPAR{release}.sqlite"
+    try:
+        stat = db.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(f"{_CORE_CACHE_FORMAT}|{db.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return data_home() / "cache" / "jaspar" / f"core-vertebrates-{release}-{key.hexdigest()[:20]}.npz"
+
+
+#: Bump when the cached copy's layout changes.
+_CORE_CACHE_FORMAT = 1
+
+
+def _read_core_cache(path) -> tuple[JasparMatrix, ...]:
+    with np.load(path, allow_pickle=False) as data:
+        ids, names, widths, counts = data["ids"], data["names"], data["widths"], data["counts"]
+    ends = np.cumsum(widths)
+    if len(ids) != len(names) or len(ids) != len(widths) or (len(ends) and ends[-1] != len(counts)):
+        raise ValueError(f"{path} is inconsistent")
+    return tuple(JasparMatrix(matrix_id=str(i), name=str(n), counts=counts[e - w:e].copy())
+                 for i, n, w, e in zip(ids, names, widths, ends))
+
+
+def _write_core_cache(path, matrices: tuple[JasparMatrix, ...]) -> None:
+    from benchmark.files import atomic_write
+
+    buffer = io.BytesIO()
+    np.savez(buffer, ids=np.array([m.matrix_id for m in matrices]), names=np.array([m.name for m in matrices]),
+             widths=np.array([m.width for m in matrices], dtype=np.int64),
+             counts=np.concatenate([m.counts for m in matrices]) if matrices else np.zeros((0, 4)))
+    try:
+        atomic_write(path, buffer.getvalue())
+    except OSError:  # a read-only data home only loses the cache
+        pass
 
 
 def to_meme(matrices: "list[tuple[str, str, np.ndarray, int]]") -> str:

@@ -139,7 +139,6 @@ def evaluate(model: str | Path, *, data: str | Path | None = None, config: str =
     from benchmark.loader import load_split
 
     params = params or EvalParams()
-    preload(evaluation_modules(params.attribution and params.gradient_attribution, out_dir is not None))
     timer = _Timer()
     with timer.stage("load_data"):
         arrays = load_split(data, config=config, split=split, revision=revision, limit=params.limit)
@@ -174,7 +173,6 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
         raise EvaluationError(f"the reference bundle is JASPAR {reference.release} but params.jaspar_release is "
                               f"{params.jaspar_release}")
     start_total = time.perf_counter() - sum(timer.seconds.values())
-    preload(evaluation_modules(params.attribution and params.gradient_attribution, out_dir is not None))
     x, y, mask = check_arrays(arrays, params.limit)
     n, _, length = x.shape
     out_dir = Path(out_dir) if out_dir is not None else None
@@ -185,6 +183,9 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
         onnx_model = OnnxModel(source.onnx_path, length, tap=tap, output_kind=output_kind, threads=threads,
                                logits_output=logits_output)
     info = onnx_model.info
+    # torch and matplotlib import in a thread from here on, beside inference, PPMs, Tomtom and ISM (native code
+    # that frees the GIL), not beside the Python-heavy loading above, which they would only slow down
+    preload(evaluation_modules(params.attribution and params.gradient_attribution, out_dir is not None))
 
     has_tap = info.tap_name is not None
     with timer.stage("inference"):

@@ -1,11 +1,14 @@
 """Import the heavy libraries a later stage needs in a background thread, while the first stages run.
 
 A fresh ``motifbench evaluate`` spends seconds importing torch (gradient
-attribution) and matplotlib (its examples picture) just before it uses them. Started when
-the evaluation starts, the imports overlap with loading the split, inference,
-PPMs and Tomtom, which run in NumPy and ONNX Runtime code that releases the
-GIL. Importing changes no number; a stage that gets there first simply waits
-on Python's per-module import lock. Already-imported modules cost nothing.
+attribution) and matplotlib (its examples picture) just before it uses them.
+Started once the model is loaded, the imports overlap with inference, PPMs,
+Tomtom and ISM, which run in NumPy, numba and ONNX Runtime code that releases
+the GIL. (Not earlier: an import holds the GIL, and loading the split, the
+JASPAR reference and the model is Python-heavy work on the main thread that an
+import beside it only slows down.) Importing changes no number; a stage that
+gets there first simply waits on Python's per-module import lock.
+Already-imported modules cost nothing.
 """
 from __future__ import annotations
 
@@ -36,15 +39,19 @@ def preload(modules: list[str]) -> threading.Thread | None:
 
 
 def evaluation_modules(gradient_attribution: bool, logos: bool) -> list[str]:
-    """What an evaluation with these parts will import late, biggest first.
+    """What an evaluation with these parts will import late, in the order its stages need them.
 
-    ``logos``: pictures are written. The logos need Pillow only (:mod:`evaluator.logo_raster`);
-    matplotlib is for the gradient attribution's examples picture (and the ground-truth grid,
-    when it is not in the data home's cache yet).
+    ``logos``: pictures are written. SciPy's sparse matrices come first: the PPM stage, right
+    after inference, sums its windows with them. The logos need Pillow only
+    (:mod:`evaluator.logo_raster`); matplotlib is for the gradient attribution's examples picture
+    (and the ground-truth grid, when it is not in the data home's cache yet); jsonschema checks the
+    record at the end.
     """
-    out = ["torch"] if gradient_attribution else []
+    out = ["scipy.sparse"]
+    if gradient_attribution:
+        out += ["torch"]
     if logos and gradient_attribution:
         out += ["matplotlib.pyplot", "matplotlib.backends.backend_agg"]
     if logos:
         out += ["PIL.Image", "PIL.ImageFont", "PIL.ImageDraw"]
-    return out
+    return out + ["jsonschema"]

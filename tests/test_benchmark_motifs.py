@@ -103,16 +103,49 @@ def test_jaspar_matrices_can_be_read_from_another_thread_than_the_first_reader()
     jaspar.close_connections()
     jaspar.core_vertebrates.cache_clear()
     jaspar.fetch_matrix.cache_clear()
-    jaspar.fetch_matrix("MA0058.3", 2016)  # this thread opens a handle
+    jaspar.fetch_matrix("MA0058.1", 2016)  # not in the CORE set (an older version): this thread opens a handle
     found: list = []
 
     def read() -> None:
         try:
             found.append(len(jaspar.core_vertebrates(2016)))
+            found.append(jaspar.fetch_matrix("MA0058.2", 2016).matrix_id)  # pyjaspar again, from this thread
         except Exception as exc:  # noqa: BLE001 - the failure is the finding
             found.append(repr(exc))
 
     worker = threading.Thread(target=read)
     worker.start()
     worker.join()
-    assert found == [519]
+    assert found == [519, "MA0058.2"]
+
+
+def test_core_vertebrates_come_from_pyjaspar_once_then_from_the_data_home(tmp_path, monkeypatch):
+    """A fresh process reads the 519 matrices from the data home's copy: the same IDs, names and counts."""
+    from benchmark import jaspar
+
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path))
+    jaspar.core_vertebrates.cache_clear()
+    jaspar.fetch_matrix.cache_clear()
+    first = jaspar.core_vertebrates(2016)
+    assert len(list((tmp_path / "cache" / "jaspar").glob("core-vertebrates-2016-*.npz"))) == 1
+
+    def no_database(release):
+        raise AssertionError("pyjaspar queried")
+
+    monkeypatch.setattr(jaspar, "_db", no_database)
+    jaspar.core_vertebrates.cache_clear()  # a fresh process: only the data home's copy is left
+    jaspar.fetch_matrix.cache_clear()
+    jaspar.core_vertebrates_meme.cache_clear()
+    jaspar.core_vertebrates_sha256.cache_clear()
+    again = jaspar.core_vertebrates(2016)
+    assert [(m.matrix_id, m.name) for m in again] == [(m.matrix_id, m.name) for m in first]
+    assert all(a.counts.dtype == b.counts.dtype and np.array_equal(a.counts, b.counts) for a, b in zip(first, again))
+    assert jaspar.core_vertebrates_sha256(2016) == MEME_JASPAR2016_SHA256
+    assert np.array_equal(jaspar.fetch_matrix("MA0058.3", 2016).counts, first[[m.matrix_id for m in first]
+                                                                               .index("MA0058.3")].counts)
+    with pytest.raises(AssertionError, match="pyjaspar queried"):  # a matrix outside the set still asks pyjaspar
+        jaspar.fetch_matrix("MA0058.1", 2016)
+    jaspar.core_vertebrates.cache_clear()
+    jaspar.fetch_matrix.cache_clear()
+    jaspar.core_vertebrates_meme.cache_clear()
+    jaspar.core_vertebrates_sha256.cache_clear()
