@@ -36,6 +36,7 @@ because saturated probabilities give vanishing gradients).
 from __future__ import annotations
 
 import sys
+import threading
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,8 @@ from evaluator.onnx_prepass import ConversionError, prepare_graph  # noqa: E402,
 # ----------------------------------------------------------------------------- importing onnx2torch
 
 _EXTRA_REGISTERED = False
+#: One importer at a time: the evaluation's preload thread may import it while the main thread asks for it.
+_IMPORT_LOCK = threading.Lock()
 
 
 def _torchvision_stand_in() -> tuple[types.ModuleType, types.ModuleType]:
@@ -76,6 +79,13 @@ def import_onnx2torch():
     ``sys.modules`` only during the import (unless a real one is installed,
     which is then used untouched).
     """
+    if "onnx2torch" in sys.modules and _EXTRA_REGISTERED:
+        return sys.modules["onnx2torch"]
+    with _IMPORT_LOCK:
+        return _import_onnx2torch()
+
+
+def _import_onnx2torch():
     global _EXTRA_REGISTERED
     if "onnx2torch" in sys.modules and _EXTRA_REGISTERED:
         return sys.modules["onnx2torch"]

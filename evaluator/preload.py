@@ -21,17 +21,25 @@ log = logging.getLogger(__name__)
 
 
 def preload(modules: list[str]) -> threading.Thread | None:
-    """Import ``modules`` (in order) in a daemon thread; None when all are imported already."""
-    missing = [m for m in modules if m not in sys.modules]
+    """Import ``modules`` (in order) in a daemon thread; None when all are imported already.
+
+    An entry ``"package.module:function"`` imports the module and then calls ``function()``
+    (an importer that does more than ``import``, e.g. :func:`evaluator.onnx_to_torch.import_onnx2torch`),
+    unless the module was imported already.
+    """
+    missing = [m for m in modules if m.split(":")[0] not in sys.modules]
     if not missing:
         return None
 
     def run() -> None:
-        for name in missing:
+        for entry in missing:
+            name, _, function = entry.partition(":")
             try:
-                importlib.import_module(name)
+                module = importlib.import_module(name)
+                if function:
+                    getattr(module, function)()
             except Exception as exc:  # the stage that needs it imports it again and reports the error
-                log.debug("preloading %s failed: %s", name, exc)
+                log.debug("preloading %s failed: %s", entry, exc)
 
     thread = threading.Thread(target=run, name="preload", daemon=True)
     thread.start()
@@ -42,14 +50,15 @@ def evaluation_modules(gradient_attribution: bool, logos: bool) -> list[str]:
     """What an evaluation with these parts will import late, in the order its stages need them.
 
     ``logos``: pictures are written. SciPy's sparse matrices come first: the PPM stage, right
-    after inference, sums its windows with them. The logos need Pillow only
+    after inference, sums its windows with them. Gradient attribution needs torch and onnx2torch
+    (the ONNX graph is converted to torch). The logos need Pillow only
     (:mod:`evaluator.logo_raster`); matplotlib is for the gradient attribution's examples picture
     (and the ground-truth grid, when it is not in the data home's cache yet); jsonschema checks the
     record at the end.
     """
     out = ["scipy.sparse"]
     if gradient_attribution:
-        out += ["torch"]
+        out += ["torch", "evaluator.onnx_to_torch:import_onnx2torch"]
     if logos and gradient_attribution:
         out += ["matplotlib.pyplot", "matplotlib.backends.backend_agg"]
     if logos:

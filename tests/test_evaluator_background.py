@@ -43,6 +43,16 @@ def test_preload_imports_in_a_thread_and_skips_what_is_loaded():
     assert preload(["no_such_module_for_motifbench"]).join(timeout=30) is None  # a failure is left to the stage
 
 
+def test_preload_calls_an_importer_function_after_its_module(tmp_path, monkeypatch):
+    name = "motifbench_preload_probe"
+    (tmp_path / f"{name}.py").write_text("CALLS = []\n\ndef load():\n    CALLS.append('loaded')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    preload([f"{name}:load"]).join(timeout=30)
+    assert sys.modules[name].CALLS == ["loaded"]
+    assert preload([f"{name}:load"]) is None  # imported already: not called again
+
+
 def test_evaluation_modules_follow_the_parts_switched_on():
     assert evaluation_modules(True, True)[:2] == ["scipy.sparse", "torch"]  # the PPM stage's first, then the biggest
     assert "torch" not in evaluation_modules(False, True)
