@@ -120,7 +120,7 @@ def _rgb(colour) -> tuple[int, int, int]:
     if isinstance(colour, str):
         c = colour.lstrip("#")
         return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
-    return tuple(int(round(255 * v)) for v in colour)
+    return tuple(round(255 * v) for v in colour)
 
 
 def _coverage(lo: float, hi: float, n: int) -> tuple[int, np.ndarray]:
@@ -161,7 +161,7 @@ class PaletteCanvas:
                 raise ValueError("too many colours for one palette image")
             for k in range(1, LEVELS + 1):
                 a = k / LEVELS
-                self._palette.append(tuple(int(round(255 * (1 - a) + v * a)) for v in rgb))
+                self._palette.append(tuple(round(255 * (1 - a) + v * a) for v in rgb))
             level = np.rint(np.arange(256) * LEVELS / 255.0).astype(np.int64)
             self._luts[rgb] = np.where(level == 0, 255, base + level - 1).astype(np.uint8)
         return self._luts[rgb]
@@ -222,7 +222,7 @@ class PaletteCanvas:
             ``rotation_mode="anchor"``); only ``ha="center", va="bottom"`` is supported then.
         """
         mask, row, ascent, descent = _text_mask(text, points * self.dpi / 72.0, bold)
-        h, w = mask.shape
+        w = mask.shape[1]
         if rotate:  # the mask's rows become columns, its baseline row at the anchor minus the descent
             if (ha, va) != ("center", "bottom"):
                 raise ValueError("rotated text supports ha='center', va='bottom' only")
@@ -248,4 +248,4 @@ class PaletteCanvas:
         return path
 
 
-__all__ = ["DrawnLetter", "LEVELS", "PaletteCanvas", "font_path"]
+__all__ = ["LEVELS", "DrawnLetter", "PaletteCanvas", "font_path"]
