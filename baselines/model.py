@@ -142,9 +142,27 @@ class ZooModel(nn.Module):
         x : Tensor, shape (batch, 4, L) -> logits, shape (batch, n_classes)
         """
         h = x.transpose(1, 2).contiguous()
-        for layer in self._layers():
+        for layer in self._training_order():
             h = _channels_last_layer(layer, h)
         return h
+
+    def _training_order(self) -> list[nn.Module]:
+        """`_layers` with every ReLU that a max-pool follows moved after that pool.
+
+        max(relu(a), relu(b)) == relu(max(a, b)) for floats (ReLU is monotone and
+        keeps every positive value), and the gradients are the same tensors: where
+        a window's maximum is positive both orders route it to the same first
+        maximum; where it is not, both give the whole window zero gradient. So the
+        trained numbers do not change, while the ReLU and its backward run on the
+        pooled tensor (1/pool of the conv output). Exp is left in place: two
+        inputs can round to one exp value, and the first of those tied maxima need
+        not be the larger input.
+        """
+        order = self._layers()
+        for i in range(len(order) - 1):
+            if type(order[i]) is nn.ReLU and isinstance(order[i + 1], TFMaxPool1d):
+                order[i], order[i + 1] = order[i + 1], order[i]
+        return order
 
     def _layers(self) -> list[nn.Module]:
         flat: list[nn.Module] = []

@@ -261,3 +261,33 @@ def test_channels_last_training_gradients_match_forward(name):
     scale = max(float(p.grad.abs().max()) for p in twin.parameters())
     for (key, a), b in zip(model.named_parameters(), twin.parameters()):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5 * scale, msg=f"{key} gradient differs")
+
+
+@pytest.mark.parametrize("name", ["cnn-2", "cnn-25", "cnn-deep", "cnn-50-2"])
+def test_relu_after_max_pool_changes_no_bit(name, monkeypatch):
+    """forward_channels_last applies a ReLU that a max-pool follows after the pool: logits,
+    BN statistics and every gradient are bitwise those of the layer order as built (dropout on,
+    same seed), while the ReLU runs on the pooled tensor."""
+    from baselines.model import ZooModel
+
+    torch.manual_seed(2)
+    model = build_model(get_spec(name), "relu", 200)
+    order = [type(m).__name__ for m in model._training_order()]
+    assert ("TFMaxPool1d", "ReLU") in zip(order, order[1:])  # the reorder is taken
+    twin = build_model(get_spec(name), "relu", 200)
+    twin.load_state_dict(model.state_dict())
+    x = _one_hot(32, 200)
+    outputs = []
+    for net in (model, twin):
+        if net is twin:
+            monkeypatch.setattr(ZooModel, "_training_order", ZooModel._layers)
+        net.train()
+        torch.manual_seed(5)  # the same dropout masks
+        logits = net.forward_channels_last(x)
+        logits.square().sum().backward()
+        outputs.append(logits)
+    assert torch.equal(outputs[0], outputs[1])
+    for (key, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
+        assert torch.equal(a, b), key
+    for (key, a), b in zip(model.named_parameters(), twin.parameters()):
+        assert torch.equal(a.grad, b.grad), f"{key} gradient differs"
