@@ -2,7 +2,9 @@
 
 Selection is a pure function of what is available, so it is testable without
 a GPU; CUDA gets autocast (bfloat16 where the card supports it, else float16
-with a GradScaler), every other device runs float32.
+with a GradScaler); a CPU runs float32 unless asked for bfloat16 autocast
+(``cpu=True``, the CLI's ``--cpu-amp``), which needs native bfloat16 in the
+CPU; MPS runs float32.
 """
 from __future__ import annotations
 
@@ -57,9 +59,40 @@ class AmpSettings(NamedTuple):
     use_scaler: bool
 
 
-def amp_settings(device: torch.device, *, enabled: bool = True, bf16_supported: bool | None = None) -> AmpSettings:
-    """AMP on CUDA only: bfloat16 when supported (no loss scaling needed, no fp16
-    overflow of the exp activation), else float16 with a GradScaler."""
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 dot products in hardware (x86 AVX512-BF16 or AMX-BF16).
+
+    oneDNN also runs bfloat16 on CPUs without them, by emulation, slower than
+    float32; Linux only (reads /proc/cpuinfo), False elsewhere.
+    """
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return bool(torch.backends.mkldnn.is_available()) and ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+def amp_settings(
+    device: torch.device, *, enabled: bool = True, bf16_supported: bool | None = None, cpu: bool = False
+) -> AmpSettings:
+    """Autocast settings for ``device``.
+
+    CUDA (unless ``enabled`` is False): bfloat16 when supported (no loss scaling
+    needed, no fp16 overflow of the exp activation), else float16 with a
+    GradScaler. CPU: float32, or bfloat16 autocast when ``cpu`` is True (the
+    convolutions and dense layers then multiply in bfloat16 with float32 sums
+    and float32 master weights, as on a GPU: about 1.45x faster per epoch on an
+    AVX512-BF16 CPU, and the trained numbers differ from float32 training);
+    ``bf16_supported`` overrides the detection (`cpu_has_native_bf16` on CPU).
+    Asking for it on a CPU without native bfloat16 is an error, not a silent
+    slow emulation.
+    """
+    if enabled and cpu and device.type == "cpu":
+        native = cpu_has_native_bf16() if bf16_supported is None else bf16_supported
+        if not native:
+            raise BaselineError("--cpu-amp needs a CPU with native bfloat16 (AVX512-BF16 or AMX); this one has "
+                                "neither, and emulated bfloat16 is slower than float32: train without --cpu-amp")
+        return AmpSettings(True, torch.bfloat16, False)
     if not enabled or device.type != "cuda":
         return AmpSettings(False, torch.float32, False)
     bf16 = torch.cuda.is_bf16_supported() if bf16_supported is None else bf16_supported

@@ -78,6 +78,7 @@ def train_run(
     limit: int | None = None,
     device: str = "auto",
     amp: bool = True,
+    cpu_amp: bool = False,
     threads: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
@@ -103,6 +104,9 @@ def train_run(
         Keep the first ``limit`` rows of each split (smoke runs).
     device : {"auto", "cpu", "cuda", "mps"}
         Training device.
+    amp, cpu_amp : bool
+        Autocast on CUDA; bfloat16 autocast on CPU as well (off by default: it
+        changes the trained numbers; recorded in spec.json ``amp``).
     """
     spec = get_spec(model) if isinstance(model, str) else model
     check_activation(activation)
@@ -117,8 +121,9 @@ def train_run(
     with reproducible(torch_device, seed, n_threads):
         net = build_model(spec, activation, length)
         with (run_dir / LOG_FILE).open("w") as log:
-            result = fit(net, data, protocol, device=torch_device, seed=seed, amp=amp, progress=progress, log_file=log)
-        amp_cfg = amp_settings(torch_device, enabled=amp)
+            result = fit(net, data, protocol, device=torch_device, seed=seed, amp=amp, cpu_amp=cpu_amp,
+                         progress=progress, log_file=log)
+        amp_cfg = amp_settings(torch_device, enabled=amp, cpu=cpu_amp)
         valid = macro_scores(data.valid.y.numpy(), predict(net, data.valid.x, batch_size=protocol.eval_batch_size, amp=amp_cfg))
         test = macro_scores(data.test.y.numpy(), predict(net, data.test.x, batch_size=protocol.eval_batch_size, amp=amp_cfg))
     net = net.cpu().eval()

@@ -62,6 +62,7 @@ class RunTask:
     limit: int | None = None
     device: str = "auto"
     amp: bool = True
+    cpu_amp: bool = False
     threads: int | None = None
     evaluate: bool = False
     progress: bool = True
@@ -155,7 +156,8 @@ def execute(task: RunTask) -> dict[str, Any]:
     else:
         train_run(
             task.model, activation=task.activation, seed=task.seed, protocol=protocol,
-            out_dir=run_dir, data=_data_for(task), device=task.device, amp=task.amp, threads=task.threads,
+            out_dir=run_dir, data=_data_for(task), device=task.device, amp=task.amp, cpu_amp=task.cpu_amp,
+            threads=task.threads,
             progress=task.progress, overwrite=False,
         )
         status = "trained"

@@ -202,6 +202,7 @@ def fit(
     device: torch.device,
     seed: int,
     amp: bool = True,
+    cpu_amp: bool = False,
     progress: bool = True,
     log_file: IO[str] | None = None,
 ) -> FitResult:
@@ -220,7 +221,9 @@ def fit(
     seed : int
         Seeds the per-epoch shuffles (dropout uses torch's global RNG, seeded by `reproducible`).
     amp : bool
-        Use autocast on CUDA (no effect elsewhere).
+        Use autocast on CUDA (on CPU only together with ``cpu_amp``).
+    cpu_amp : bool
+        On CPU, train under bfloat16 autocast (`baselines.device.amp_settings`); default float32.
     log_file : text file, optional
         Receives one JSON line per epoch as it finishes.
     """
@@ -228,7 +231,7 @@ def fit(
 
     started = time.perf_counter()
     model.to(device)
-    amp_cfg = amp_settings(device, enabled=amp)
+    amp_cfg = amp_settings(device, enabled=amp, cpu=cpu_amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_cfg.use_scaler)
     optimizer = _optimizer(model, protocol)
     scheduler = None

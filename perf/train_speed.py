@@ -11,6 +11,9 @@ of 200 nt (the synthetic train split size), batch 100, koo2019 optimiser, in
   by ``--keras-python``: a separate venv with tensorflow-cpu, never a project
   dependency) and the ratios ours / Keras of wall and of CPU time;
 * with ``--layouts``, the same fit through the channels-first ``forward``;
+* with ``--cpu-amp``, the same fit under bfloat16 autocast (``fit(cpu_amp=True)``,
+  the CLI's ``--cpu-amp``; other numbers than the float32 default) and its
+  ratio to Keras (float32);
 * achieved GFLOP/s (conv and dense FLOPs counted analytically, training step
   taken as 3x the forward pass) against a measured float32 matmul peak
   (``torch.matmul`` of 2048 x 2048 matrices) at the same thread count;
@@ -22,7 +25,7 @@ Each measurement runs in a fresh child process, because OpenMP reads its
 wait policy once, when torch loads.
 
 Usage: python perf/train_speed.py [--models cnn-25,cnn-2] [--threads 1,2] [--rounds 3]
-       [--keras-python /work/venv-keras/bin/python] [--layouts] [--n 17500] [--compile]
+       [--keras-python /work/venv-keras/bin/python] [--layouts] [--cpu-amp] [--n 17500] [--compile]
 """
 from __future__ import annotations
 
@@ -83,14 +86,15 @@ def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
 
 
 def epoch_via_fit(name: str, data: DataBundle, threads: int, epochs: int,
-                  layout: str = "channels-last") -> tuple[float, float]:
+                  layout: str = "channels-last", cpu_amp: bool = False) -> tuple[float, float]:
     """(median wall seconds, mean CPU seconds) per training epoch of the real loop, validation excluded.
 
     CPU seconds are this process's (all threads): on a shared machine they
     count the work done, where wall time also counts the waiting for a core.
 
     ``layout="channels-first"`` makes fit train through ``forward`` instead of
-    ``forward_channels_last`` (the comparison arm of ``--layouts``).
+    ``forward_channels_last`` (the comparison arm of ``--layouts``); ``cpu_amp``
+    trains under bfloat16 autocast (the arm of ``--cpu-amp``).
     """
     protocol = get_protocol("koo2019", epochs=epochs, patience=epochs)
     device = torch.device("cpu")
@@ -99,12 +103,12 @@ def epoch_via_fit(name: str, data: DataBundle, threads: int, epochs: int,
         if layout == "channels-first":
             model.forward_channels_last = model.forward  # instance attribute shadows the method
         c0 = time.process_time()
-        fit_result = fit(model, data, protocol, device=device, seed=0, progress=False)
+        fit_result = fit(model, data, protocol, device=device, seed=0, progress=False, cpu_amp=cpu_amp)
         cpu = (time.process_time() - c0) / len(fit_result.history)
     # each epoch record's "seconds" includes the (small) validation pass; subtract a measured one
     with reproducible(device, 0, threads):
         t0, c0 = time.perf_counter(), time.process_time()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_amp):
             model.eval()
             for s in range(0, data.valid.x.shape[0], 1000):
                 model(data.valid.x[s : s + 1000])
@@ -167,8 +171,10 @@ def child(args: argparse.Namespace) -> None:
     x, y = random_data(n, LENGTH)
     xv, yv = random_data(1_000, LENGTH, seed=1)
     data = DataBundle.from_arrays((x, y), (xv, yv), (xv, yv))
-    seconds, cpu = (v * N_TRAIN / n for v in epoch_via_fit(name, data, threads, args.epochs, args.child_layout))
-    out = {"model": name, "threads": threads, "n": n, "layout": args.child_layout, "seconds_per_epoch": seconds,
+    seconds, cpu = (v * N_TRAIN / n for v in epoch_via_fit(name, data, threads, args.epochs, args.child_layout,
+                                                          args.child_cpu_amp))
+    out = {"model": name, "threads": threads, "n": n, "layout": args.child_layout, "cpu_amp": args.child_cpu_amp,
+           "seconds_per_epoch": seconds,
            "cpu_per_epoch": cpu,
            "peak_gflops": matmul_peak(threads), "train_gflop": 3 * forward_flops(name, LENGTH) * N_TRAIN / 1e9,
            "wait_policy": os.environ.get("OMP_WAIT_POLICY")}
@@ -180,10 +186,11 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_child(model: str, threads: int, n: int, policy: str, epochs: int, compile_: bool,
-              layout: str = "channels-last") -> dict:
+              layout: str = "channels-last", cpu_amp: bool = False) -> dict:
     env = {**os.environ, "OMP_WAIT_POLICY": policy}
     cmd = [sys.executable, __file__, "--child", "--child-model", model, "--child-threads", str(threads),
            "--child-layout", layout, "--n", str(n), "--epochs", str(epochs)] + (["--compile"] if compile_ else [])
+    cmd += ["--child-cpu-amp"] if cpu_amp else []
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -213,6 +220,8 @@ def main() -> None:
                         "the Keras arm; default: this Python if it can import tensorflow, else no Keras arm")
     parser.add_argument("--layouts", action="store_true",
                         help="also time the channels-first forward (the layout before forward_channels_last)")
+    parser.add_argument("--cpu-amp", action="store_true",
+                        help="also time fit under bfloat16 autocast (--cpu-amp; other numbers than float32)")
     parser.add_argument("--compile", action="store_true", help="also time the step loop under torch.compile")
     parser.add_argument("--spin-check", action="store_true",
                         help="also compare OMP_WAIT_POLICY=ACTIVE against PASSIVE at the largest thread count")
@@ -220,6 +229,7 @@ def main() -> None:
     parser.add_argument("--child-model", help=argparse.SUPPRESS)
     parser.add_argument("--child-threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-layout", default="channels-last", help=argparse.SUPPRESS)
+    parser.add_argument("--child-cpu-amp", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -239,11 +249,14 @@ def main() -> None:
     if args.layouts:
         header += f" {'ch-first s':>10} {'speedup':>7}"
     header += f" {'keras s':>8} {'ours/keras':>10} {'ours cpu':>8} {'keras cpu':>9} {'cpu ratio':>9}"
+    if args.cpu_amp:
+        header += f" {'bf16 s':>7} {'bf16/keras':>10} {'bf16 cpu':>8} {'cpu ratio':>9}"
     print(header)
     results = []
     for name in models:
         for t in thread_counts:
-            arms: dict[str, list[float]] = {"ours": [], "first": [], "keras": [], "ours_cpu": [], "keras_cpu": []}
+            arms: dict[str, list[float]] = {"ours": [], "first": [], "keras": [], "ours_cpu": [], "keras_cpu": [],
+                                            "bf16": [], "bf16_cpu": []}
             last = {}
             for _ in range(args.rounds):  # A/B alternation: load drift hits every arm alike
                 last = run_child(name, t, args.n, "PASSIVE", args.epochs, args.compile)
@@ -252,6 +265,10 @@ def main() -> None:
                 if args.layouts:
                     arms["first"].append(run_child(name, t, args.n, "PASSIVE", args.epochs, False,
                                                    layout="channels-first")["seconds_per_epoch"])
+                if args.cpu_amp:
+                    low = run_child(name, t, args.n, "PASSIVE", args.epochs, False, cpu_amp=True)
+                    arms["bf16"].append(low["seconds_per_epoch"])
+                    arms["bf16_cpu"].append(low["cpu_per_epoch"])
                 if keras_python:
                     keras = keras_epoch(keras_python, name, args.n, t)
                     arms["keras"].append(keras["seconds_per_epoch"])
@@ -269,9 +286,17 @@ def main() -> None:
                          f" {ours_cpu / keras_cpu:9.2f}")
             else:
                 line += f" {'n/a':>8} {'n/a':>10} {_median(arms['ours_cpu']):8.2f} {'n/a':>9} {'n/a':>9}"
+            if args.cpu_amp:
+                low, low_cpu = _median(arms["bf16"]), _median(arms["bf16_cpu"])
+                if arms["keras"]:
+                    line += (f" {low:7.2f} {low / _median(arms['keras']):10.2f} {low_cpu:8.2f}"
+                             f" {low_cpu / _median(arms['keras_cpu']):9.2f}")
+                else:
+                    line += f" {low:7.2f} {'n/a':>10} {low_cpu:8.2f} {'n/a':>9}"
             print(line, flush=True)
             results.append({**last, "rounds": arms})
-    print("\nours = channels-last training forward (baselines' CPU path); s = wall seconds per epoch, cpu = CPU "
+    print("\nours = channels-last training forward (baselines' CPU path, float32); bf16 = the same under bfloat16 "
+          "autocast (--cpu-amp); s = wall seconds per epoch, cpu = CPU "
           "seconds per epoch of the process (all threads; on a loaded machine wall time also counts waiting for a "
           "core, CPU time does not); GFLOP/s: conv + dense FLOPs counted "
           "analytically, training step = 3 x forward; % of torch.matmul 2048^3 float32 at the same thread count. "

@@ -161,6 +161,31 @@ def test_amp_settings_per_device():
     assert amp_settings(cuda, bf16_supported=True) == (True, torch.bfloat16, False)
     assert amp_settings(cuda, bf16_supported=False) == (True, torch.float16, True)
     assert amp_settings(cuda, enabled=False).enabled is False
+    cpu = torch.device("cpu")
+    assert amp_settings(cpu, cpu=True, bf16_supported=True) == (True, torch.bfloat16, False)
+    assert amp_settings(cpu, cpu=True, enabled=False).enabled is False  # --no-amp wins
+    assert amp_settings(cuda, cpu=True, bf16_supported=True) == (True, torch.bfloat16, False)  # no effect on CUDA
+    with pytest.raises(BaselineError, match="native bfloat16"):
+        amp_settings(cpu, cpu=True, bf16_supported=False)
+
+
+def test_cpu_amp_trains_in_bfloat16_deterministically(tmp_path, small_data, monkeypatch):
+    """--cpu-amp: bfloat16 autocast on CPU, recorded, the same bits for a seed, other bits than float32."""
+    import baselines.device
+
+    monkeypatch.setattr(baselines.device, "cpu_has_native_bf16", lambda: True)  # emulated where it is not native
+    protocol = get_protocol("koo2019", epochs=1)
+    runs = {}
+    for key, cpu_amp in (("a", True), ("b", True), ("fp32", False)):
+        runs[key] = train_run("cnn-25", activation="relu", seed=3, protocol=protocol, out_dir=tmp_path / key,
+                              data=small_data, device="cpu", threads=1, progress=False, cpu_amp=cpu_amp)
+    assert runs["a"]["amp"] == {"enabled": True, "dtype": "bfloat16"}
+    assert runs["fp32"]["amp"] == {"enabled": False, "dtype": "float32"}
+    w = {k: load_file(str(tmp_path / k / "model.safetensors")) for k in runs}
+    assert all(torch.equal(w["a"][k], w["b"][k]) for k in w["a"])
+    assert not torch.equal(w["a"]["stem.0.weight"], w["fp32"]["stem.0.weight"])
+    assert w["a"]["stem.0.weight"].dtype == torch.float32  # float32 master weights
+    assert runs["a"]["test"] == runs["b"]["test"]
 
 
 def test_autocast_step_runs_and_stays_close_to_float32():
