@@ -145,12 +145,31 @@ def check_same_protocol(run_dir: Path, protocol: Protocol) -> None:
         )
 
 
+def check_same_precision(run_dir: Path, cpu_amp: bool) -> None:
+    """Refuse to count a finished CPU run trained in the other precision than ``cpu_amp`` asks for.
+
+    ``--cpu-amp`` (bfloat16 autocast) trains other numbers than the float32
+    default; a resumed sweep must not mix the two under one table.
+    """
+    record = read_spec_json(run_dir / SPEC_FILE)
+    if record.get("device") != "cpu":
+        return
+    trained_bf16 = record.get("amp", {}).get("dtype") == "bfloat16"
+    if trained_bf16 != cpu_amp:
+        had, asked = ("bfloat16 (--cpu-amp)", "float32") if trained_bf16 else ("float32", "bfloat16 (--cpu-amp)")
+        raise BaselineError(
+            f"{run_dir} holds a finished CPU run trained in {had}, and this sweep asks for {asked}; "
+            "use another --out, or delete that run folder to retrain it"
+        )
+
+
 def execute(task: RunTask) -> dict[str, Any]:
     """Run one cell (a no-op for a complete folder) and, if asked, evaluate it. Returns a table row."""
     run_dir = Path(task.run_dir)
     protocol = Protocol.from_dict(task.protocol)
     if is_complete(run_dir):
         check_same_protocol(run_dir, protocol)
+        check_same_precision(run_dir, task.cpu_amp)
         log.info("skip %s (complete)", run_dir)
         status = "skipped"
     else:

@@ -138,6 +138,12 @@ def test_resume_refuses_a_finished_run_trained_under_another_protocol(tmp_path, 
                      capsys.readouterr().err)
     with pytest.raises(BaselineError, match="other settings"):  # the same check, as Python API
         sw.check_same_protocol(sw.run_dir_for(out, "cnn-2", "relu", 0), get_protocol("koo2019", lr=0.01))
+    # float32 runs are not counted for a --cpu-amp (bfloat16) sweep, nor the other way round
+    assert main(_args(out, synthetic_repo, "--activations", "relu", "--cpu-amp")) == 2
+    assert "trained in float32, and this sweep asks for bfloat16" in capsys.readouterr().err
+    with pytest.raises(BaselineError, match=r"trained in float32, and this sweep asks for bfloat16"):
+        sw.check_same_precision(sw.run_dir_for(out, "cnn-2", "relu", 0), cpu_amp=True)
+    sw.check_same_precision(sw.run_dir_for(out, "cnn-2", "relu", 0), cpu_amp=False)
 
 
 def test_runner_seam():
