@@ -137,8 +137,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, help="CPU threads (default: CPUs available to this process)")
     g.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     g.add_argument("--cpu-amp", action="store_true",
-                   help="train on CPU under bfloat16 autocast (needs AVX512-BF16 or AMX; about 1.45x faster, "
-                   "numbers differ from the float32 default; recorded in spec.json)")
+                   help="train on CPU under bfloat16 autocast (needs AVX512-BF16 or AMX; 1.15-1.4x faster per "
+                   "epoch here, numbers differ from the float32 default; recorded in spec.json)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -182,7 +182,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     record = train_run(
         spec, activation=args.activation, seed=args.seed, protocol=_protocol(args), out_dir=out,
         data_source=args.data, config=args.config, revision=args.revision, limit=args.limit,
-        device=args.device, amp=not args.no_amp, cpu_amp=args.cpu_amp, threads=args.threads, progress=not args.no_progress,
+        device=args.device, amp=not args.no_amp, cpu_amp=args.cpu_amp, threads=args.threads,
+        progress=not args.no_progress,
         overwrite=args.overwrite,
     )
     test = record["test"]

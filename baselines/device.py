@@ -81,7 +81,7 @@ def amp_settings(
     needed, no fp16 overflow of the exp activation), else float16 with a
     GradScaler. CPU: float32, or bfloat16 autocast when ``cpu`` is True (the
     convolutions and dense layers then multiply in bfloat16 with float32 sums
-    and float32 master weights, as on a GPU: about 1.45x faster per epoch on an
+    and float32 master weights, as on a GPU: 1.15-1.4x faster per epoch on an
     AVX512-BF16 CPU, and the trained numbers differ from float32 training);
     ``bf16_supported`` overrides the detection (`cpu_has_native_bf16` on CPU).
     Asking for it on a CPU without native bfloat16 is an error, not a silent
