@@ -237,8 +237,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         # a worker must not use every core of a shared node: its reservation is its thread count (recorded)
         threads = threads or max(1, int(args.cpus_per_run))
     options = dict(data_source=args.data, config=args.config, revision=args.revision, limit=args.limit,
-                   device=args.device, amp=not args.no_amp, cpu_amp=args.cpu_amp, threads=threads, evaluate=evaluate,
-                   progress=not args.no_progress and args.runner == "local")
+                   device=args.device, amp=not args.no_amp, cpu_amp=args.cpu_amp, threads=threads,
+                   evaluate=evaluate, progress=not args.no_progress and args.runner == "local")
     tasks = sw.plan_grid(cells, args.out, protocol, **options)
     runner = get_runner(args.runner, **runner_options)
     shape = " + ".join(f"{len(m)} model(s) x {len(a)} activation(s) x {len(s)} seed(s)" for m, a, s in cells)
