@@ -1,7 +1,7 @@
 """Where a CPU training step's time goes, op by op: torch.profiler over the real step of `baselines.train`.
 
 Runs ``--steps`` steps of the step `fit` runs on CPU (channels-last forward,
-BCE with logits, backward, Adam with L2 as weight decay; optionally under
+BCE with logits, backward, flat Adam with L2 as weight decay; optionally under
 ``--cpu-amp``'s bfloat16 autocast) on random one-hot batches of 100 x 200 nt,
 after a warm-up, and prints the CPU seconds per step (thread CPU time, which
 a busy machine inflates less than wall time), the implied seconds per
@@ -23,6 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from baselines.data import DataBundle
 from baselines.device import amp_settings
+from baselines.flat_adam import FlatAdam
 from baselines.model import build_model
 from baselines.protocols import get_protocol
 from baselines.train import BatchFeeder, _optimizer, reproducible
@@ -50,7 +51,7 @@ def main() -> None:
     amp = amp_settings(device, cpu=args.cpu_amp)
     with reproducible(device, 0, args.threads):
         model = build_model(get_spec(args.model), args.activation, LENGTH).train()
-        optimizer = _optimizer(model, get_protocol("koo2019"))
+        optimizer = FlatAdam(_optimizer(model, get_protocol("koo2019")))  # as fit steps
         batches = iter(BatchFeeder(data.train, device, BATCH).epoch(torch.Generator().manual_seed(0)))
 
         def step() -> None:
@@ -58,7 +59,7 @@ def main() -> None:
             with torch.autocast("cpu", dtype=amp.dtype, enabled=amp.enabled):
                 logits = model.forward_channels_last(xb)
             loss = F.binary_cross_entropy_with_logits(logits.float(), yb)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
 

@@ -42,6 +42,7 @@ import torch
 from torch.nn import functional as F
 
 from baselines.data import DataBundle
+from baselines.flat_adam import FlatAdam
 from baselines.model import build_model
 from baselines.protocols import get_protocol
 from baselines.train import BatchFeeder, _optimizer, fit, reproducible
@@ -121,14 +122,14 @@ def epoch_manual(name: str, data: DataBundle, threads: int, compiled: bool) -> t
     device = torch.device("cpu")
     with reproducible(device, 0, threads):
         model = build_model(get_spec(name), "relu", LENGTH)
-        optimizer = _optimizer(model, get_protocol("koo2019"))
+        optimizer = FlatAdam(_optimizer(model, get_protocol("koo2019")))
         step_model = torch.compile(model) if compiled else model
         feeder = BatchFeeder(data.train, device, 100)
         gen = torch.Generator().manual_seed(0)
 
         def step(xb, yb):
             loss = F.binary_cross_entropy_with_logits(step_model(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
 

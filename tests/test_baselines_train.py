@@ -308,3 +308,49 @@ def test_plateau_counts_improvements_like_keras(monkeypatch, small_data):
                  seed=0, progress=False)
     assert result.best_epoch == 4 and not result.stopped_early  # early stopping: any gain is a gain (Keras min_delta 0)
     assert [r["lr"] for r in result.history] == pytest.approx([1e-3, 1e-3, 1e-3, 2e-4])
+
+
+@pytest.mark.parametrize("name", ["cnn-25", "cnn-deep"])
+def test_flat_adam_steps_the_same_bits_as_torch_adam(name, tmp_path):
+    """fit's FlatAdam (each parameter group stepped as one flat tensor) against torch.optim.Adam,
+    both L2 groups, gradients of very different scales; after release each parameter owns its storage."""
+    from safetensors.torch import save_file
+
+    from baselines.flat_adam import FlatAdam
+    from baselines.train import _optimizer
+
+    torch.manual_seed(0)
+    ref = build_model(get_spec(name), "relu", 200)
+    flat_model = build_model(get_spec(name), "relu", 200)
+    flat_model.load_state_dict(ref.state_dict())
+    protocol = PROTOCOLS["koo2019"]
+    reference, flat = _optimizer(ref, protocol), FlatAdam(_optimizer(flat_model, protocol))
+    assert len(flat.param_groups) == 2 and flat.param_groups[0]["weight_decay"] == pytest.approx(2e-6)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(12):
+        for a, b in zip(ref.parameters(), flat_model.parameters()):
+            grad = torch.randn(a.shape, generator=gen) * 10.0 ** -int(torch.randint(0, 8, (1,), generator=gen))
+            a.grad, b.grad = grad.clone(), grad.clone()
+        reference.step()
+        flat.step()
+        assert all(p.grad is None for p in flat_model.parameters())
+    for (key, a), b in zip(ref.named_parameters(), flat_model.parameters()):
+        assert torch.equal(a, b), key
+    flat.release()
+    pointers = {p.untyped_storage().data_ptr() for p in flat_model.parameters()}
+    assert len(pointers) == len(list(flat_model.parameters()))
+    save_file({k: v.contiguous() for k, v in flat_model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), flat_model.parameters()))
+
+
+def test_flat_adam_refuses_a_parameter_without_gradient():
+    from baselines.flat_adam import FlatAdam
+    from baselines.train import _optimizer
+
+    model = build_model(get_spec("cnn-25"), "relu", 200)
+    flat = FlatAdam(_optimizer(model, PROTOCOLS["koo2019"]))
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    model.first_conv.weight.grad = None
+    with pytest.raises(RuntimeError, match=r"shapes \[\(30, 4, 19\)\] got no gradient"):
+        flat.step()
