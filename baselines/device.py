@@ -66,7 +66,8 @@ def cpu_has_native_bf16() -> bool:
     float32; Linux only (reads /proc/cpuinfo), False elsewhere.
     """
     try:
-        flags = open("/proc/cpuinfo").read()
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = cpuinfo.read()
     except OSError:
         return False
     return bool(torch.backends.mkldnn.is_available()) and ("avx512_bf16" in flags or "amx_bf16" in flags)

@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=25, help="ops listed")
     args = parser.parse_args()
 
-    from perf.train_speed import random_data  # the same random one-hot data as the Keras comparison
+    # the same random one-hot data as the Keras comparison (perf/ is this script's sys.path[0])
+    from train_speed import random_data
 
     n = (2 * args.steps + 5) * BATCH
     x, y = random_data(n, LENGTH)
