@@ -88,10 +88,6 @@ def _jaspar_targets(release: int) -> tuple[MemeMotif, ...]:
     return motifs
 
 
-#: Bounds of each distance's column scores (for the median's value bins).
-_SCORE_BOUNDS = {"ed": (-1.5, 0.0), "pearson": (-1.0, 1.0)}
-
-
 class _Workspace:
     """One thread's scratch arrays for queries up to ``q_max`` columns."""
 
@@ -99,8 +95,8 @@ class _Workspace:
         n_cols, n = targets.n_columns, targets.lengths.size
         self.scores = np.empty((q_max, n_cols))
         self.hist = np.empty((q_max, K.BINS + 1), dtype=np.int64)
-        self.median_bins = np.empty(J.MEDIAN_BINS, dtype=np.int64)
-        self.bins = np.empty(n_cols, dtype=np.int64)
+        self.median_bins = np.empty(J.MEDIAN_BINS, dtype=np.int32)
+        self.bins = np.empty(n_cols, dtype=np.uint16)
         self.median_buf = np.empty(n_cols)
         self.score = np.empty(n, dtype=np.int64)
         self.p = np.empty(n)
@@ -126,11 +122,10 @@ def _score_query(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int
         scores[...] = K.pearson_scores(mat[None], ts.columns)[0]
     pad_pos, pstarts, width = ts.padded_layout(q)
     z_pad = ws.z_pad(q)
-    lo, hi = _SCORE_BOUNDS[dist]
-    _, _, k0 = J.shift_scale_hist(scores, lo, hi, pad_pos, z_pad, hist, ws.median_bins, ws.bins, ws.median_buf)
+    _, _, k0 = J.shift_scale_hist(scores, pad_pos, z_pad, hist, ws.median_bins, ws.bins, ws.median_buf, ws.s_int)
     n = ts.lengths.size
     offsets, overlaps = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    diag = np.empty(width - q + 1, dtype=np.int64)
+    diag = np.empty(width - q + 1, dtype=np.int16)  # |sum| <= MAX_QUERY_WIDTH * BINS fits
     J.best_alignments(z_pad, pstarts, ts.lengths, int(min_overlap), bool(internal),
                       ws.score, offsets, overlaps, diag)
     lookup = ws.score + q * k0

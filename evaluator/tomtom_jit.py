@@ -7,7 +7,7 @@ NumPy temporaries:
 
 - :func:`ed_rows`: MEME's ``ed_scores``, the same floating-point order;
 - :func:`shift_scale_hist`: the lower median of each row (exact selection:
-  value bins, then a sort of the one bin holding the rank), MEME's global
+  value bins over the row's range, then a sort of the bin holding the rank), MEME's global
   offset/scale, ``nint`` to integers and each row's score histogram;
 - :func:`best_alignments`: MEME's ``compare_motifs`` (complete scores) per
   target, ties by overlap then first configuration;
@@ -26,7 +26,8 @@ import numpy as np
 from numba import njit
 
 BINS = 100
-#: Value bins of the exact median selection (a bin holds a handful of the 12,108 JASPAR columns).
+#: Value bins of the exact median selection (a bin holds a handful of the 12,108 JASPAR columns;
+#: bin numbers are uint16).
 MEDIAN_BINS = 4096
 
 
@@ -85,45 +86,75 @@ def _min_max(row):  # pragma: no cover - compiled
     return f[0], f[1]
 
 
+@njit(cache=True, nogil=True, inline="never")
+def _sort_in_place(buf, m):  # pragma: no cover - compiled
+    """Sort ``buf[:m]`` ascending: insertion sort for the few values a median bin holds, else numba's sort."""
+    if m > 32:
+        buf[:m].sort()
+        return
+    for i in range(1, m):
+        x = buf[i]
+        j = i - 1
+        while j >= 0 and buf[j] > x:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = x
+
+
 @njit(cache=True, nogil=True)
-def _row_median(row, i1, i2, lo_bound, hi_bound, counts, bins, buf):  # pragma: no cover - compiled
+def _row_median(row, i1, i2, counts, bins, buf):  # pragma: no cover - compiled
     """(min, max, lower median) of one row, exactly.
 
     The median is MEME's ``(sorted[i1] + sorted[i2]) / 2``. Values go into
-    monotone bins (``(x - lo_bound) * f`` truncated and clipped) while the
-    min and max are tracked; only the bin holding the rank is then sorted.
-    A monotone binning keeps the order between bins, so the result is a
-    full sort's.
+    ``counts.size`` monotone bins spanning the row's own ``[min, max]``
+    (``(x - min) * f`` truncated, capped at the last bin), the bins are
+    counted, the bin holding rank ``i1`` (and the next non-empty one, if
+    rank ``i2`` lies there) is found, and only the values in those bins are
+    gathered and sorted. A monotone binning keeps the order between bins,
+    so the result is a full sort's. Indices are unsigned (no negative-index
+    wraparound code in the scatter loops).
+
+    Parameters
+    ----------
+    row : ndarray, shape (C,), float64, no NaNs.
+    counts : ndarray, shape (nbins,), int32; bins : ndarray, shape (C,), uint16;
+    buf : ndarray, shape (C,), float64: scratch.
     """
     n = row.size
     nb = counts.size
-    f = nb / (hi_bound - lo_bound)
     mn, mx = _min_max(row)
+    if mx == mn:
+        return mn, mx, mn
+    top = np.float64(nb - 1)
+    f = min(nb / (mx - mn), 1e300)  # finite: (x - mn) * f is never NaN, and inf is capped below
     for j in range(n):
-        b = int((row[j] - lo_bound) * f)
-        bins[j] = min(max(b, 0), nb - 1)
+        bins[j] = np.uint16(int(min((row[j] - mn) * f, top)))
     counts[:] = 0
     for j in range(n):
-        counts[bins[j]] += 1
-    out = 0.0
-    for rank in (i1, i2):
-        before = 0
-        target = 0
-        for b in range(nb):
-            if before + counts[b] > rank:
-                target = b
-                break
-            before += counts[b]
-        m = 0
-        for j in range(n):
-            if bins[j] == target:
-                buf[m] = row[j]
-                m += 1
-        out += np.sort(buf[:m])[rank - before]
-        if i2 == i1:
-            out *= 2.0
+        counts[np.uint64(bins[j])] += 1
+    before = 0
+    t1 = 0
+    for b in range(nb):
+        c = counts[b]
+        if before + c > i1:
+            t1 = b
             break
-    return mn, mx, out / 2.0
+        before += c
+    t2 = t1
+    if before + counts[t1] <= i2:  # rank i2 is the smallest value of the next non-empty bin
+        t2 = t1 + 1
+        while counts[t2] == 0:
+            t2 += 1
+    u1 = np.uint16(t1)
+    u2 = np.uint16(t2)
+    m = 0
+    for j in range(n):
+        b = bins[j]
+        if b == u1 or b == u2:
+            buf[m] = row[j]
+            m += 1
+    _sort_in_place(buf, m)
+    return mn, mx, (buf[i1 - before] + buf[i2 - before]) / 2.0
 
 
 @njit(cache=True, nogil=True)
@@ -134,18 +165,18 @@ def _scale_row(row, med, offset, scale, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, bins, buf):  # pragma: no cover
+def shift_scale_hist(scores, pad_pos, z_pad, hist, counts, bins, buf, ints):  # pragma: no cover - compiled
     """MEME's median shift, integer scaling and the per-row histogram of the integers.
 
     Parameters
     ----------
-    scores : ndarray, shape (Q, C), float64: column scores, all within [lo_bound, hi_bound].
+    scores : ndarray, shape (Q, C), float64: column scores (no NaNs).
     pad_pos : ndarray, shape (C,), int64: each column's position in the padded layout.
     z_pad : ndarray, shape (Q, C'), int16: ``nint((s - median - offset) * scale) - k0`` written
         at ``pad_pos``; the padding must hold 0 (an unaligned column adds nothing).
     hist : ndarray, shape (Q, BINS + 1), int64, written: counts of each integer per row.
-    counts : ndarray, shape (nbins,), int64; bins : ndarray, shape (C,), int64;
-    buf : ndarray, shape (C,), float64: scratch.
+    counts : ndarray, shape (nbins,), int32; bins : ndarray, shape (C,), uint16;
+    buf : ndarray, shape (C,), float64; ints : ndarray, shape (C,), int64: scratch.
 
     Returns
     -------
@@ -158,7 +189,7 @@ def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, b
     small = np.inf
     large = -np.inf
     for i in range(q):
-        lo, hi, med = _row_median(scores[i], i1, i2, lo_bound, hi_bound, counts, bins, buf)
+        lo, hi, med = _row_median(scores[i], i1, i2, counts, bins, buf)
         quantile[i] = med
         # x - med is monotone in x, so the shifted block's extremes are these
         small = min(small, lo - med)
@@ -170,13 +201,13 @@ def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, b
     k0 = int(np.rint(-offset * scale))
     hist[:, :] = 0
     for i in range(q):
-        _scale_row(scores[i], quantile[i], offset, scale, bins)
+        _scale_row(scores[i], quantile[i], offset, scale, ints)
         h = hist[i]
         z_row = z_pad[i]
         for j in range(n):
-            k = bins[j]
-            z_row[pad_pos[j]] = k - k0
-            h[k] += 1
+            k = ints[j]  # in [0, BINS]
+            z_row[np.uint64(pad_pos[j])] = k - k0
+            h[np.uint64(k)] += 1
     return offset, scale, k0
 
 
@@ -197,7 +228,8 @@ def best_alignments(z_pad, pstarts, lengths, min_overlap, internal,
     pstarts, lengths : ndarray, shape (T,), int64: each target's first padded column and width.
     score, offset, overlap : ndarray, shape (T,), int64, written
         (offset = configuration - Q: target column = query column + offset).
-    diag : ndarray, shape (C' - Q + 1,), int64 scratch.
+    diag : ndarray, shape (C' - Q + 1,), int16 scratch: a sum of at most 100 (MAX_QUERY_WIDTH) values
+        in [-BINS, BINS] fits, and 16-bit lanes make the row additions a quarter of the int64 work.
     """
     q, width = z_pad.shape
     n_diag = width - q + 1
