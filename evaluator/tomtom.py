@@ -180,10 +180,9 @@ def _best_strand_evalues(scored: list, ts: TomtomTargets) -> np.ndarray:
 def _sort_block(scored: list, ts: TomtomTargets) -> dict[str, np.ndarray]:
     """MEME's order of each query's matches: p ascending, overlap descending, then MEME's tie rank.
 
-    ``scored`` holds ``(p32, offset, overlap)`` per query, each shape (2N,).
-    One int64 key per match (p >= 0, so a float32's bits sort like its value;
-    the tie rank is a permutation, so it also names the match) is sorted, and
-    p, overlap and the match index are read back from the sorted keys.
+    ``scored`` holds ``(p32, offset, overlap)`` per query, each shape (2N,);
+    :func:`evaluator.tomtom_jit.sort_matches` sorts them (the NumPy kernels'
+    path, while numba's cache is cold, does the same with NumPy).
 
     Returns
     -------
@@ -195,12 +194,19 @@ def _sort_block(scored: list, ts: TomtomTargets) -> dict[str, np.ndarray]:
     tie_bits = max(1, int(n_strands - 1).bit_length())
     p32 = np.stack([r[0] for r in scored])
     ov = np.stack([r[2] for r in scored]).astype(np.int64)
+    off = np.stack([r[1] for r in scored])
+    if JC.ready():
+        shape = p32.shape
+        order, off_ord, ov_ord = (np.empty(shape, dtype=np.int64) for _ in range(3))
+        p_ord, first = np.empty(shape, dtype=np.int32), np.empty(shape, dtype=np.bool_)
+        J.sort_matches(p32.view(np.int32), ov, off, ts.tie_rank, ts.by_tie_rank, tie_bits,
+                       order, p_ord, off_ord, ov_ord, first)
+        return {"order": order, "p32": p_ord.view(np.float32), "offset": off_ord, "overlap": ov_ord, "first": first}
     key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - ov)) << tie_bits | ts.tie_rank
     key.sort(axis=1)
     order = ts.by_tie_rank[key & ((1 << tie_bits) - 1)]
     p_ord = (key >> (tie_bits + 8)).astype(np.int32).view(np.float32)
     ov_ord = 255 - ((key >> tie_bits) & 255)
-    off = np.stack([r[1] for r in scored])
     off_ord = np.take_along_axis(off, order, axis=1)
     positions = np.broadcast_to(np.arange(n_strands), order.shape)
     rank = np.empty_like(order)

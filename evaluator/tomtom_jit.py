@@ -269,3 +269,44 @@ def best_alignments(z_pad, pstarts, lengths, min_overlap, internal,
 def _add_row(acc, row):  # pragma: no cover - compiled
     for i in range(acc.size):
         acc[i] += row[i]
+
+
+@njit(cache=True, nogil=True)
+def sort_matches(p_bits, overlap, offset, tie_rank, by_tie_rank, tie_bits,
+                 order, p_ord, off_ord, ov_ord, first):  # pragma: no cover - compiled
+    """MEME's order of each query's matches: p ascending, overlap descending, then MEME's tie rank.
+
+    One int64 key per match, ``((p_bits << 8) | (255 - overlap)) << tie_bits | tie_rank``
+    (p >= 0, so a float32's bits sort like its value; the tie rank is a
+    permutation, so the key also names the match), is sorted per row and
+    read back.
+
+    Parameters
+    ----------
+    p_bits : ndarray, shape (B, 2N), int32: the float32 p-values' bits.
+    overlap, offset : ndarray, shape (B, 2N), int64.
+    tie_rank, by_tie_rank : ndarray, shape (2N,), int64: MEME's tie rank of each match, and its inverse.
+    tie_bits : int: bits of the largest tie rank.
+    order, off_ord, ov_ord : ndarray, shape (B, 2N), int64, written: match index, offset, overlap in order.
+    p_ord : ndarray, shape (B, 2N), int32, written: the p bits in order.
+    first : ndarray, shape (B, 2N), bool, written: this strand sorts before the same target's other
+        strand (matches ``t0+, t0-, t1+, ...``: the other strand of match ``o`` is ``o ^ 1``).
+    """
+    b_count, n = p_bits.shape
+    mask = (np.int64(1) << tie_bits) - 1
+    key = np.empty(n, np.int64)
+    rank = np.empty(n, np.int64)
+    for b in range(b_count):
+        for j in range(n):
+            key[j] = (((np.int64(p_bits[b, j]) << 8) | (255 - overlap[b, j])) << tie_bits) | tie_rank[j]
+        key.sort()
+        for r in range(n):
+            k = key[r]
+            o = by_tie_rank[k & mask]
+            order[b, r] = o
+            p_ord[b, r] = np.int32(k >> (tie_bits + 8))
+            ov_ord[b, r] = 255 - ((k >> tie_bits) & 255)
+            off_ord[b, r] = offset[b, o]
+            rank[o] = r
+        for r in range(n):
+            first[b, r] = r < rank[order[b, r] ^ 1]

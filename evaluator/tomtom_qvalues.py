@@ -22,13 +22,16 @@ from collections import OrderedDict
 import numpy as np
 
 from evaluator import tomtom_jit_cache as J
-from evaluator.tomtom_jit_random import bootstrap_mse, mt_bootstrap_tables, mt_doubles
+from evaluator.tomtom_jit_random import mt_bootstrap_tables, mt_doubles, pi_zero
 
 NUM_BOOTSTRAPS = 100
 NUM_BOOTSTRAP_SAMPLES = 1000
 NUM_LAMBDA = 100
 MAX_LAMBDA = 0.5
 MIN_SAMPLES = 100
+#: The lambdas of Storey's pi0 estimate, shape (NUM_LAMBDA,), read-only.
+_LAMBDAS = (np.arange(1, NUM_LAMBDA + 1) / NUM_LAMBDA) * MAX_LAMBDA
+_LAMBDAS.flags.writeable = False
 #: mtwist's DEFAULT_SEED32_OLD, used when the generator was never seeded.
 MTWIST_DEFAULT_SEED = 4357
 
@@ -94,7 +97,8 @@ class MemeRandom:
         return raw
 
     def bootstrap_tables(self, m: int, n_boot: int, n_samples: int) -> np.ndarray:
-        """Tail counts of ``n_boot`` bootstraps of ``n_samples`` indices in ``[0, m)``, shape (n_boot, m + 1).
+        """Tail counts of ``n_boot`` bootstraps of ``n_samples`` indices in ``[0, m)``, shape (n_boot, m + 1)
+        (a transposed view: ``out[:, s]`` is contiguous).
 
         ``out[b, s]`` = how many indices ``min(int(u * m), m - 1)`` of
         bootstrap ``b`` are ``>= s``, ``u`` = :meth:`random` doubles in order
@@ -109,7 +113,9 @@ class MemeRandom:
             table, key, pos = hit
             self._key, self._pos = key.copy(), pos
         else:
-            table = np.empty((n_boot, m + 1), dtype=np.uint16 if n_samples < 2**16 else np.int64)
+            # stored start-major: the pi0 estimate reads one start's n_boot counts at a time, so a query
+            # touches 100 short rows of a table instead of all of it (tables are many, larger than the cache)
+            table = np.empty((m + 1, n_boot), dtype=np.uint16 if n_samples < 2**16 else np.int64).T
             if J.ready():
                 self._pos = int(mt_bootstrap_tables(self._key, self._pos, int(m), int(n_samples), table))
             else:
@@ -134,7 +140,10 @@ class MemeRandom:
 def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     """Storey's bootstrap pi0 (MEME ``estimate_pi_zero``) for ascending p-values, shape=(m,)."""
     m = sorted_p.size
-    lambdas = (np.arange(1, NUM_LAMBDA + 1) / NUM_LAMBDA) * MAX_LAMBDA
+    lambdas = _LAMBDAS
+    if J.ready():  # the same steps in one compiled call
+        tables = rng.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
+        return float(pi_zero(sorted_p, tables, lambdas, float(NUM_BOOTSTRAP_SAMPLES)))
     starts = np.searchsorted(sorted_p, lambdas, side="left")  # first p >= lambda
     pi0 = (m - starts) / ((1.0 - lambdas) * m)
     pi0 = np.where(pi0 == 0.0, np.inf, pi0)
@@ -142,14 +151,11 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     # number of resampled p-values >= lambda = number of resampled indices >= start(lambda)
     tables = rng.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
     # boot[b, l] = tables[b, starts[l]] / ((1 - lambda) * samples), 0 as inf; summed bootstrap by bootstrap
-    if J.ready():
-        mse = bootstrap_mse(tables, starts.astype(np.int64), lambdas, float(min_pi0), float(NUM_BOOTSTRAP_SAMPLES))
-    else:
-        boot = tables[:, starts].astype(np.int64) / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
-        boot = np.where(boot == 0.0, np.inf, boot)
-        with np.errstate(invalid="ignore"):
-            mse = np.add.reduce((boot - min_pi0) ** 2, axis=0)  # bootstrap by bootstrap, as MEME adds
-        mse = np.where(np.isnan(mse), np.inf, mse)
+    boot = tables[:, starts].astype(np.int64) / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
+    boot = np.where(boot == 0.0, np.inf, boot)
+    with np.errstate(invalid="ignore"):
+        mse = np.add.reduce((boot - min_pi0) ** 2, axis=0)  # bootstrap by bootstrap, as MEME adds
+    mse = np.where(np.isnan(mse), np.inf, mse)
     best = int(np.argmin(mse))  # first minimum, like MEME's strict '<' scan
     return float(min(max(pi0[best], 0.0), 1.0))
 
