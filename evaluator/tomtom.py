@@ -32,7 +32,7 @@ from evaluator import tomtom_jit_pvalues as JP
 from evaluator import tomtom_kernels as K
 from evaluator.meme_io import MemeMotif, read_meme
 from evaluator.tomtom_qvalues import MemeRandom, qvalue_rows
-from evaluator.tomtom_targets import TomtomTargets, check_ppm, prepare_targets
+from evaluator.tomtom_targets import TomtomTargets, check_ppms, prepare_targets
 
 __all__ = ["COLUMNS", "TOMTOM_METHOD", "TomtomTargets", "best_strand_evalues", "format_tsv", "jaspar_targets",
            "prepare_targets", "tomtom"]
@@ -335,15 +335,17 @@ def _check_arguments(dist: str, min_overlap: int, motif_pseudo: float) -> None:
 
 def _prepare_queries(queries: Sequence[MemeMotif], ts: TomtomTargets) -> list[tuple[MemeMotif, np.ndarray]]:
     """``(motif, matrix)`` of each query MEME compares: rows renormalised, pseudocounted; too wide ones skipped."""
-    prepared = []
-    for motif in queries:
-        ppm = check_ppm(motif)
+    kept, ppms = [], []
+    for motif, ppm in zip(queries, check_ppms(queries)):
         if ppm.shape[0] > MAX_QUERY_WIDTH:
             log.warning("skipping query %s: wider than %d columns (as MEME does)", motif.id, MAX_QUERY_WIDTH)
             continue
-        prepared.append((motif, K.apply_pseudocount(K.normalise_rows(ppm), motif.nsites, ts.background,
-                                                    ts.motif_pseudo)))
-    return prepared
+        kept.append(motif)
+        ppms.append(ppm)
+    if not kept:
+        return []
+    mats = K.pseudocounted_many(ppms, [m.nsites for m in kept], ts.background, ts.motif_pseudo)
+    return list(zip(kept, mats))
 
 
 def best_strand_evalues(
@@ -376,7 +378,7 @@ def best_strand_evalues(
     _check_arguments(dist, min_overlap, motif_pseudo)
     ts = prepare_targets(targets, motif_pseudo=motif_pseudo, background=background)
     out = np.full((len(queries), ts.n_targets), np.nan, dtype=np.float32)
-    kept = [i for i, q in enumerate(queries) if check_ppm(q).shape[0] <= MAX_QUERY_WIDTH]
+    kept = [i for i, ppm in enumerate(check_ppms(queries)) if ppm.shape[0] <= MAX_QUERY_WIDTH]
     prepared = _prepare_queries(queries, ts)
     done = 0
     for block in _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, False,

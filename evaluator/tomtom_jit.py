@@ -272,6 +272,41 @@ def _add_row(acc, row):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _radix_sort(key, tmp, counts):  # pragma: no cover - compiled
+    """Sort non-negative int64 ``key`` ascending in place: LSD radix, 11-bit digits, skipping constant digits.
+
+    ``tmp`` : same shape as ``key``; ``counts`` : shape (2048,), int64: scratch.
+    (A thousand keys: about twice as fast as numba's quicksort.)
+    """
+    n = key.size
+    top = np.int64(0)
+    for j in range(n):
+        top |= key[j]
+    shift = 0
+    src = key
+    dst = tmp
+    while (top >> shift) != 0:
+        counts[:] = 0
+        for j in range(n):
+            counts[np.uint64((src[j] >> shift) & 2047)] += 1
+        if counts[np.uint64((src[0] >> shift) & 2047)] != n:  # else every key has this digit: nothing moves
+            acc = 0
+            for d in range(2048):
+                c = counts[d]
+                counts[d] = acc
+                acc += c
+            for j in range(n):
+                k = src[j]
+                d = np.uint64((k >> shift) & 2047)
+                dst[np.uint64(counts[d])] = k
+                counts[d] += 1
+            src, dst = dst, src
+        shift += 11
+    if src is not key:
+        key[:] = src
+
+
+@njit(cache=True, nogil=True)
 def sort_matches(p_bits, overlap, offset, tie_rank, by_tie_rank, tie_bits,
                  order, p_ord, off_ord, ov_ord, first):  # pragma: no cover - compiled
     """MEME's order of each query's matches: p ascending, overlap descending, then MEME's tie rank.
@@ -295,11 +330,13 @@ def sort_matches(p_bits, overlap, offset, tie_rank, by_tie_rank, tie_bits,
     b_count, n = p_bits.shape
     mask = (np.int64(1) << tie_bits) - 1
     key = np.empty(n, np.int64)
+    tmp = np.empty(n, np.int64)
+    counts = np.empty(2048, np.int64)
     rank = np.empty(n, np.int64)
     for b in range(b_count):
         for j in range(n):
             key[j] = (((np.int64(p_bits[b, j]) << 8) | (255 - overlap[b, j])) << tie_bits) | tie_rank[j]
-        key.sort()
+        _radix_sort(key, tmp, counts)
         for r in range(n):
             k = key[r]
             o = by_tie_rank[k & mask]

@@ -56,6 +56,28 @@ def apply_pseudocount(ppm: np.ndarray, nsites: int | None, background: np.ndarra
     return ((ppm * sites) + (pseudo * background[None, :])) / total
 
 
+def pseudocounted_many(ppms: list[np.ndarray], nsites: list, background: np.ndarray, pseudo: float) -> list[np.ndarray]:
+    """:func:`apply_pseudocount` of :func:`normalise_rows` of each matrix, all rows in one pass (the same numbers).
+
+    Parameters
+    ----------
+    ppms: float64 matrices, each shape=(width, 4); nsites: each matrix's site count (or None).
+
+    Returns
+    -------
+    list of float64 arrays, each shape=(width, 4): C-contiguous row blocks of one array.
+    """
+    widths = [p.shape[0] for p in ppms]
+    rows = normalise_rows(np.concatenate(ppms, axis=0))
+    if pseudo != 0:
+        sites = np.array([float(int(n)) if n is not None and int(n) > 0 else float(DEFAULT_SITE_COUNT)
+                          for n in nsites])
+        sites_rows = np.repeat(sites, widths)[:, None]
+        total_rows = np.repeat(sites + pseudo, widths)[:, None]  # sites + pseudo, as one motif's total
+        rows = ((rows * sites_rows) + (pseudo * background[None, :])) / total_rows
+    return np.split(rows, np.cumsum(widths)[:-1], axis=0)
+
+
 def symmetric_background(background) -> np.ndarray:
     """The query background as MEME uses it: normalised, then averaged with its complement (A<->T, C<->G)."""
     bg = np.asarray(background, dtype=np.float64)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,6 +52,17 @@ def clear_bootstrap_cache() -> None:
         _bootstrap_cache_bytes = 0
 
 
+@lru_cache(maxsize=8)
+def _seeded_key(seed: int) -> np.ndarray:
+    """mtwist's state after ``sgenrand(seed)``, shape (624,), uint64 (read-only: copy it)."""
+    key = np.empty(624, dtype=np.uint64)
+    key[0] = seed & 0xFFFFFFFF
+    for i in range(1, 624):  # sgenrand: Knuth's multiplier 69069
+        key[i] = (69069 * int(key[i - 1])) & 0xFFFFFFFF
+    key.flags.writeable = False
+    return key
+
+
 class MemeRandom:
     """MEME's ``my_drand`` stream: mtwist's default-seeded MT19937, 64-bit doubles in [0, 1).
 
@@ -64,12 +76,8 @@ class MemeRandom:
     """
 
     def __init__(self, seed: int = MTWIST_DEFAULT_SEED):
-        key = np.empty(624, dtype=np.uint64)
-        key[0] = seed & 0xFFFFFFFF
-        for i in range(1, 624):  # sgenrand: Knuth's multiplier 69069
-            key[i] = (69069 * int(key[i - 1])) & 0xFFFFFFFF
         self._seed = int(seed)
-        self._key = key
+        self._key = _seeded_key(self._seed).copy()
         self._pos = 624  # twist before the first output, as after seeding
         self._consumed = 0  # 32-bit outputs drawn so far
 
