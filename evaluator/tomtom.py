@@ -105,9 +105,10 @@ class _Workspace:
         self._targets = targets
 
     def z_pad(self, q: int) -> np.ndarray:
-        """The (q, C') padded block; its padding stays 0, only target columns are rewritten."""
+        """The (q, C') padded block, int8 (values in [-BINS, BINS]); its padding stays 0, only target columns are
+        rewritten."""
         if q not in self._z_pad:
-            self._z_pad[q] = np.zeros((q, self._targets.padded_layout(q)[2]), dtype=np.int16)
+            self._z_pad[q] = np.zeros((q, self._targets.padded_layout(q)[2]), dtype=np.int8)
         return self._z_pad[q]
 
 

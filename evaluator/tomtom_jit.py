@@ -172,7 +172,7 @@ def shift_scale_hist(scores, pad_pos, z_pad, hist, counts, bins, buf, ints):  # 
     ----------
     scores : ndarray, shape (Q, C), float64: column scores (no NaNs).
     pad_pos : ndarray, shape (C,), int64: each column's position in the padded layout.
-    z_pad : ndarray, shape (Q, C'), int16: ``nint((s - median - offset) * scale) - k0`` written
+    z_pad : ndarray, shape (Q, C'), int8: ``nint((s - median - offset) * scale) - k0`` (in [-BINS, BINS]) written
         at ``pad_pos``; the padding must hold 0 (an unaligned column adds nothing).
     hist : ndarray, shape (Q, BINS + 1), int64, written: counts of each integer per row.
     counts : ndarray, shape (nbins,), int32; bins : ndarray, shape (C,), uint16;
@@ -224,7 +224,7 @@ def best_alignments(z_pad, pstarts, lengths, min_overlap, internal,
 
     Parameters
     ----------
-    z_pad : ndarray, shape (Q, C'), int16: scaled scores minus ``k0`` in the padded layout.
+    z_pad : ndarray, shape (Q, C'), int8: scaled scores minus ``k0`` in the padded layout.
     pstarts, lengths : ndarray, shape (T,), int64: each target's first padded column and width.
     score, offset, overlap : ndarray, shape (T,), int64, written
         (offset = configuration - Q: target column = query column + offset).

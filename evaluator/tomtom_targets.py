@@ -170,12 +170,17 @@ class TomtomTargets:
 
 
 def _fingerprint(targets: Sequence[MemeMotif], motif_pseudo: float, background) -> str:
-    """A digest of the settings, every target's id, nsites and shape, then all matrices' values (one update each)."""
+    """A digest of the settings, the targets' ids, nsites and shapes, then all matrices' values (one update each)."""
     h = hashlib.blake2b(digest_size=20)
     h.update(repr((float(motif_pseudo), query_background(background).tobytes())).encode())
+    ids = [str(t.id) for t in targets]
     ppms = [np.asarray(t.ppm, dtype=np.float64) for t in targets]
-    h.update("\1".join(f"{t.id}\0{t.nsites}\0{p.shape}" for t, p in zip(targets, ppms)).encode())
-    h.update(b"\2")
+    h.update("\0".join(ids).encode())
+    h.update(repr([t.nsites for t in targets]).encode())
+    # id lengths (the joined ids split one way) and each matrix's ndim, rows and size (its shape, if 2-D)
+    for numbers in ([len(i) for i in ids], [p.ndim for p in ppms], [len(p) if p.ndim else 0 for p in ppms],
+                    [p.size for p in ppms]):
+        h.update(np.array(numbers, dtype=np.int64).tobytes())
     h.update(np.concatenate([p.ravel() for p in ppms]).tobytes() if ppms else b"")
     return h.hexdigest()
 
