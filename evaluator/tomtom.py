@@ -46,6 +46,8 @@ DISTANCES = ("ed", "pearson")
 MAX_QUERY_WIDTH = 100
 #: Queries per thread-pool task (at least): a query takes about a millisecond.
 _MIN_CHUNK = 4
+#: Chunks per pool worker for large query sets.
+_CHUNKS_PER_WORKER = 2
 
 #: What a result record should store to say how Tomtom was run (the papers' command).
 TOMTOM_METHOD: dict = {
@@ -88,6 +90,11 @@ def _jaspar_targets(release: int) -> tuple[MemeMotif, ...]:
     return motifs
 
 
+#: Bounds of each distance's column scores (for the median's value bins; an ED column distance is at
+#: most sqrt(2), a Pearson correlation within [-1, 1]; a value outside goes to the end bin).
+_SCORE_BOUNDS = {"ed": (-1.5, 0.0), "pearson": (-1.0, 1.0)}
+
+
 class _Workspace:
     """One thread's scratch arrays for queries up to ``q_max`` columns."""
 
@@ -123,7 +130,9 @@ def _score_query(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int
         scores[...] = K.pearson_scores(mat[None], ts.columns)[0]
     pad_pos, pstarts, width = ts.padded_layout(q)
     z_pad = ws.z_pad(q)
-    _, _, k0 = J.shift_scale_hist(scores, pad_pos, z_pad, hist, ws.median_bins, ws.bins, ws.median_buf, ws.s_int)
+    lo, hi = _SCORE_BOUNDS[dist]
+    _, _, k0 = J.shift_scale_hist(scores, lo, hi, pad_pos, z_pad, hist, ws.median_bins, ws.bins, ws.median_buf,
+                                  ws.s_int)
     n = ts.lengths.size
     offsets, overlaps = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     diag = np.empty(width - q + 1, dtype=np.int16)  # |sum| <= MAX_QUERY_WIDTH * BINS fits
@@ -253,7 +262,9 @@ def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: i
         chunks = [mats[i:i + _MIN_CHUNK] for i in range(0, len(mats), _MIN_CHUNK)]
         futures = None
     else:
-        size = max(_MIN_CHUNK, -(-len(mats) // (4 * n_workers)))
+        # two chunks per worker: the caller's q-values of the first chunks overlap the scoring of the
+        # last, and each chunk's fixed cost (sorting, q-value and table glue) is paid only 2x per worker
+        size = max(_MIN_CHUNK, -(-len(mats) // (_CHUNKS_PER_WORKER * n_workers)))
         chunks = [mats[i:i + size] for i in range(0, len(mats), size)]
         futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal, compiled, finish) for c in chunks]
     bar = None

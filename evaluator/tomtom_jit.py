@@ -63,22 +63,14 @@ def ed_rows(query, targets_t, out):  # pragma: no cover - compiled
 _ABS_MASK = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
-@njit(cache=True, nogil=True)
-def _min_max(row):  # pragma: no cover - compiled
-    """(min, max) of a row without NaNs, exactly.
+@njit(cache=True, nogil=True, inline="always")
+def _from_keys(kmn, kmx):  # pragma: no cover - compiled
+    """The two floats whose order keys are ``kmn`` and ``kmx``.
 
-    Compared as integers (a float's bits with the magnitude flipped when
-    negative sort like the float), which LLVM vectorises; float min/max
-    reductions it will not.
+    A float's order key is its bits with the magnitude flipped when negative
+    (``b ^ ((b >> 63) & _ABS_MASK)``): keys compare as integers like the
+    floats, and integer min/max reductions vectorise (float ones LLVM will not).
     """
-    bits = row.view(np.int64)
-    kmn = _ABS_MASK
-    kmx = -_ABS_MASK - 1
-    for j in range(bits.size):
-        b = bits[j]
-        k = b ^ ((b >> 63) & _ABS_MASK)
-        kmn = min(kmn, k)
-        kmx = max(kmx, k)
     out = np.empty(2, np.int64)
     out[0] = kmn ^ ((kmn >> 63) & _ABS_MASK)
     out[1] = kmx ^ ((kmx >> 63) & _ABS_MASK)
@@ -102,12 +94,12 @@ def _sort_in_place(buf, m):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _row_median(row, i1, i2, counts, bins, buf):  # pragma: no cover - compiled
+def _row_median(row, i1, i2, lo_bound, hi_bound, counts, bins, buf):  # pragma: no cover - compiled
     """(min, max, lower median) of one row, exactly.
 
     The median is MEME's ``(sorted[i1] + sorted[i2]) / 2``. Values go into
-    ``counts.size`` monotone bins spanning the row's own ``[min, max]``
-    (``(x - min) * f`` truncated, capped at the last bin), the bins are
+    ``counts.size`` monotone bins spanning ``[lo_bound, hi_bound]``
+    (``(x - lo_bound) * f`` clipped to the bins, truncated), the bins are
     counted, the bin holding rank ``i1`` (and the next non-empty one, if
     rank ``i2`` lies there) is found, and only the values in those bins are
     gathered and sorted. A monotone binning keeps the order between bins,
@@ -116,19 +108,27 @@ def _row_median(row, i1, i2, counts, bins, buf):  # pragma: no cover - compiled
 
     Parameters
     ----------
-    row : ndarray, shape (C,), float64, no NaNs.
+    row : ndarray, shape (C,), float64, no NaNs; lo_bound, hi_bound : float: the scores' range
+        (values outside it go to the end bins).
     counts : ndarray, shape (nbins,), int32; bins : ndarray, shape (C,), uint16;
     buf : ndarray, shape (C,), float64: scratch.
     """
     n = row.size
     nb = counts.size
-    mn, mx = _min_max(row)
+    top = np.float64(nb - 1)
+    f = nb / (hi_bound - lo_bound)
+    bits = row.view(np.int64)
+    kmn = _ABS_MASK
+    kmx = -_ABS_MASK - 1
+    for j in range(n):  # the bins and the extremes (as order keys, see _from_keys) in one vectorised pass
+        bins[j] = np.uint16(int(min(max((row[j] - lo_bound) * f, 0.0), top)))
+        b = bits[j]
+        k = b ^ ((b >> 63) & _ABS_MASK)
+        kmn = min(kmn, k)
+        kmx = max(kmx, k)
+    mn, mx = _from_keys(kmn, kmx)
     if mx == mn:
         return mn, mx, mn
-    top = np.float64(nb - 1)
-    f = min(nb / (mx - mn), 1e300)  # finite: (x - mn) * f is never NaN, and inf is capped below
-    for j in range(n):
-        bins[j] = np.uint16(int(min((row[j] - mn) * f, top)))
     counts[:] = 0
     for j in range(n):
         counts[np.uint64(bins[j])] += 1
@@ -165,12 +165,12 @@ def _scale_row(row, med, offset, scale, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def shift_scale_hist(scores, pad_pos, z_pad, hist, counts, bins, buf, ints):  # pragma: no cover - compiled
+def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, bins, buf, ints):  # pragma: no cover
     """MEME's median shift, integer scaling and the per-row histogram of the integers.
 
     Parameters
     ----------
-    scores : ndarray, shape (Q, C), float64: column scores (no NaNs).
+    scores : ndarray, shape (Q, C), float64: column scores (no NaNs), about within [lo_bound, hi_bound].
     pad_pos : ndarray, shape (C,), int64: each column's position in the padded layout.
     z_pad : ndarray, shape (Q, C'), int8: ``nint((s - median - offset) * scale) - k0`` (in [-BINS, BINS]) written
         at ``pad_pos``; the padding must hold 0 (an unaligned column adds nothing).
@@ -189,7 +189,7 @@ def shift_scale_hist(scores, pad_pos, z_pad, hist, counts, bins, buf, ints):  # 
     small = np.inf
     large = -np.inf
     for i in range(q):
-        lo, hi, med = _row_median(scores[i], i1, i2, counts, bins, buf)
+        lo, hi, med = _row_median(scores[i], i1, i2, lo_bound, hi_bound, counts, bins, buf)
         quantile[i] = med
         # x - med is monotone in x, so the shifted block's extremes are these
         small = min(small, lo - med)
