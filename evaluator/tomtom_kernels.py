@@ -390,3 +390,38 @@ def best_alignments(
     score = np.take_along_axis(diag, best[..., None], axis=2)[..., 0].astype(np.int64)
     best_overlap = overlap[np.arange(n_targets)[None, :], best]
     return score, best + 1 - q, best_overlap
+
+
+def sort_matches(p32: np.ndarray, overlap: np.ndarray, offset: np.ndarray, tie_rank: np.ndarray,
+                 by_tie_rank: np.ndarray, tie_bits: int) -> dict[str, np.ndarray]:
+    """MEME's order of each query's matches (p ascending, overlap descending, then MEME's tie rank), in NumPy.
+
+    The same as :func:`evaluator.tomtom_jit.sort_matches`: one int64 key per
+    match (p >= 0, so a float32's bits sort like its value; the tie rank is a
+    permutation, so it also names the match), sorted, read back.
+
+    Parameters
+    ----------
+    p32: float32, shape=(B, 2N); overlap, offset: int64, shape=(B, 2N);
+    tie_rank, by_tie_rank: int64, shape=(2N,): each match's tie rank and its inverse;
+    tie_bits: bits of the largest tie rank.
+
+    Returns
+    -------
+    dict of arrays, each shape (B, 2N): ``order`` (match index), ``p32``,
+    ``offset``, ``overlap``, ``first`` (this strand sorts before the same
+    target's other strand; matches are ``t0+, t0-, t1+, ...``).
+    """
+    n_strands = tie_rank.size
+    key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - overlap)) << tie_bits | tie_rank
+    key.sort(axis=1)
+    order = by_tie_rank[key & ((1 << tie_bits) - 1)]
+    p_ord = (key >> (tie_bits + 8)).astype(np.int32).view(np.float32)
+    ov_ord = 255 - ((key >> tie_bits) & 255)
+    off_ord = np.take_along_axis(offset, order, axis=1)
+    positions = np.broadcast_to(np.arange(n_strands), order.shape)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, positions, axis=1)
+    pair = np.arange(n_strands) ^ 1  # the other strand of the same target
+    first = positions < np.take_along_axis(rank, pair[order], axis=1)
+    return {"order": order, "p32": p_ord, "offset": off_ord, "overlap": ov_ord, "first": first}

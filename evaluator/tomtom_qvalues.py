@@ -104,6 +104,18 @@ class MemeRandom:
         self._key, self._pos = np.asarray(after["key"], dtype=np.uint64), int(after["pos"])
         return raw
 
+    @property
+    def position(self) -> int:
+        """32-bit outputs drawn so far."""
+        return self._consumed
+
+    def skip_qvalue_rows(self, m: int, n: int) -> None:
+        """Advance the stream as :func:`qvalue_rows` of ``n`` rows of ``m`` p-values would (cheap when their tables
+        are kept)."""
+        if draws_per_query(m):
+            for _ in range(n):
+                self.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
+
     def bootstrap_tables(self, m: int, n_boot: int, n_samples: int) -> np.ndarray:
         """Tail counts of ``n_boot`` bootstraps of ``n_samples`` indices in ``[0, m)``, shape (n_boot, m + 1)
         (a transposed view: ``out[:, s]`` is contiguous).
@@ -181,11 +193,47 @@ def qvalue_rows(sorted_p: np.ndarray, rng: MemeRandom) -> np.ndarray:
     if m > MIN_SAMPLES:
         for i in range(n):
             pi0[i, 0] = estimate_pi_zero(sorted_p[i], rng)
+    return _qvalues_given_pi0(sorted_p, pi0)
+
+
+def _qvalues_given_pi0(sorted_p: np.ndarray, pi0: np.ndarray) -> np.ndarray:
+    """``min_{j >= i} min(1, pi0 * p_j * m / j)`` per row: ``sorted_p`` (B, m) ascending, ``pi0`` (B, 1)."""
+    m = sorted_p.shape[1]
     ranks = np.arange(1, m + 1, dtype=np.float32).astype(np.float64)
     fdr = np.minimum(1.0, (pi0 * sorted_p * float(np.float32(m))) / ranks)
     if m == 1:
         return fdr
     return np.minimum.accumulate(fdr[:, ::-1], axis=1)[:, ::-1]
+
+
+def draws_per_query(m: int) -> int:
+    """32-bit outputs one query's q-values draw from the stream (its bootstraps; none for ``m <= MIN_SAMPLES``)."""
+    return 2 * NUM_BOOTSTRAPS * NUM_BOOTSTRAP_SAMPLES if m > MIN_SAMPLES else 0
+
+
+def kept_qvalue_rows(sorted_p: np.ndarray, position: int, seed: int = MTWIST_DEFAULT_SEED) -> np.ndarray | None:
+    """:func:`qvalue_rows` for a stream that has drawn ``position`` outputs, from kept bootstrap tables only.
+
+    For a thread other than the run's: it uses no generator, so it returns
+    None (nothing computed) unless the compiled kernels are ready and every
+    table the rows would draw (one per row, from ``position`` on) is kept
+    (:class:`MemeRandom`); the run's stream must then still be advanced
+    past these rows (:meth:`MemeRandom.skip_qvalue_rows`).
+    """
+    n, m = sorted_p.shape
+    if m == 0 or not J.ready():
+        return None
+    pi0 = np.ones((n, 1))
+    step = draws_per_query(m)
+    if step:
+        for i in range(n):
+            key = (int(seed), int(position) + i * step, int(m), NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
+            with _bootstrap_cache_lock:
+                hit = _bootstrap_cache.get(key)
+            if hit is None:
+                return None
+            pi0[i, 0] = float(pi_zero(sorted_p[i], hit[0], _LAMBDAS, float(NUM_BOOTSTRAP_SAMPLES)))
+    return _qvalues_given_pi0(sorted_p, pi0)
 
 
 def qvalues(sorted_p: np.ndarray, rng: MemeRandom | None = None) -> np.ndarray:
