@@ -247,8 +247,8 @@ def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: i
         chunks = [mats[i:i + _MIN_CHUNK] for i in range(0, len(mats), _MIN_CHUNK)]
         futures = None
     else:
-        # two chunks per worker: the caller's q-values of the first chunks overlap the scoring of the
-        # last, and each chunk's fixed cost (sorting, q-value and table glue) is paid only 2x per worker
+        # two chunks per worker: each chunk's fixed cost (Python glue, the caller's table assembly) is
+        # paid twice per worker, and the caller's work on the first chunks overlaps the scoring of the last
         size = max(_MIN_CHUNK, -(-len(mats) // (_CHUNKS_PER_WORKER * n_workers)))
         chunks = [mats[i:i + size] for i in range(0, len(mats), size)]
         futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal, compiled, finish, i * size)
