@@ -250,19 +250,18 @@ def best_alignments(z_pad, pstarts, lengths, min_overlap, internal,
         else:
             first = 1
             last = q + length - 1
-        best_score = 0
-        best_overlap = -1
-        best_conf = 0
+        # (score, overlap) compared at once as score * 256 + overlap (overlap <= 100): the first maximum
+        best_key = np.iinfo(np.int64).min
+        best_conf = first
         for conf in range(first, last + 1):
-            ov = min(min(conf, q + length - conf), min(q, length))
-            s = diag[first_p + conf]
-            if best_overlap < 0 or s > best_score or (s == best_score and ov > best_overlap):
-                best_score = s
-                best_overlap = ov
+            key = np.int64(diag[first_p + conf]) * 256 + min(min(conf, q + length - conf), min(q, length))
+            if key > best_key:
+                best_key = key
                 best_conf = conf
-        score[t] = best_score
+        ov = best_key & 255
+        score[t] = (best_key - ov) >> 8
         offset[t] = best_conf - q
-        overlap[t] = best_overlap
+        overlap[t] = ov
 
 
 @njit(cache=True, nogil=True, inline="never")
