@@ -31,8 +31,8 @@ from evaluator import tomtom_jit_cache as JC
 from evaluator import tomtom_jit_pvalues as JP
 from evaluator import tomtom_kernels as K
 from evaluator.meme_io import MemeMotif, read_meme
-from evaluator.tomtom_qvalues import MemeRandom, qvalue_rows
-from evaluator.tomtom_targets import TomtomTargets, check_ppm, prepare_targets
+from evaluator.tomtom_qvalues import MemeRandom, draws_per_query, kept_qvalue_rows, qvalue_rows
+from evaluator.tomtom_targets import TomtomTargets, check_ppms, prepare_targets
 
 __all__ = ["COLUMNS", "TOMTOM_METHOD", "TomtomTargets", "best_strand_evalues", "format_tsv", "jaspar_targets",
            "prepare_targets", "tomtom"]
@@ -46,6 +46,8 @@ DISTANCES = ("ed", "pearson")
 MAX_QUERY_WIDTH = 100
 #: Queries per thread-pool task (at least): a query takes about a millisecond.
 _MIN_CHUNK = 4
+#: Chunks per pool worker for large query sets.
+_CHUNKS_PER_WORKER = 2
 
 #: What a result record should store to say how Tomtom was run (the papers' command).
 TOMTOM_METHOD: dict = {
@@ -88,7 +90,8 @@ def _jaspar_targets(release: int) -> tuple[MemeMotif, ...]:
     return motifs
 
 
-#: Bounds of each distance's column scores (for the median's value bins).
+#: Bounds of each distance's column scores (for the median's value bins; an ED column distance is at
+#: most sqrt(2), a Pearson correlation within [-1, 1]; a value outside goes to the end bin).
 _SCORE_BOUNDS = {"ed": (-1.5, 0.0), "pearson": (-1.0, 1.0)}
 
 
@@ -99,8 +102,8 @@ class _Workspace:
         n_cols, n = targets.n_columns, targets.lengths.size
         self.scores = np.empty((q_max, n_cols))
         self.hist = np.empty((q_max, K.BINS + 1), dtype=np.int64)
-        self.median_bins = np.empty(J.MEDIAN_BINS, dtype=np.int64)
-        self.bins = np.empty(n_cols, dtype=np.int64)
+        self.median_bins = np.empty(J.MEDIAN_BINS, dtype=np.int32)
+        self.bins = np.empty(n_cols, dtype=np.uint16)
         self.median_buf = np.empty(n_cols)
         self.score = np.empty(n, dtype=np.int64)
         self.p = np.empty(n)
@@ -109,9 +112,10 @@ class _Workspace:
         self._targets = targets
 
     def z_pad(self, q: int) -> np.ndarray:
-        """The (q, C') padded block; its padding stays 0, only target columns are rewritten."""
+        """The (q, C') padded block, int8 (values in [-BINS, BINS]); its padding stays 0, only target columns are
+        rewritten."""
         if q not in self._z_pad:
-            self._z_pad[q] = np.zeros((q, self._targets.padded_layout(q)[2]), dtype=np.int16)
+            self._z_pad[q] = np.zeros((q, self._targets.padded_layout(q)[2]), dtype=np.int8)
         return self._z_pad[q]
 
 
@@ -127,10 +131,11 @@ def _score_query(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int
     pad_pos, pstarts, width = ts.padded_layout(q)
     z_pad = ws.z_pad(q)
     lo, hi = _SCORE_BOUNDS[dist]
-    _, _, k0 = J.shift_scale_hist(scores, lo, hi, pad_pos, z_pad, hist, ws.median_bins, ws.bins, ws.median_buf)
+    _, _, k0 = J.shift_scale_hist(scores, lo, hi, pad_pos, z_pad, hist, ws.median_bins, ws.bins, ws.median_buf,
+                                  ws.s_int)
     n = ts.lengths.size
     offsets, overlaps = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    diag = np.empty(width - q + 1, dtype=np.int64)
+    diag = np.empty(width - q + 1, dtype=np.int16)  # |sum| <= MAX_QUERY_WIDTH * BINS fits
     J.best_alignments(z_pad, pstarts, ts.lengths, int(min_overlap), bool(internal),
                       ws.score, offsets, overlaps, diag)
     lookup = ws.score + q * k0
@@ -161,14 +166,17 @@ def _score_query_numpy(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overla
 
 
 def _score_chunk(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: int, internal: bool,
-                 compiled: bool = True, finish=None):
-    """Score a chunk of queries, then ``finish(scored, ts)`` (default :func:`_sort_block`: MEME's order)."""
+                 compiled: bool = True, finish=None, start: int = 0):
+    """Score a chunk of queries, then ``finish(scored, ts, start)`` (default :func:`_sort_block`: MEME's order).
+
+    ``start``: the chunk's first query's index in the run.
+    """
     if not compiled:
         scored = [_score_query_numpy(m, ts, dist, min_overlap, internal) for m in mats]
     else:
         ws = _workspace(ts, max(m.shape[0] for m in mats))
         scored = [_score_query(m, ts, dist, min_overlap, internal, ws) for m in mats]
-    return (finish or _sort_block)(scored, ts)
+    return (finish or _sort_block)(scored, ts, start)
 
 
 def evalues(p32: np.ndarray, n_targets: int) -> np.ndarray:
@@ -176,43 +184,31 @@ def evalues(p32: np.ndarray, n_targets: int) -> np.ndarray:
     return (p32 * np.float32(2 * n_targets)) / np.float32(2)
 
 
-def _best_strand_evalues(scored: list, ts: TomtomTargets) -> np.ndarray:
+def _best_strand_evalues(scored: list, ts: TomtomTargets, start: int = 0) -> np.ndarray:
     """E-value of each query's better strand of every target, float32 (B, N) (E is monotone in p)."""
     p32 = np.stack([r[0] for r in scored])
     return evalues(np.minimum(p32[:, 0::2], p32[:, 1::2]), ts.n_targets)  # t0+, t0-, t1+, ... interleaved
 
 
-def _sort_block(scored: list, ts: TomtomTargets) -> dict[str, np.ndarray]:
-    """MEME's order of each query's matches: p ascending, overlap descending, then MEME's tie rank.
+def _sort_block(scored: list, ts: TomtomTargets, start: int = 0) -> dict[str, np.ndarray]:
+    """MEME's order of each query's matches (``scored``: ``(p32, offset, overlap)`` per query, each shape (2N,)).
 
-    ``scored`` holds ``(p32, offset, overlap)`` per query, each shape (2N,).
-    One int64 key per match (p >= 0, so a float32's bits sort like its value;
-    the tie rank is a permutation, so it also names the match) is sorted, and
-    p, overlap and the match index are read back from the sorted keys.
-
-    Returns
-    -------
-    dict of arrays, each shape (B, 2N), in that order: ``order`` (match index),
-    ``p32``, ``offset``, ``overlap``, ``first`` (this strand sorts before the
-    same target's other strand).
+    :func:`evaluator.tomtom_jit.sort_matches` (until numba's cache is warm,
+    :func:`evaluator.tomtom_kernels.sort_matches`: the same). Returns its dict
+    of (B, 2N) arrays: ``order``, ``p32``, ``offset``, ``overlap``, ``first``.
     """
-    n_strands = ts.lengths.size
-    tie_bits = max(1, int(n_strands - 1).bit_length())
+    tie_bits = max(1, int(ts.lengths.size - 1).bit_length())
     p32 = np.stack([r[0] for r in scored])
     ov = np.stack([r[2] for r in scored]).astype(np.int64)
-    key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - ov)) << tie_bits | ts.tie_rank
-    key.sort(axis=1)
-    order = ts.by_tie_rank[key & ((1 << tie_bits) - 1)]
-    p_ord = (key >> (tie_bits + 8)).astype(np.int32).view(np.float32)
-    ov_ord = 255 - ((key >> tie_bits) & 255)
     off = np.stack([r[1] for r in scored])
-    off_ord = np.take_along_axis(off, order, axis=1)
-    positions = np.broadcast_to(np.arange(n_strands), order.shape)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, positions, axis=1)
-    pair = np.arange(n_strands) ^ 1  # the other strand of the same target (t0+, t0-, ... interleaved)
-    first = positions < np.take_along_axis(rank, pair[order], axis=1)
-    return {"order": order, "p32": p_ord, "offset": off_ord, "overlap": ov_ord, "first": first}
+    if JC.ready():
+        shape = p32.shape
+        order, off_ord, ov_ord = (np.empty(shape, dtype=np.int64) for _ in range(3))
+        p_ord, first = np.empty(shape, dtype=np.int32), np.empty(shape, dtype=np.bool_)
+        J.sort_matches(p32.view(np.int32), ov, off, ts.tie_rank, ts.by_tie_rank, tie_bits,
+                       order, p_ord, off_ord, ov_ord, first)
+        return {"order": order, "p32": p_ord.view(np.float32), "offset": off_ord, "overlap": ov_ord, "first": first}
+    return K.sort_matches(p32, ov, off, ts.tie_rank, ts.by_tie_rank, tie_bits)
 
 
 def _workers() -> int:
@@ -251,16 +247,20 @@ def _scored(mats: list[np.ndarray], ts: TomtomTargets, dist: str, min_overlap: i
         chunks = [mats[i:i + _MIN_CHUNK] for i in range(0, len(mats), _MIN_CHUNK)]
         futures = None
     else:
-        size = max(_MIN_CHUNK, -(-len(mats) // (4 * n_workers)))
+        # two chunks per worker: each chunk's fixed cost (Python glue, the caller's table assembly) is
+        # paid twice per worker, and the caller's work on the first chunks overlaps the scoring of the last
+        size = max(_MIN_CHUNK, -(-len(mats) // (_CHUNKS_PER_WORKER * n_workers)))
         chunks = [mats[i:i + size] for i in range(0, len(mats), size)]
-        futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal, compiled, finish) for c in chunks]
+        futures = [_pool().submit(_score_chunk, c, ts, dist, min_overlap, internal, compiled, finish, i * size)
+                   for i, c in enumerate(chunks)]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(mats), desc="tomtom", unit="query")
     for i, chunk in enumerate(chunks):
-        yield futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal, compiled, finish)
+        yield futures[i].result() if futures else _score_chunk(chunk, ts, dist, min_overlap, internal, compiled,
+                                                               finish, i * _MIN_CHUNK)
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
@@ -316,7 +316,8 @@ def tomtom(
     rng = MemeRandom()  # one stream for the whole run, as in MEME
     parts: dict[str, list] = {c: [] for c in COLUMNS}
     done = 0
-    for block in _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, progress):
+    for block in _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, progress,
+                         _sort_and_qvalues):
         count = block["order"].shape[0]
         _select_block(prepared[done:done + count], block, ts, rng, evalue, limit, parts)
         done += count
@@ -334,15 +335,17 @@ def _check_arguments(dist: str, min_overlap: int, motif_pseudo: float) -> None:
 
 def _prepare_queries(queries: Sequence[MemeMotif], ts: TomtomTargets) -> list[tuple[MemeMotif, np.ndarray]]:
     """``(motif, matrix)`` of each query MEME compares: rows renormalised, pseudocounted; too wide ones skipped."""
-    prepared = []
-    for motif in queries:
-        ppm = check_ppm(motif)
+    kept, ppms = [], []
+    for motif, ppm in zip(queries, check_ppms(queries)):
         if ppm.shape[0] > MAX_QUERY_WIDTH:
             log.warning("skipping query %s: wider than %d columns (as MEME does)", motif.id, MAX_QUERY_WIDTH)
             continue
-        prepared.append((motif, K.apply_pseudocount(K.normalise_rows(ppm), motif.nsites, ts.background,
-                                                    ts.motif_pseudo)))
-    return prepared
+        kept.append(motif)
+        ppms.append(ppm)
+    if not kept:
+        return []
+    mats = K.pseudocounted_many(ppms, [m.nsites for m in kept], ts.background, ts.motif_pseudo)
+    return list(zip(kept, mats))
 
 
 def best_strand_evalues(
@@ -375,7 +378,7 @@ def best_strand_evalues(
     _check_arguments(dist, min_overlap, motif_pseudo)
     ts = prepare_targets(targets, motif_pseudo=motif_pseudo, background=background)
     out = np.full((len(queries), ts.n_targets), np.nan, dtype=np.float32)
-    kept = [i for i, q in enumerate(queries) if check_ppm(q).shape[0] <= MAX_QUERY_WIDTH]
+    kept = [i for i, ppm in enumerate(check_ppms(queries)) if ppm.shape[0] <= MAX_QUERY_WIDTH]
     prepared = _prepare_queries(queries, ts)
     done = 0
     for block in _scored([mat for _, mat in prepared], ts, dist, int(min_overlap), internal, False,
@@ -383,6 +386,21 @@ def best_strand_evalues(
         out[kept[done:done + block.shape[0]]] = block
         done += block.shape[0]
     return out
+
+
+def _sort_and_qvalues(scored: list, ts: TomtomTargets, start: int) -> dict[str, np.ndarray]:
+    """:func:`_sort_block`, plus the block's q-values (``q_sorted``) where every bootstrap table they draw is kept.
+
+    The run's random stream is fresh and every query draws the same number
+    of outputs, so the block's rows draw from a known position: on a warm
+    call their tables are kept and the q-values are computed here, in the
+    worker; otherwise ``q_sorted`` is None and the caller's thread draws them.
+    """
+    block = _sort_block(scored, ts, start)
+    m = block["p32"].shape[1]
+    block["start"] = start
+    block["q_sorted"] = kept_qvalue_rows(block["p32"].astype(np.float64), start * draws_per_query(m))
+    return block
 
 
 def _select_block(prepared: list, block: dict[str, np.ndarray], ts: TomtomTargets, rng: MemeRandom, evalue: bool,
@@ -394,7 +412,12 @@ def _select_block(prepared: list, block: dict[str, np.ndarray], ts: TomtomTarget
     """
     p_ord, order, sel = block["p32"], block["order"], block["first"]
     p_sorted = p_ord.astype(np.float64)
-    q_sorted = qvalue_rows(p_sorted, rng)
+    n_rows, m = p_sorted.shape
+    q_sorted = block.get("q_sorted")
+    if q_sorted is not None and rng.position == block["start"] * draws_per_query(m):
+        rng.skip_qvalue_rows(m, n_rows)  # computed in the worker from the kept tables: only move the stream on
+    else:
+        q_sorted = qvalue_rows(p_sorted, rng)
     e_sorted = evalues(p_ord, ts.n_targets)
     sel = sel & ((e_sorted.astype(np.float64) if evalue else q_sorted) <= limit)
     keep = order[sel]

@@ -56,6 +56,79 @@ def _axpy4(dst, src, s0, s1, s2, s3, n, h0, h1, h2, h3):  # pragma: no cover - c
         d[i] = t
 
 
+@njit(cache=True, nogil=True, inline="never")
+def _axpy8(dst, src, ys, g, hi_e, col, n):  # pragma: no cover - compiled
+    """Eight :func:`_axpy` into ``dst[:n]`` in one pass: terms ``ys[g..g+7]``, same roundings in the same order.
+
+    Term ``y`` adds ``src[hi_e - y + i] * col[y]`` to ``dst[i]``; the
+    eight products are added one after the other, as eight separate calls
+    would, with an eighth of the loads and stores of ``dst``.
+    """
+    d = dst[:n]
+    a0 = src[hi_e - ys[g]:hi_e - ys[g] + n]  # slices indexed from 0: no negative-index check, so LLVM vectorises
+    a1 = src[hi_e - ys[g + 1]:hi_e - ys[g + 1] + n]
+    a2 = src[hi_e - ys[g + 2]:hi_e - ys[g + 2] + n]
+    a3 = src[hi_e - ys[g + 3]:hi_e - ys[g + 3] + n]
+    a4 = src[hi_e - ys[g + 4]:hi_e - ys[g + 4] + n]
+    a5 = src[hi_e - ys[g + 5]:hi_e - ys[g + 5] + n]
+    a6 = src[hi_e - ys[g + 6]:hi_e - ys[g + 6] + n]
+    a7 = src[hi_e - ys[g + 7]:hi_e - ys[g + 7] + n]
+    h0 = col[ys[g]]
+    h1 = col[ys[g + 1]]
+    h2 = col[ys[g + 2]]
+    h3 = col[ys[g + 3]]
+    h4 = col[ys[g + 4]]
+    h5 = col[ys[g + 5]]
+    h6 = col[ys[g + 6]]
+    h7 = col[ys[g + 7]]
+    for i in range(n):
+        t = d[i]
+        t += a0[i] * h0
+        t += a1[i] * h1
+        t += a2[i] * h2
+        t += a3[i] * h3
+        t += a4[i] * h4
+        t += a5[i] * h5
+        t += a6[i] * h6
+        t += a7[i] * h7
+        d[i] = t
+
+
+@njit(cache=True, nogil=True, inline="never")
+def _accumulate(obs, p, t0, t1, shift, w_lo, w_hi, w_off, sf, n_orient):  # pragma: no cover - compiled
+    """Add one alignment's survival to the p of targets ``t0 .. t1 - 1``: ``p += S (1 - p)`` per orientation.
+
+    ``S = sf[w_off + j - w_lo]`` at ``j = obs - shift`` (``sf[w_off]`` below
+    the window, 0 above it: then p is unchanged); ``S >= 1`` makes p 1, and
+    a p of 1 stays 1. For two orientations (every caller) without branches:
+    each case is a select, the arithmetic the same.
+    """
+    if n_orient != 2:
+        for k in range(t0, t1):
+            j = obs[k] - shift
+            pk = p[k]
+            if j > w_hi or pk >= 1.0:  # S = 0 adds nothing; p = 1 stays 1
+                continue
+            surv = sf[w_off + max(j, w_lo) - w_lo]
+            if surv >= 1.0:
+                p[k] = 1.0
+                continue
+            for _ in range(n_orient):
+                pk += surv * (1.0 - pk)
+            p[k] = pk
+        return
+    ob = obs[t0:t1]
+    pp = p[t0:t1]
+    for k in range(t1 - t0):
+        j = ob[k] - shift
+        pk = pp[k]
+        surv = sf[w_off + min(max(j, w_lo), w_hi) - w_lo]
+        r = pk + surv * (1.0 - pk)
+        r = r + surv * (1.0 - r)
+        r = 1.0 if surv >= 1.0 else r
+        pp[k] = pk if (j > w_hi or pk >= 1.0) else r
+
+
 @njit(cache=True, nogil=True)
 def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orient, out):  # pragma: no cover
     """p-values of the observed best complete scores (MEME's null of the best alignment).
@@ -190,6 +263,9 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
                         ys[m] = y
                         m += 1
                 g = 0
+                while g + 8 <= m:  # eight terms per pass over nxt, added in the same order as one by one
+                    _axpy8(nxt, ext, ys, g, hi[e], col, n2)
+                    g += 8
                 while g + 4 <= m:  # four terms per pass over nxt, added in the same order as one by one
                     _axpy4(nxt, ext, hi[e] - ys[g], hi[e] - ys[g + 1], hi[e] - ys[g + 2], hi[e] - ys[g + 3], n2,
                            col[ys[g]], col[ys[g + 1]], col[ys[g + 2]], col[ys[g + 3]])
@@ -231,23 +307,6 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
         for i in range(q + length - 1):
             s, e = alignment_range(q, length, i)
             shift = (q - (e - s + 1)) * k0
-            w_lo = r_lo[s, e]
-            w_hi = r_hi[s, e]
-            w_off = r_off[s, e]
-            for k in range(t0, t1):
-                j = obs[k] - shift
-                pk = p[k]
-                if j > w_hi or pk >= 1.0:  # S = 0 adds nothing; p = 1 stays 1
-                    continue
-                if j <= w_lo:
-                    surv = sf[w_off]
-                else:
-                    surv = sf[w_off + j - w_lo]
-                if surv >= 1.0:
-                    p[k] = 1.0
-                    continue
-                for _ in range(n_orient):
-                    pk += surv * (1.0 - pk)
-                p[k] = pk
+            _accumulate(obs, p, t0, t1, shift, r_lo[s, e], r_hi[s, e], r_off[s, e], sf, n_orient)
     for k in range(n_t):
         out[member[k]] = p[k]

@@ -83,7 +83,7 @@ def mt_bootstrap_tables(key, pos, m, n_samples, out):  # pragma: no cover - comp
     return pos
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # no division-by-zero check: the divisions vectorise
 def bootstrap_mse(tables, starts, lambdas, min_pi0, n_samples):  # pragma: no cover - compiled
     """Storey's bootstrap MSE of each lambda's pi0 (MEME ``estimate_pi_zero``), shape (n_lambda,).
 
@@ -97,14 +97,40 @@ def bootstrap_mse(tables, starts, lambdas, min_pi0, n_samples):  # pragma: no co
     denom = np.empty(n_lambda)
     for l in range(n_lambda):
         denom[l] = (1.0 - lambdas[l]) * n_samples
+    counts = np.empty(n_lambda)
     for b in range(n_boot):
+        row = tables[b]
+        for l in range(n_lambda):  # the loads first, so the arithmetic below vectorises over lambdas
+            counts[l] = float(row[starts[l]])
         for l in range(n_lambda):
-            v = float(tables[b, starts[l]]) / denom[l]
-            if v == 0.0:
-                v = np.inf
+            v = counts[l] / denom[l]
+            v = np.inf if v == 0.0 else v
             d = v - min_pi0
             mse[l] += d * d
     for l in range(n_lambda):
         if np.isnan(mse[l]):
             mse[l] = np.inf
     return mse
+
+
+@njit(cache=True, nogil=True)
+def pi_zero(sorted_p, tables, lambdas, n_samples):  # pragma: no cover - compiled
+    """MEME's ``estimate_pi_zero`` for ascending p-values, shape (m,), given the bootstraps' tail ``tables``.
+
+    ``pi0(lambda) = #{p >= lambda} / ((1 - lambda) m)`` (0 as infinity); the
+    lambda kept is the first with the least :func:`bootstrap_mse` to their
+    minimum; its pi0 clipped to [0, 1]. The same operations as
+    :func:`evaluator.tomtom_qvalues.estimate_pi_zero`'s NumPy path, in one call.
+    """
+    m = sorted_p.size
+    starts = np.searchsorted(sorted_p, lambdas)  # first p >= lambda
+    pi0 = np.empty(lambdas.size)
+    min_pi0 = np.inf
+    for l in range(lambdas.size):
+        v = (m - starts[l]) / ((1.0 - lambdas[l]) * m)
+        if v == 0.0:
+            v = np.inf
+        pi0[l] = v
+        min_pi0 = min(min_pi0, v)
+    mse = bootstrap_mse(tables, starts, lambdas, min_pi0, n_samples)
+    return min(max(pi0[np.argmin(mse)], 0.0), 1.0)

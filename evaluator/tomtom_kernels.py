@@ -56,6 +56,28 @@ def apply_pseudocount(ppm: np.ndarray, nsites: int | None, background: np.ndarra
     return ((ppm * sites) + (pseudo * background[None, :])) / total
 
 
+def pseudocounted_many(ppms: list[np.ndarray], nsites: list, background: np.ndarray, pseudo: float) -> list[np.ndarray]:
+    """:func:`apply_pseudocount` of :func:`normalise_rows` of each matrix, all rows in one pass (the same numbers).
+
+    Parameters
+    ----------
+    ppms: float64 matrices, each shape=(width, 4); nsites: each matrix's site count (or None).
+
+    Returns
+    -------
+    list of float64 arrays, each shape=(width, 4): C-contiguous row blocks of one array.
+    """
+    widths = [p.shape[0] for p in ppms]
+    rows = normalise_rows(np.concatenate(ppms, axis=0))
+    if pseudo != 0:
+        sites = np.array([float(int(n)) if n is not None and int(n) > 0 else float(DEFAULT_SITE_COUNT)
+                          for n in nsites])
+        sites_rows = np.repeat(sites, widths)[:, None]
+        total_rows = np.repeat(sites + pseudo, widths)[:, None]  # sites + pseudo, as one motif's total
+        rows = ((rows * sites_rows) + (pseudo * background[None, :])) / total_rows
+    return np.split(rows, np.cumsum(widths)[:-1], axis=0)
+
+
 def symmetric_background(background) -> np.ndarray:
     """The query background as MEME uses it: normalised, then averaged with its complement (A<->T, C<->G)."""
     bg = np.asarray(background, dtype=np.float64)
@@ -368,3 +390,38 @@ def best_alignments(
     score = np.take_along_axis(diag, best[..., None], axis=2)[..., 0].astype(np.int64)
     best_overlap = overlap[np.arange(n_targets)[None, :], best]
     return score, best + 1 - q, best_overlap
+
+
+def sort_matches(p32: np.ndarray, overlap: np.ndarray, offset: np.ndarray, tie_rank: np.ndarray,
+                 by_tie_rank: np.ndarray, tie_bits: int) -> dict[str, np.ndarray]:
+    """MEME's order of each query's matches (p ascending, overlap descending, then MEME's tie rank), in NumPy.
+
+    The same as :func:`evaluator.tomtom_jit.sort_matches`: one int64 key per
+    match (p >= 0, so a float32's bits sort like its value; the tie rank is a
+    permutation, so it also names the match), sorted, read back.
+
+    Parameters
+    ----------
+    p32: float32, shape=(B, 2N); overlap, offset: int64, shape=(B, 2N);
+    tie_rank, by_tie_rank: int64, shape=(2N,): each match's tie rank and its inverse;
+    tie_bits: bits of the largest tie rank.
+
+    Returns
+    -------
+    dict of arrays, each shape (B, 2N): ``order`` (match index), ``p32``,
+    ``offset``, ``overlap``, ``first`` (this strand sorts before the same
+    target's other strand; matches are ``t0+, t0-, t1+, ...``).
+    """
+    n_strands = tie_rank.size
+    key = ((p32.view(np.int32).astype(np.int64) << 8) | (255 - overlap)) << tie_bits | tie_rank
+    key.sort(axis=1)
+    order = by_tie_rank[key & ((1 << tie_bits) - 1)]
+    p_ord = (key >> (tie_bits + 8)).astype(np.int32).view(np.float32)
+    ov_ord = 255 - ((key >> tie_bits) & 255)
+    off_ord = np.take_along_axis(offset, order, axis=1)
+    positions = np.broadcast_to(np.arange(n_strands), order.shape)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, positions, axis=1)
+    pair = np.arange(n_strands) ^ 1  # the other strand of the same target
+    first = positions < np.take_along_axis(rank, pair[order], axis=1)
+    return {"order": order, "p32": p_ord, "offset": off_ord, "overlap": ov_ord, "first": first}

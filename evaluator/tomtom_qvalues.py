@@ -18,17 +18,21 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 
 import numpy as np
 
 from evaluator import tomtom_jit_cache as J
-from evaluator.tomtom_jit_random import bootstrap_mse, mt_bootstrap_tables, mt_doubles
+from evaluator.tomtom_jit_random import mt_bootstrap_tables, mt_doubles, pi_zero
 
 NUM_BOOTSTRAPS = 100
 NUM_BOOTSTRAP_SAMPLES = 1000
 NUM_LAMBDA = 100
 MAX_LAMBDA = 0.5
 MIN_SAMPLES = 100
+#: The lambdas of Storey's pi0 estimate, shape (NUM_LAMBDA,), read-only.
+_LAMBDAS = (np.arange(1, NUM_LAMBDA + 1) / NUM_LAMBDA) * MAX_LAMBDA
+_LAMBDAS.flags.writeable = False
 #: mtwist's DEFAULT_SEED32_OLD, used when the generator was never seeded.
 MTWIST_DEFAULT_SEED = 4357
 
@@ -48,6 +52,17 @@ def clear_bootstrap_cache() -> None:
         _bootstrap_cache_bytes = 0
 
 
+@lru_cache(maxsize=8)
+def _seeded_key(seed: int) -> np.ndarray:
+    """mtwist's state after ``sgenrand(seed)``, shape (624,), uint64 (read-only: copy it)."""
+    key = np.empty(624, dtype=np.uint64)
+    key[0] = seed & 0xFFFFFFFF
+    for i in range(1, 624):  # sgenrand: Knuth's multiplier 69069
+        key[i] = (69069 * int(key[i - 1])) & 0xFFFFFFFF
+    key.flags.writeable = False
+    return key
+
+
 class MemeRandom:
     """MEME's ``my_drand`` stream: mtwist's default-seeded MT19937, 64-bit doubles in [0, 1).
 
@@ -61,12 +76,8 @@ class MemeRandom:
     """
 
     def __init__(self, seed: int = MTWIST_DEFAULT_SEED):
-        key = np.empty(624, dtype=np.uint64)
-        key[0] = seed & 0xFFFFFFFF
-        for i in range(1, 624):  # sgenrand: Knuth's multiplier 69069
-            key[i] = (69069 * int(key[i - 1])) & 0xFFFFFFFF
         self._seed = int(seed)
-        self._key = key
+        self._key = _seeded_key(self._seed).copy()
         self._pos = 624  # twist before the first output, as after seeding
         self._consumed = 0  # 32-bit outputs drawn so far
 
@@ -93,8 +104,21 @@ class MemeRandom:
         self._key, self._pos = np.asarray(after["key"], dtype=np.uint64), int(after["pos"])
         return raw
 
+    @property
+    def position(self) -> int:
+        """32-bit outputs drawn so far."""
+        return self._consumed
+
+    def skip_qvalue_rows(self, m: int, n: int) -> None:
+        """Advance the stream as :func:`qvalue_rows` of ``n`` rows of ``m`` p-values would (cheap when their tables
+        are kept)."""
+        if draws_per_query(m):
+            for _ in range(n):
+                self.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
+
     def bootstrap_tables(self, m: int, n_boot: int, n_samples: int) -> np.ndarray:
-        """Tail counts of ``n_boot`` bootstraps of ``n_samples`` indices in ``[0, m)``, shape (n_boot, m + 1).
+        """Tail counts of ``n_boot`` bootstraps of ``n_samples`` indices in ``[0, m)``, shape (n_boot, m + 1)
+        (a transposed view: ``out[:, s]`` is contiguous).
 
         ``out[b, s]`` = how many indices ``min(int(u * m), m - 1)`` of
         bootstrap ``b`` are ``>= s``, ``u`` = :meth:`random` doubles in order
@@ -109,7 +133,9 @@ class MemeRandom:
             table, key, pos = hit
             self._key, self._pos = key.copy(), pos
         else:
-            table = np.empty((n_boot, m + 1), dtype=np.uint16 if n_samples < 2**16 else np.int64)
+            # stored start-major: the pi0 estimate reads one start's n_boot counts at a time, so a query
+            # touches 100 short rows of a table instead of all of it (tables are many, larger than the cache)
+            table = np.empty((m + 1, n_boot), dtype=np.uint16 if n_samples < 2**16 else np.int64).T
             if J.ready():
                 self._pos = int(mt_bootstrap_tables(self._key, self._pos, int(m), int(n_samples), table))
             else:
@@ -134,7 +160,10 @@ class MemeRandom:
 def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     """Storey's bootstrap pi0 (MEME ``estimate_pi_zero``) for ascending p-values, shape=(m,)."""
     m = sorted_p.size
-    lambdas = (np.arange(1, NUM_LAMBDA + 1) / NUM_LAMBDA) * MAX_LAMBDA
+    lambdas = _LAMBDAS
+    if J.ready():  # the same steps in one compiled call
+        tables = rng.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
+        return float(pi_zero(sorted_p, tables, lambdas, float(NUM_BOOTSTRAP_SAMPLES)))
     starts = np.searchsorted(sorted_p, lambdas, side="left")  # first p >= lambda
     pi0 = (m - starts) / ((1.0 - lambdas) * m)
     pi0 = np.where(pi0 == 0.0, np.inf, pi0)
@@ -142,14 +171,11 @@ def estimate_pi_zero(sorted_p: np.ndarray, rng: MemeRandom) -> float:
     # number of resampled p-values >= lambda = number of resampled indices >= start(lambda)
     tables = rng.bootstrap_tables(m, NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
     # boot[b, l] = tables[b, starts[l]] / ((1 - lambda) * samples), 0 as inf; summed bootstrap by bootstrap
-    if J.ready():
-        mse = bootstrap_mse(tables, starts.astype(np.int64), lambdas, float(min_pi0), float(NUM_BOOTSTRAP_SAMPLES))
-    else:
-        boot = tables[:, starts].astype(np.int64) / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
-        boot = np.where(boot == 0.0, np.inf, boot)
-        with np.errstate(invalid="ignore"):
-            mse = np.add.reduce((boot - min_pi0) ** 2, axis=0)  # bootstrap by bootstrap, as MEME adds
-        mse = np.where(np.isnan(mse), np.inf, mse)
+    boot = tables[:, starts].astype(np.int64) / ((1.0 - lambdas) * NUM_BOOTSTRAP_SAMPLES)
+    boot = np.where(boot == 0.0, np.inf, boot)
+    with np.errstate(invalid="ignore"):
+        mse = np.add.reduce((boot - min_pi0) ** 2, axis=0)  # bootstrap by bootstrap, as MEME adds
+    mse = np.where(np.isnan(mse), np.inf, mse)
     best = int(np.argmin(mse))  # first minimum, like MEME's strict '<' scan
     return float(min(max(pi0[best], 0.0), 1.0))
 
@@ -167,11 +193,47 @@ def qvalue_rows(sorted_p: np.ndarray, rng: MemeRandom) -> np.ndarray:
     if m > MIN_SAMPLES:
         for i in range(n):
             pi0[i, 0] = estimate_pi_zero(sorted_p[i], rng)
+    return _qvalues_given_pi0(sorted_p, pi0)
+
+
+def _qvalues_given_pi0(sorted_p: np.ndarray, pi0: np.ndarray) -> np.ndarray:
+    """``min_{j >= i} min(1, pi0 * p_j * m / j)`` per row: ``sorted_p`` (B, m) ascending, ``pi0`` (B, 1)."""
+    m = sorted_p.shape[1]
     ranks = np.arange(1, m + 1, dtype=np.float32).astype(np.float64)
     fdr = np.minimum(1.0, (pi0 * sorted_p * float(np.float32(m))) / ranks)
     if m == 1:
         return fdr
     return np.minimum.accumulate(fdr[:, ::-1], axis=1)[:, ::-1]
+
+
+def draws_per_query(m: int) -> int:
+    """32-bit outputs one query's q-values draw from the stream (its bootstraps; none for ``m <= MIN_SAMPLES``)."""
+    return 2 * NUM_BOOTSTRAPS * NUM_BOOTSTRAP_SAMPLES if m > MIN_SAMPLES else 0
+
+
+def kept_qvalue_rows(sorted_p: np.ndarray, position: int, seed: int = MTWIST_DEFAULT_SEED) -> np.ndarray | None:
+    """:func:`qvalue_rows` for a stream that has drawn ``position`` outputs, from kept bootstrap tables only.
+
+    For a thread other than the run's: it uses no generator, so it returns
+    None (nothing computed) unless the compiled kernels are ready and every
+    table the rows would draw (one per row, from ``position`` on) is kept
+    (:class:`MemeRandom`); the run's stream must then still be advanced
+    past these rows (:meth:`MemeRandom.skip_qvalue_rows`).
+    """
+    n, m = sorted_p.shape
+    if m == 0 or not J.ready():
+        return None
+    pi0 = np.ones((n, 1))
+    step = draws_per_query(m)
+    if step:
+        for i in range(n):
+            key = (int(seed), int(position) + i * step, int(m), NUM_BOOTSTRAPS, NUM_BOOTSTRAP_SAMPLES)
+            with _bootstrap_cache_lock:
+                hit = _bootstrap_cache.get(key)
+            if hit is None:
+                return None
+            pi0[i, 0] = float(pi_zero(sorted_p[i], hit[0], _LAMBDAS, float(NUM_BOOTSTRAP_SAMPLES)))
+    return _qvalues_given_pi0(sorted_p, pi0)
 
 
 def qvalues(sorted_p: np.ndarray, rng: MemeRandom | None = None) -> np.ndarray:

@@ -47,6 +47,17 @@ def check_ppm(motif: MemeMotif) -> np.ndarray:
     return ppm
 
 
+def check_ppms(motifs: Sequence[MemeMotif]) -> list[np.ndarray]:
+    """:func:`check_ppm` of each motif (the first bad one raises its error), the value checks over all rows at once."""
+    ppms = [np.asarray(m.ppm, dtype=np.float64) for m in motifs]
+    shapes_ok = all(p.ndim == 2 and p.shape[1] == 4 and p.shape[0] >= 1 for p in ppms)
+    if shapes_ok and ppms:
+        rows = np.concatenate(ppms, axis=0)
+        if np.isfinite(rows).all() and not (rows < 0).any() and not (rows.sum(axis=1) <= 0).any():
+            return ppms
+    return [check_ppm(m) for m in motifs]
+
+
 def query_background(background=None) -> np.ndarray:
     """The background MEME applies pseudocounts with: the query file's (uniform if None), strand-symmetric."""
     return K.symmetric_background((0.25,) * 4 if background is None else background)
@@ -159,12 +170,18 @@ class TomtomTargets:
 
 
 def _fingerprint(targets: Sequence[MemeMotif], motif_pseudo: float, background) -> str:
+    """A digest of the settings, the targets' ids, nsites and shapes, then all matrices' values (one update each)."""
     h = hashlib.blake2b(digest_size=20)
     h.update(repr((float(motif_pseudo), query_background(background).tobytes())).encode())
-    for t in targets:
-        ppm = np.ascontiguousarray(t.ppm, dtype=np.float64)
-        h.update(f"{t.id}\0{t.nsites}\0{ppm.shape}\0".encode())
-        h.update(ppm.tobytes())
+    ids = [str(t.id) for t in targets]
+    ppms = [np.asarray(t.ppm, dtype=np.float64) for t in targets]
+    h.update("\0".join(ids).encode())
+    h.update(repr([t.nsites for t in targets]).encode())
+    # id lengths (the joined ids split one way) and each matrix's ndim, rows and size (its shape, if 2-D)
+    for numbers in ([len(i) for i in ids], [p.ndim for p in ppms], [len(p) if p.ndim else 0 for p in ppms],
+                    [p.size for p in ppms]):
+        h.update(np.array(numbers, dtype=np.int64).tobytes())
+    h.update(np.concatenate([p.ravel() for p in ppms]).tobytes() if ppms else b"")
     return h.hexdigest()
 
 

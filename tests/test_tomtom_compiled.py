@@ -94,3 +94,34 @@ def test_best_strand_evalues_are_tomtoms_evalues(monkeypatch, queries, dist):
         qi, ti = np.nonzero(fast.astype(np.float64) <= thresh)
         assert sorted(zip(kept["Query_ID"], kept["Target_ID"])) == sorted(
             (motifs[i].id, targets[j].id) for i, j in zip(qi, ti))
+
+
+def test_qvalues_from_kept_tables_equal_the_runs():
+    """A worker's q-values from kept bootstrap tables (no generator) equal the run's stream's, row by row."""
+    from evaluator import tomtom_qvalues as TQ
+
+    rng = np.random.default_rng(5)
+    p = np.sort(rng.random((4, 1038)) ** 3, axis=1)
+    TQ.clear_bootstrap_cache()
+    assert TQ.kept_qvalue_rows(p, 0) is None  # nothing kept yet: the caller's thread must draw
+    run = TQ.MemeRandom()
+    expected = TQ.qvalue_rows(p, run)  # draws (and keeps) four tables
+    step = TQ.draws_per_query(1038)
+    assert run.position == 4 * step
+    np.testing.assert_array_equal(TQ.kept_qvalue_rows(p, 0), expected)
+    np.testing.assert_array_equal(TQ.kept_qvalue_rows(p[2:], 2 * step), expected[2:])
+    assert TQ.kept_qvalue_rows(p, step) is None  # the fifth table was never drawn
+    skipped = TQ.MemeRandom()
+    skipped.skip_qvalue_rows(1038, 2)
+    np.testing.assert_array_equal(TQ.qvalue_rows(p[2:], skipped), expected[2:])
+
+
+def test_warm_call_repeats_the_first(queries):
+    """The second call (q-values from kept tables, in the workers) reports what the first (drawing them) did."""
+    from evaluator import tomtom_qvalues as TQ
+
+    targets = jaspar_targets(2016)
+    many = queries * 3  # 30 queries: chunks on the thread pool
+    TQ.clear_bootstrap_cache()
+    first = tomtom(many, targets, thresh=None)
+    pd.testing.assert_frame_equal(first, tomtom(many, targets, thresh=None))
