@@ -25,7 +25,7 @@ import pandas as pd
 
 from baselines.errors import BaselineError
 from baselines.export import ONNX_FILE, SPEC_FILE
-from baselines.published import Published, published
+from baselines.published import FINDINGS_SOURCE, Published, finding_verdict, findings, published
 from baselines.protocols import get_protocol
 from baselines.zoo import ACTIVATIONS, POOL_FAMILY, get_spec, model_names
 
@@ -176,6 +176,13 @@ def markdown_tables(summary: pd.DataFrame) -> tuple[str, str]:
                 theirs = f"{paper.mean:.3f}" + (f" ± {paper.sd:.3f}" if paper.sd is not None else "")
                 paper_lines.append(f"| {r['model']} | {r['activation']} | {r['protocol']} | {label} | {ours} | "
                                    f"{theirs} | {paper.source} | {verdict(r[f'{key}_mean'], r[f'{key}_sd'], n, paper)} |")
+            if n:
+                first = get_spec(r["model"]).convs[0]
+                for finding in findings(r["model"], r["activation"], key, first.width, first.pool):
+                    ours = f"{_cell(r[f'{key}_mean'], r[f'{key}_sd'], n, 3)} (n={n})"
+                    paper_lines.append(f"| {r['model']} | {r['activation']} | {r['protocol']} | {label} | {ours} | "
+                                       f"{finding.claim} (read: {finding.reading}) | {FINDINGS_SOURCE} | "
+                                       f"{finding_verdict(r[f'{key}_mean'], finding)} |")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n", "\n".join(paper_lines) + "\n"
 
@@ -287,7 +294,11 @@ def _page(runs, summary, main_table, paper_table, figure: Path, out: Path, comma
     lines += ["## Table", "", main_table, f"![GT match vs first-layer pool size]({figure_ref})", "",
               "## Against the papers", "",
               "The papers' value beside ours wherever one is on file (`baselines/published.py`, with its source); "
-              "verdict = whether the difference is within 2 sd (combined sd of both, or the one that exists).", "",
+              "verdict = whether the difference is within 2 sd (combined sd of both, or the one that exists). "
+              "Rows sourced to REFERENCE.md §7 (its summary of Koo & Eddy 2019 and Koo & Ploenzke 2021) read "
+              "the papers' qualitative findings as ranges for our mean x (`baselines.published.FINDINGS`: "
+              "\"most\" = above one half, \"~0.95-0.97\" = rounds to it, \"few\" = at most the quoted best of "
+              "pools <= 4 plus 2 sd): weaker evidence than a published number.", "",
               paper_table]
     return "\n".join(lines) + "\n"
 

@@ -216,3 +216,21 @@ def test_leaderboard_page_shows_a_baseline_family_over_scored_and_recorded_seeds
     assert row["GT match"] == f"{np.mean(gt):.3f} ± {np.std(gt, ddof=1):.3f}"
     single = app.leaderboard_view(None, None, "all", "all", [])[3].data
     assert len(single) == 1  # the per-model view shows only what the worker scored
+
+
+def test_the_papers_qualitative_findings_are_read_as_ranges_for_the_rows_they_speak_about():
+    from baselines.published import FEW_BOUND, finding_verdict, findings
+
+    auroc = findings("cnn-25", "relu", "test_auroc", 19, 25)
+    assert len(auroc) == 1 and finding_verdict(0.971, auroc[0]) == "consistent"
+    assert finding_verdict(0.976, auroc[0]) == "NOT consistent" and finding_verdict(math.nan, auroc[0]) == ""
+    assert findings("cnn9-25", "relu", "test_auroc", 9, 25) == []  # a variant is not "every CNN-k"
+    few = findings("cnn-2", "relu", "match_ground_truth_fraction_ke", 19, 2)
+    assert len(few) == 1 and finding_verdict(FEW_BOUND, few[0]) == "consistent"
+    assert finding_verdict(0.37, few[0]) == "NOT consistent"
+    assert findings("cnn-4", "relu", "match_ground_truth_fraction", 19, 4) == []  # its published number speaks
+    most = findings("cnn-deep", "exp", "match_ground_truth_fraction", 19, 1)
+    assert len(most) == 1 and finding_verdict(0.5, most[0]) == "NOT consistent"
+    assert finding_verdict(0.51, most[0]) == "consistent"
+    assert findings("cnn-deep", "relu", "match_ground_truth_fraction", 19, 1) == []
+    assert finding_verdict(0.93, findings("cnn3-50", "relu", "test_auroc", 3, 50)[0]) == "consistent"
