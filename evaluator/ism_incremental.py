@@ -32,7 +32,15 @@ import logging
 
 import numpy as np
 
+from evaluator.ism_graph import (NotIncremental, conv_geometry, conv_weights, pool_geometry, subgraph, unpadded,
+                                 users)
+from evaluator.ism_first_layer import FirstLayerDelta, build_first_layer
+from evaluator.ism_tail import build_tail
 from evaluator.onnx_model import ModelError, OnnxModel, load_onnx, session_options
+from evaluator.ppm import single_threaded_blas
+
+__all__ = ["ELEMENTWISE_OPS", "PROBE_TOLERANCE", "FirstLayerDelta", "IncrementalIsm", "NotIncremental",
+           "build_incremental"]
 
 log = logging.getLogger(__name__)
 
@@ -46,75 +54,21 @@ ELEMENTWISE_OPS = frozenset({
 PROBE_TOLERANCE = 1e-3
 
 
-class NotIncremental(Exception):
-    """Why incremental ISM does not apply to a model (full ISM is used instead)."""
-
-
-def _conv_geometry(conv, length: int) -> tuple[int, int]:
-    """(filter width, left padding) of a stride-1, undilated, ungrouped 1-D conv."""
-    attrs = {a.name: a for a in conv.attribute}
-    for name in ("strides", "dilations"):
-        if name in attrs and any(int(v) != 1 for v in attrs[name].ints):
-            raise NotIncremental(f"first conv has {name} {list(attrs[name].ints)}")
-    if "group" in attrs and int(attrs["group"].i) != 1:
-        raise NotIncremental("first conv is grouped")
-    shape = list(attrs["kernel_shape"].ints) if "kernel_shape" in attrs else None
-    if shape is None or len(shape) != 1:
-        raise NotIncremental(f"first conv kernel shape {shape} is not 1-D")
-    width = int(shape[0])
-    auto = attrs["auto_pad"].s.decode() if "auto_pad" in attrs else "NOTSET"
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        total = width - 1
-        pad_left = total // 2 if auto == "SAME_UPPER" else total - total // 2
-    elif auto == "VALID":
-        pad_left = 0
-    else:
-        pads = list(attrs["pads"].ints) if "pads" in attrs else [0, 0]
-        pad_left = int(pads[0])
-    return width, pad_left
-
-
-def _subgraph(model, inputs: list[str], outputs: list[str], dynamic_length: bool):
-    """The part of ``model`` from ``inputs`` to ``outputs``; an error if it needs any other graph input."""
-    import onnx
-    from onnx.utils import Extractor
-
-    inferred = onnx.shape_inference.infer_shapes(model)
-    sub = Extractor(inferred).extract_model(inputs, outputs)
-    available = set(inputs) | {i.name for i in sub.graph.initializer}
-    for node in sub.graph.node:
-        for name in node.input:
-            if name and name not in available:
-                raise NotIncremental(f"the output depends on {name!r} by a path that avoids the first layer")
-        available.update(node.output)
-    if dynamic_length:
-        for vi in list(sub.graph.input) + list(sub.graph.output):
-            dims = vi.type.tensor_type.shape.dim
-            for axis in (0, len(dims) - 1):
-                if len(dims) > axis:
-                    dims[axis].Clear()
-                    dims[axis].dim_param = f"d{axis}"
-        del sub.graph.value_info[:]
-    else:
-        dims = sub.graph.input[0].type.tensor_type.shape.dim
-        if len(dims):
-            dims[0].Clear()
-            dims[0].dim_param = "batch"
-    return sub
-
-
 class IncrementalIsm:
-    """Head and tail sessions of a model split at its first-layer tap (see the module docstring).
+    """First layer, max-pool geometry and tail of a model split at its first-layer tap (see the module docstring).
 
-    Build with :meth:`build`, which raises :class:`NotIncremental` when the
-    model does not qualify.
+    Build with :meth:`build`, which raises :class:`NotIncremental` when the model does not qualify.
+    ``first`` is the :class:`FirstLayerDelta` (None: each mutant's ``2w - 1`` crop runs through
+    ``crop_head``, or ``head`` when the unpadded crop head could not be built); ``tail`` is an
+    :mod:`evaluator.ism_tail` runner.
     """
 
     def __init__(self, model: OnnxModel, head, tail, width: int, pad_left: int, out_name: str,
-                 pool: tuple[int, int, int, int], crop_head=None):
+                 pool: tuple[int, int, int, int], crop_head=None, first: FirstLayerDelta | None = None):
         self.model = model
         self.head = head
         self.crop_head = crop_head  # the head with its conv unpadded: a (2w - 1)-wide crop -> the w columns used
+        self.first = first
         self.tail = tail
         self.width = width
         self.pad_left = pad_left
@@ -141,28 +95,32 @@ class IncrementalIsm:
         convs = [n for n in proto.graph.node if n.op_type == "Conv" and n.input and n.input[0] == model.input_name]
         if len(convs) != 1:
             raise NotIncremental("the input does not feed exactly one Conv directly")
-        width, pad_left = _conv_geometry(convs[0], model.length)
-        users = [n for n in proto.graph.node if tap.name in n.input]
-        if len(users) != 1 or users[0].op_type != "MaxPool":
+        width, pad_left = conv_geometry(convs[0])
+        readers = users(proto, tap.name)
+        if len(readers) != 1 or readers[0].op_type != "MaxPool":
             raise NotIncremental("the tap does not feed exactly one MaxPool (nothing to skip after it)")
-        pool = _pool_geometry(users[0], model.length)
+        pool = pool_geometry(readers[0], model.length)
         out_name = model.ism_output["output_name"]
-        head = _subgraph(proto, [model.input_name], [tap.name], dynamic_length=True)
-        tail = _subgraph(proto, [users[0].output[0]], [out_name], dynamic_length=False)
+        head = subgraph(proto, [model.input_name], [tap.name], dynamic_length=True)
         options = session_options(int(model.info.extra.get("threads", 1)))
         providers = model.session.get_providers()
         try:
             head_s = ort.InferenceSession(head.SerializeToString(), sess_options=options, providers=providers)
-            tail_s = ort.InferenceSession(tail.SerializeToString(), sess_options=options, providers=providers)
         except Exception as exc:  # ONNX Runtime refuses the split graph
             raise NotIncremental(f"ONNX Runtime cannot run the split model: {exc}") from exc
-        crop_s = None
+        tail = build_tail(proto, readers[0].output[0], out_name, options, providers)
+        first = crop_s = None
         try:
-            crop_s = ort.InferenceSession(_unpadded(head, model.input_name).SerializeToString(), sess_options=options,
+            first = build_first_layer(proto, convs[0], tuple(tap.path), tap.name, model.input_name, options,
+                                      providers)
+        except NotIncremental as exc:  # each mutant's crop runs through the first layer instead
+            log.info("first-layer delta not used for %s: %s", model.path.name, exc)
+        try:  # for inputs that are not one-hot (or N): each mutant's crop through the first layer
+            crop_s = ort.InferenceSession(unpadded(head, model.input_name).SerializeToString(), sess_options=options,
                                           providers=providers)
         except Exception as exc:  # keep the padded head on the crop (twice the columns, the same numbers)
             log.info("unpadded crop head not used for %s: %s", model.path.name, exc)
-        inc = cls(model, head_s, tail_s, width, pad_left, out_name, pool, crop_s)
+        inc = cls(model, head_s, tail, width, pad_left, out_name, pool, crop_s, first)
         inc._probe()
         return inc
 
@@ -184,8 +142,7 @@ class IncrementalIsm:
         if not np.isfinite(gap) or gap > PROBE_TOLERANCE:
             raise NotIncremental(f"split model differs from the full model by {gap:.3g} on the probe")
 
-    def _logits(self, taps: np.ndarray, eps: float) -> np.ndarray:
-        out = self.tail.run([self.out_name], {self.tail.get_inputs()[0].name: taps})[0]
+    def _to_logits(self, out: np.ndarray, eps: float) -> np.ndarray:
         if self.out_name == self.model.logits_output:
             return np.asarray(out, np.float64)
         return self.model.to_logits(out, eps)
@@ -201,118 +158,120 @@ class IncrementalIsm:
             return self.crop_head.run(None, {self.crop_head.get_inputs()[0].name: crops})[0]
         return self.head.run(None, {self.head.get_inputs()[0].name: crops})[0][:, :, pad:pad + w]
 
+    def _crop_windows(self, xp: np.ndarray, ref: np.ndarray, alts: np.ndarray) -> np.ndarray:
+        """Every mutant's tap columns from its ``2w - 1`` crop, shape (b, L, 3, w, F).
+
+        xp : shape (b, 4, L + 2w - 2), the sequences with ``w - 1`` zero columns each side.
+        ref, alts : shapes (b, L), (b, L, 3).
+        """
+        b, length = ref.shape
+        w = self.width
+        # crop for position i: c[t] = x[i - w + 1 + t], t in [0, 2w - 1), zeros outside the sequence
+        crops = np.lib.stride_tricks.sliding_window_view(xp, 2 * w - 1, axis=2)  # (b, 4, L, 2w-1)
+        crops = np.repeat(crops.transpose(0, 2, 1, 3)[:, :, None], 3, axis=2).copy()  # (b, L, 3, 4, 2w-1)
+        crops[:, :, :, :, w - 1] = 0.0
+        bi, li, ji = np.meshgrid(np.arange(b), np.arange(length), np.arange(3), indexing="ij")
+        crops[bi, li, ji, alts, w - 1] = 1.0
+        win = self._crop_taps(crops.reshape(-1, 4, 2 * w - 1))
+        return win.reshape(b, length, 3, -1, w).transpose(0, 1, 2, 4, 3)  # [..., k, :] = tap position i + pad - w + 1 + k
+
     def _pool_windows(self) -> list[tuple[int, int]]:
         """Each pooled position's tap range [a, b] (padding excluded)."""
         k, stride, pad, n_out = self.pool
         length = self.model.length
         return [(max(0, p * stride - pad), min(length - 1, p * stride - pad + k - 1)) for p in range(n_out)]
 
+    def _changed_columns(self, ref_taps: np.ndarray, win: np.ndarray):
+        """Each pooled column's new values for the mutants that can change it.
+
+        ref_taps : shape (b, F, L). win : shape (b, L, 3, w, F), every mutant's changed tap columns (both
+        may be pre-activations instead, for a non-decreasing activation: the max is taken before it).
+        Yields ``(p, lo, hi, best)``: the positions ``lo .. hi`` whose changed tap range meets pooled
+        column ``p``'s window, and their mutants' max over that window, shape (b, hi - lo + 1, 3, F).
+        """
+        length = ref_taps.shape[2]
+        w, pad = self.width, self.pad_left
+        for p, (a, e) in enumerate(self._pool_windows()):
+            # positions whose changed range [i + pad - w + 1, i + pad] meets [a, e]
+            lo_i, hi_i = max(0, a - pad), min(length - 1, e - pad + w - 1)
+            if lo_i > hi_i:
+                continue
+            ii = np.arange(lo_i, hi_i + 1)
+            seg = ref_taps[:, :, a:e + 1]  # (b, F, e - a + 1)
+            best = np.full((seg.shape[0], ii.size, 3, seg.shape[1]), -np.inf, np.float32)
+            o1 = ii + pad - w + 1  # first changed tap position of each i (increasing)
+            left = o1 - 1 - a  # unchanged ref positions a .. o1 - 1 (when left >= 0)
+            sl = slice(int(np.searchsorted(left, 0)), ii.size)
+            if sl.start < sl.stop:
+                before = np.maximum.accumulate(seg, axis=2)  # max of ref over [a, t]
+                np.maximum(best[:, sl], before[:, :, left[sl]].transpose(0, 2, 1)[:, :, None], out=best[:, sl])
+            right = o1 + w - a  # unchanged ref positions o2 + 1 .. e (when right <= e - a)
+            sl = slice(0, int(np.searchsorted(right, e - a, side="right")))
+            if sl.start < sl.stop:
+                after = np.maximum.accumulate(seg[:, :, ::-1], axis=2)[:, :, ::-1]  # max over [t, e]
+                np.maximum(best[:, sl], after[:, :, right[sl]].transpose(0, 2, 1)[:, :, None], out=best[:, sl])
+            win_p = win[:, lo_i:hi_i + 1]  # (b, n, 3, w, F)
+            for k in range(w):  # tap position o1 + k, inside [a, e] for a contiguous run of i
+                first = int(np.searchsorted(o1 + k, a))
+                last = int(np.searchsorted(o1 + k, e, side="right"))
+                if first < last:
+                    part = best[:, first:last]
+                    np.maximum(part, win_p[:, first:last, :, k], out=part)
+            yield p, lo_i, hi_i, best
+
     def delta(self, x: np.ndarray, classes: np.ndarray, batch_mutants: int = 9600, eps: float = 1e-6) -> np.ndarray:
         """Mutant-minus-reference logit map, as :func:`evaluator.attribution.ism_delta` returns it.
 
         x : ndarray, shape (S, 4, L), float32 one-hot. classes : ndarray, shape (S,).
-        Returns float64, shape (S, 4, L), 0 at each reference base.
+        Returns float64, shape (S, 4, L), 0 at each reference base (and exactly 0 for a mutant that
+        changes no pooled value: its logits are the reference's).
         """
         s, _, length = x.shape
-        w, pad = self.width, self.pad_left
-        head_in = self.head.get_inputs()[0].name
-        ref_taps = self.head.run(None, {head_in: np.ascontiguousarray(x, np.float32)})[0]  # (S, F, L)
+        w = self.width
+        x = np.ascontiguousarray(x, np.float32)
+        codes = None if self.first is None else FirstLayerDelta.codes(x)
         windows_p = self._pool_windows()
-        ref_pooled = np.stack([ref_taps[:, :, a:b + 1].max(axis=2) for a, b in windows_p], axis=2)  # (S, F, P)
-        ref_logits = self._logits(ref_pooled, eps)[np.arange(s), classes]
-        # crop for position i: c[t] = x[i - w + 1 + t], t in [0, 2w - 1), zeros outside the sequence
-        xp = np.zeros((s, 4, length + 2 * (w - 1)), np.float32)
-        xp[:, :, w - 1:w - 1 + length] = x
+        if codes is not None:  # pre-activation + one weight column per changed tap
+            first = self.first
+            ref_pre = first.reference(x)  # (S, F, L)
+            ref_taps = ref_pre if first.monotone else first.act_values(ref_pre)
+            pooled = np.stack([ref_taps[:, :, a:b + 1].max(axis=2) for a, b in windows_p], axis=2)  # (S, F, P)
+            ref_pooled = first.act_values(pooled) if first.monotone else pooled
+        else:  # each mutant's crop through the first layer
+            ref_taps = self.head.run(None, {self.head.get_inputs()[0].name: x})[0]  # (S, F, L)
+            ref_pooled = np.stack([ref_taps[:, :, a:b + 1].max(axis=2) for a, b in windows_p], axis=2)
+            xp = np.zeros((s, 4, length + 2 * (w - 1)), np.float32)
+            xp[:, :, w - 1:w - 1 + length] = x
+        ref_out, state = self.tail.reference(ref_pooled)
+        ref_logits = self._to_logits(ref_out, eps)[np.arange(s), classes]
         ref = x.argmax(axis=1)
         delta = np.zeros((s, 4, length), np.float64)
         positions = np.arange(length)
         step = max(1, batch_mutants // (3 * length))
-        for start in range(0, s, step):
-            seqs = np.arange(start, min(s, start + step))
-            b = seqs.size
-            crops = np.lib.stride_tricks.sliding_window_view(xp[seqs], 2 * w - 1, axis=2)  # (b, 4, L, 2w-1)
-            crops = np.repeat(crops.transpose(0, 2, 1, 3)[:, :, None], 3, axis=2).copy()  # (b, L, 3, 4, 2w-1)
-            alts = (ref[seqs][:, :, None] + np.arange(1, 4)) % 4  # (b, L, 3)
-            crops[:, :, :, :, w - 1] = 0.0
-            bi, li, ji = np.meshgrid(np.arange(b), positions, np.arange(3), indexing="ij")
-            crops[bi, li, ji, alts, w - 1] = 1.0
-            win = self._crop_taps(crops.reshape(-1, 4, 2 * w - 1))
-            win = win.reshape(b, length, 3, -1, w)  # column k = tap position i + pad - w + 1 + k
-            pooled = np.repeat(ref_pooled[seqs][:, None, None], 3, axis=2)
-            pooled = np.repeat(pooled, length, axis=1)  # (b, L, 3, F, P)
-            for p, (a, e) in enumerate(windows_p):
-                # positions whose changed range [i + pad - w + 1, i + pad] meets [a, e]
-                lo_i, hi_i = max(0, a - pad), min(length - 1, e - pad + w - 1)
-                if lo_i > hi_i:
-                    continue
-                ii = np.arange(lo_i, hi_i + 1)
-                seg = ref_taps[seqs][:, :, a:e + 1]  # (b, F, e - a + 1)
-                best = np.full((b, ii.size, 3, seg.shape[1]), -np.inf, np.float32)
-                o1 = ii + pad - w + 1  # first changed tap position of each i (increasing)
-                left = o1 - 1 - a  # unchanged ref positions a .. o1 - 1 (when left >= 0)
-                sl = slice(int(np.searchsorted(left, 0)), ii.size)
-                if sl.start < sl.stop:
-                    before = np.maximum.accumulate(seg, axis=2)  # max of ref over [a, t]
-                    np.maximum(best[:, sl], before[:, :, left[sl]].transpose(0, 2, 1)[:, :, None], out=best[:, sl])
-                right = o1 + w - a  # unchanged ref positions o2 + 1 .. e (when right <= e - a)
-                sl = slice(0, int(np.searchsorted(right, e - a, side="right")))
-                if sl.start < sl.stop:
-                    after = np.maximum.accumulate(seg[:, :, ::-1], axis=2)[:, :, ::-1]  # max over [t, e]
-                    np.maximum(best[:, sl], after[:, :, right[sl]].transpose(0, 2, 1)[:, :, None], out=best[:, sl])
-                win_p = win[:, lo_i:hi_i + 1]  # (b, n, 3, F, w)
-                for k in range(w):  # tap position o1 + k, inside [a, e] for a contiguous run of i
-                    first = int(np.searchsorted(o1 + k, a))
-                    last = int(np.searchsorted(o1 + k, e, side="right"))
-                    if first < last:
-                        part = best[:, first:last]
-                        np.maximum(part, win_p[:, first:last, :, :, k], out=part)
-                pooled[:, lo_i:hi_i + 1, :, :, p] = best
-            logits = self._logits(pooled.reshape(b * length * 3, *pooled.shape[3:]), eps).reshape(b, length, 3, -1)
-            chosen = np.take_along_axis(logits, classes[seqs][:, None, None, None], axis=3)[..., 0]
-            delta[seqs[:, None, None], alts, positions[None, :, None]] = chosen - ref_logits[seqs][:, None, None]
+        with single_threaded_blas():  # small matrix products: a second BLAS thread only spins (see ppm.py)
+            for start in range(0, s, step):
+                seqs = np.arange(start, min(s, start + step))
+                b = seqs.size
+                alts = (ref[seqs][:, :, None] + np.arange(1, 4)) % 4  # (b, L, 3)
+                if codes is None:
+                    win = self._crop_windows(xp[seqs], ref[seqs], alts)
+                elif self.first.monotone:
+                    win = self.first.windows(ref_pre[seqs], codes[seqs], self.pad_left)
+                else:
+                    win = self.first.windows_act(self.first.windows(ref_pre[seqs], codes[seqs], self.pad_left))
+                changed = np.zeros((b, length, 3), bool)
+                columns = []
+                for p, lo, hi, best in self._changed_columns(ref_taps[seqs], win):
+                    if codes is not None and self.first.monotone and self.first.act is not None:
+                        best = self.first.act_values(best.reshape(-1, best.shape[3], 1)).reshape(best.shape)
+                    changed[:, lo:hi + 1] |= (best != ref_pooled[seqs][:, None, None, :, p]).any(axis=3)
+                    columns.append((p, lo, hi, best))
+                out = self.tail.mutants(state, seqs, length, columns)
+                logits = self._to_logits(out, eps).reshape(b, length, 3, -1)
+                chosen = np.take_along_axis(logits, classes[seqs][:, None, None, None], axis=3)[..., 0]
+                chosen = np.where(changed, chosen - ref_logits[seqs][:, None, None], 0.0)
+                delta[seqs[:, None, None], alts, positions[None, :, None]] = chosen
         return delta
-
-
-def _unpadded(head, input_name: str):
-    """A copy of the head graph whose first conv (the one reading ``input_name``) has no padding."""
-    import onnx
-    from onnx import helper
-
-    model = onnx.ModelProto()
-    model.CopyFrom(head)
-    conv = next(n for n in model.graph.node if n.op_type == "Conv" and n.input[0] == input_name)
-    kept = [a for a in conv.attribute if a.name not in ("auto_pad", "pads")]
-    del conv.attribute[:]
-    conv.attribute.extend(kept + [helper.make_attribute("pads", [0, 0])])
-    return model
-
-
-def _pool_geometry(pool, length: int) -> tuple[int, int, int, int]:
-    """(kernel, stride, left pad, output length) of a 1-D MaxPool over a length-``length`` input."""
-    attrs = {a.name: a for a in pool.attribute}
-    kernel = list(attrs["kernel_shape"].ints) if "kernel_shape" in attrs else []
-    if len(kernel) != 1:
-        raise NotIncremental(f"MaxPool kernel {kernel} is not 1-D")
-    k = int(kernel[0])
-    stride = int(list(attrs["strides"].ints)[0]) if "strides" in attrs else 1
-    if "dilations" in attrs and any(int(d) != 1 for d in attrs["dilations"].ints):
-        raise NotIncremental("dilated MaxPool")
-    if "ceil_mode" in attrs and int(attrs["ceil_mode"].i) != 0:
-        raise NotIncremental("MaxPool with ceil_mode")
-    auto = attrs["auto_pad"].s.decode() if "auto_pad" in attrs else "NOTSET"
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        n_out = -(-length // stride)
-        total = max((n_out - 1) * stride + k - length, 0)
-        pad = total // 2 if auto == "SAME_UPPER" else total - total // 2
-    elif auto == "VALID":
-        pad, n_out = 0, (length - k) // stride + 1
-    else:
-        pads = list(attrs["pads"].ints) if "pads" in attrs else [0, 0]
-        pad = int(pads[0])
-        n_out = (length + int(pads[0]) + int(pads[1]) - k) // stride + 1
-    if n_out < 1:
-        raise NotIncremental("MaxPool output is empty")
-    return k, stride, pad, n_out
 
 
 def build_incremental(model: OnnxModel) -> IncrementalIsm | None:
