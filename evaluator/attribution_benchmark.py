@@ -258,7 +258,7 @@ def _subset_means(maps, xs, masks, n: int, methods: tuple[str, ...]) -> dict[str
 
     out = {}
     for m in methods:
-        per = per_sequence_metrics(position_scores(m, maps[m][:n], xs[:n]), _sub_masks(masks, n))["auroc"]
+        per = per_sequence_metrics(position_scores(m, maps[m][:n], xs[:n]), _sub_masks(masks, n), ("auroc",))["auroc"]
         out[m] = float(np.nanmean(per)) if np.isfinite(per).any() else None
     return out
 

@@ -28,6 +28,7 @@ sequences (``n_boot`` resamples, fixed seed).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -129,30 +130,118 @@ def _average_precision(pos: np.ndarray, neg: np.ndarray) -> float:
     return unit_score(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def per_sequence_metrics(scores: np.ndarray, masks: ClassMasks) -> dict[str, np.ndarray]:
-    """Every metric for every sequence (NaN where undefined).
+def per_sequence_metrics(scores: np.ndarray, masks: ClassMasks,
+                         metrics: tuple[str, ...] = METRICS) -> dict[str, np.ndarray]:
+    """Every metric in ``metrics`` for every sequence (NaN where undefined).
 
     scores : ndarray, shape (S, L), non-negative. Returns metric name -> float ndarray, shape (S,).
+
+    All sequences at once (sorting along the rows); every value is bit for bit what
+    :func:`_auroc`, :func:`_average_precision` and the sums on each sequence's own arrays give
+    (the same integer counts, the same float operations in the same order; tested).
     """
-    s = len(scores)
-    out = {m: np.full(s, np.nan) for m in METRICS}
-    for i in range(s):
-        sc = np.asarray(scores[i], np.float64)
-        own, dis, bg = masks.own[i], masks.distractor[i], masks.background[i]
-        p, d, b = sc[own], sc[dis], sc[bg]
-        if p.size == 0:
-            continue
-        out["auroc"][i] = _auroc(p, b)
-        out["aupr"][i] = _average_precision(p, b)
-        total = sc[own | dis | bg].sum()
-        if total > 0:
-            out["mass_in_motif"][i] = unit_score(p.sum() / total)
-            out["mass_in_distractors"][i] = unit_score(d.sum() / total)
-        if b.size:
-            out["background_fpr"][i] = float((b >= np.median(p)).mean())
-        if d.size:
-            out["own_vs_distractor_auroc"][i] = _auroc(p, d)
+    sc = np.asarray(scores, np.float64)
+    s = len(sc)
+    own, dis, bg = (np.asarray(m, bool) for m in (masks.own, masks.distractor, masks.background))
+    n_own, n_dis, n_bg = own.sum(axis=1), dis.sum(axis=1), bg.sum(axis=1)
+    has = n_own > 0
+    out = {m: np.full(s, np.nan) for m in metrics}
+    if not s:
+        return out
+    if "auroc" in metrics:
+        out["auroc"] = _rows_auroc(sc, own, bg, n_own, n_bg)
+    if "own_vs_distractor_auroc" in metrics:
+        out["own_vs_distractor_auroc"] = _rows_auroc(sc, own, dis, n_own, n_dis)
+    if "aupr" in metrics:
+        out["aupr"] = _rows_average_precision(sc, own, bg, n_own)
+    if "background_fpr" in metrics:
+        med = _rows_median(sc, own, n_own)
+        ok = has & (n_bg > 0)
+        above = ((sc >= med[:, None]) & bg).sum(axis=1)
+        out["background_fpr"][ok] = above[ok] / n_bg[ok]
+    if "mass_in_motif" in metrics or "mass_in_distractors" in metrics:
+        motif, distractors = np.full(s, np.nan), np.full(s, np.nan)
+        for i in np.flatnonzero(has):  # sums of each sequence's own arrays (pairwise summation order kept)
+            row = sc[i]
+            total = row[own[i] | dis[i] | bg[i]].sum()
+            if total > 0:
+                motif[i] = row[own[i]].sum() / total
+                distractors[i] = row[dis[i]].sum() / total
+        for m, v in (("mass_in_motif", motif), ("mass_in_distractors", distractors)):
+            if m in metrics:
+                out[m] = unit_score(v)
     return out
+
+
+def _rows_auroc(sc: np.ndarray, pos: np.ndarray, neg: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray) -> np.ndarray:
+    """:func:`_auroc` of every row: ``pos``/``neg`` masks, shape (S, L); NaN where either set is empty."""
+    order = np.argsort(sc, axis=1, kind="stable")
+    val = np.take_along_axis(sc, order, axis=1)
+    is_pos = np.take_along_axis(pos, order, axis=1)
+    is_neg = np.take_along_axis(neg, order, axis=1)
+    neg_incl = np.cumsum(is_neg, axis=1)  # negatives at or before each sorted place
+    s, length = sc.shape
+    idx = np.broadcast_to(np.arange(length), (s, length))
+    new_group = np.ones((s, length), bool)
+    new_group[:, 1:] = val[:, 1:] != val[:, :-1]
+    start = np.maximum.accumulate(np.where(new_group, idx, 0), axis=1)  # first place of each tie group
+    end_group = np.ones((s, length), bool)
+    end_group[:, :-1] = new_group[:, 1:]
+    end = np.minimum.accumulate(np.where(end_group, idx, length - 1)[:, ::-1], axis=1)[:, ::-1]  # last place
+    neg_before = np.take_along_axis(neg_incl, start, axis=1) - np.take_along_axis(is_neg, start, axis=1)
+    neg_tied = np.take_along_axis(neg_incl, end, axis=1) - neg_before
+    below = np.where(is_pos, neg_before, 0).sum(axis=1)  # int64 counts, as searchsorted's sums
+    ties = np.where(is_pos, neg_tied, 0).sum(axis=1)
+    out = np.full(s, np.nan)
+    ok = (n_pos > 0) & (n_neg > 0)
+    out[ok] = (below[ok] + 0.5 * ties[ok]) / (n_pos[ok] * n_neg[ok])  # _auroc's formula on the same integers
+    return unit_score(out)
+
+
+def _rows_average_precision(sc: np.ndarray, pos: np.ndarray, neg: np.ndarray, n_pos: np.ndarray) -> np.ndarray:
+    """:func:`_average_precision` of every row (NaN where ``pos`` is empty)."""
+    s, length = sc.shape
+    member = pos | neg
+    key = np.where(member, -sc, np.inf)  # members by decreasing score first, the rest after them
+    order = np.argsort(key, axis=1, kind="stable")
+    val = np.take_along_axis(key, order, axis=1)
+    is_member = np.take_along_axis(member, order, axis=1)
+    seen = np.cumsum(is_member, axis=1)  # last + 1 of _average_precision at each member
+    tp = np.cumsum(np.take_along_axis(pos, order, axis=1), axis=1).astype(np.float64)
+    group_end = is_member.copy()
+    group_end[:, :-1] &= (val[:, 1:] != val[:, :-1]) | ~is_member[:, 1:]
+    precision = tp / np.maximum(seen, 1)
+    recall = tp / np.maximum(n_pos, 1)[:, None]
+    first = np.argsort(~group_end, axis=1, kind="stable")  # each row's group ends first, in order
+    recall = np.take_along_axis(recall, first, axis=1)
+    terms = np.diff(recall, axis=1, prepend=0.0) * np.take_along_axis(precision, first, axis=1)
+    n_groups = group_end.sum(axis=1)
+    out = np.full(s, np.nan)
+    for i in np.flatnonzero(n_pos > 0):  # the sum over this row's groups only, in order (as np.sum sums them)
+        out[i] = np.sum(terms[i, :n_groups[i]])
+    return unit_score(out)
+
+
+def _rows_median(sc: np.ndarray, pos: np.ndarray, n_pos: np.ndarray) -> np.ndarray:
+    """``np.median`` of each row's ``pos`` values (NaN where there are none).
+
+    np.median is the mean of the middle one or two sorted values, ``(a + b) / 2``; with one middle
+    value ``(a + a) / 2 == a`` exactly.
+    """
+    srt = np.sort(np.where(pos, sc, np.inf), axis=1)
+    n = np.maximum(n_pos, 1)[:, None]
+    lo = np.take_along_axis(srt, (n - 1) // 2, axis=1)[:, 0]
+    hi = np.take_along_axis(srt, n // 2, axis=1)[:, 0]
+    return np.where(n_pos > 0, (lo + hi) / 2, np.nan)
+
+
+@lru_cache(maxsize=4)
+def resample_indices(seed: int, n_boot: int, size: int) -> np.ndarray:
+    """``default_rng(seed).integers(0, size, (n_boot, size))``, read-only: every metric with ``size`` values
+    resamples the same sequences, so the draw is made once (per process) and shared."""
+    idx = np.random.default_rng(seed).integers(0, size, size=(n_boot, size))
+    idx.flags.writeable = False
+    return idx
 
 
 def bootstrap_summary(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
@@ -164,8 +253,7 @@ def bootstrap_summary(values: np.ndarray, n_boot: int = 1000, seed: int = 0, lev
     v = v[np.isfinite(v)]
     if v.size == 0:
         return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+    means = v[resample_indices(seed, n_boot, v.size)].mean(axis=1)
     alpha = (1 - level) / 2
     return {"mean": float(v.mean()), "ci_low": float(np.quantile(means, alpha)),
             "ci_high": float(np.quantile(means, 1 - alpha)), "n": int(v.size)}

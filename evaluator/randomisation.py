@@ -99,7 +99,7 @@ def cascading_randomisation(path, length: int, x: np.ndarray, classes: np.ndarra
                 continue
             aurocs = {}
             for m in methods:
-                per = per_sequence_metrics(position_scores(m, maps[m], x), masks)["auroc"]
+                per = per_sequence_metrics(position_scores(m, maps[m], x), masks, ("auroc",))["auroc"]
                 aurocs[m] = float(np.nanmean(per)) if np.isfinite(per).any() and np.isfinite(maps[m]).all() else None
             steps.append({"layers_randomised": n, "auroc": aurocs})
     last = next((s for s in reversed(steps) if "auroc" in s), None)
