@@ -93,3 +93,135 @@ def test_unpadded_crop_head_gives_the_padded_heads_columns_bit_for_bit(path):
     padded = inc.head.run(None, {inc.head.get_inputs()[0].name: crops})[0][:, :, pad:pad + w]
     assert got.shape == padded.shape == (64, padded.shape[1], w)
     np.testing.assert_array_equal(got, padded)
+
+
+def test_every_pooled_baseline_takes_both_shortcuts():
+    """The equality test above runs the first-layer delta and the conv-delta tail on every zoo model that splits."""
+    from evaluator.ism_first_layer import FirstLayerDelta
+    from evaluator.ism_tail import ConvDeltaTail
+
+    for path in (p for p in BASELINES if "cnn-1-" not in str(p)):
+        inc = incremental_ism(OnnxModel(path, 200))
+        assert isinstance(inc.first, FirstLayerDelta), path
+        assert isinstance(inc.tail, ConvDeltaTail), path
+        assert inc.first.monotone  # ReLU or exp: the pool runs on pre-activations
+
+
+def _pooled_model(tmp_path, name: str, *, after_pool: str = "conv", activation: str = "Relu",
+                  first_weight: str = "initializer", seed: int = 0):
+    """conv 8 x 4 x 7 (same) -> activation -> maxpool 10 -> [conv 16 x 8 x 3 | ...] -> flatten -> dense 12.
+
+    after_pool: ``"conv"`` (the conv-delta tail applies), ``"flatten"`` (pool straight into the dense layer),
+    ``"strided"`` (the conv after the pool has stride 2), ``"two_readers"`` (the pooled tensor also reaches
+    the dense layer through a skip path). first_weight: ``"initializer"`` or ``"constant_node"`` (the first
+    conv's weight made by a Constant node: no first-layer delta).
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    from test_evaluator_builders import OPSET
+
+    rng = np.random.default_rng(seed)
+    length, f, w, c2 = 200, 8, 7, 16
+    w1 = rng.normal(0, 0.5, (f, 4, w)).astype(np.float32)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.1, f).astype(np.float32), "b1")]
+    nodes = []
+    if first_weight == "initializer":
+        inits.append(numpy_helper.from_array(w1, "w1"))
+    else:
+        nodes.append(helper.make_node("Constant", [], ["w1"], value=numpy_helper.from_array(w1, "w1_value")))
+    nodes += [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[3, 3], kernel_shape=[w]),
+              helper.make_node(activation, ["c1"], ["first_layer"]),
+              helper.make_node("MaxPool", ["first_layer"], ["p1"], kernel_shape=[10], strides=[10])]
+    pooled = length // 10
+    if after_pool == "flatten":
+        nodes.append(helper.make_node("Flatten", ["p1"], ["flat"], axis=1))
+        width = f * pooled
+    else:
+        stride = 2 if after_pool == "strided" else 1
+        inits += [numpy_helper.from_array(rng.normal(0, 0.2, (c2, f, 3)).astype(np.float32), "w2"),
+                  numpy_helper.from_array(rng.normal(0, 0.1, c2).astype(np.float32), "b2")]
+        nodes += [helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1], strides=[stride],
+                                   kernel_shape=[3]),
+                  helper.make_node("Relu", ["c2"], ["a2"]),
+                  helper.make_node("Flatten", ["a2"], ["flat2"], axis=1)]
+        width = c2 * (pooled // stride)
+        if after_pool == "two_readers":
+            nodes += [helper.make_node("Flatten", ["p1"], ["skip"], axis=1),
+                      helper.make_node("Concat", ["flat2", "skip"], ["flat"], axis=1)]
+            width += f * pooled
+        else:
+            nodes.append(helper.make_node("Identity", ["flat2"], ["flat"]))
+    inits += [numpy_helper.from_array(rng.normal(0, 0.1, (width, 12)).astype(np.float32), "wd"),
+              numpy_helper.from_array(np.zeros(12, np.float32), "bd")]
+    nodes += [helper.make_node("Gemm", ["flat", "wd", "bd"], ["logits"]),
+              helper.make_node("Sigmoid", ["logits"], ["probs"])]
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, length])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 12]),
+         helper.make_tensor_value_info("first_layer", TensorProto.FLOAT, ["batch", f, length]),
+         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 12])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"motifbench.logits_output": "logits"})
+    onnx.checker.check_model(model)
+    return save(model, tmp_path / f"{name}.onnx")
+
+
+@pytest.mark.parametrize("after_pool, tail_kind", [("conv", "conv-delta"), ("flatten", "plain"),
+                                                   ("strided", "plain"), ("two_readers", "plain")])
+def test_the_conv_delta_tail_applies_only_to_one_plain_conv_after_the_pool(tmp_path, after_pool, tail_kind):
+    """Pool -> stride-1 conv takes the shortcut; a dense layer, a strided conv or a second reader of the pooled
+    tensor keep the whole tail in ONNX Runtime. Either way incremental ISM equals full ISM."""
+    model = OnnxModel(_pooled_model(tmp_path, after_pool, after_pool=after_pool), 200)
+    inc = IncrementalIsm.build(model)
+    assert inc.tail.kind == tail_kind
+    x = random_onehot(3, 200, seed=11)
+    x[2, :, 100:130] = 0.0
+    classes = np.array([2, 7, 11])
+    full = full_ism_delta(model, x, classes)
+    np.testing.assert_allclose(inc.delta(x, classes), full, rtol=1e-6, atol=1e-5)
+    assert np.abs(full).max() > 0
+
+
+@pytest.mark.parametrize("activation, monotone", [("Relu", True), ("Exp", True), ("Abs", False), ("Neg", False)])
+def test_the_pool_runs_before_the_activation_only_when_it_cannot_reorder_a_max(tmp_path, activation, monotone):
+    """max(act(v)) == act(max(v)) for a non-decreasing act; |v| and -v are not, so their windows are activated first."""
+    model = OnnxModel(_pooled_model(tmp_path, activation, activation=activation, seed=3), 200)
+    inc = IncrementalIsm.build(model)
+    assert inc.first is not None and inc.first.monotone is monotone
+    x = random_onehot(3, 200, seed=4)
+    classes = np.array([0, 3, 9])
+    np.testing.assert_allclose(inc.delta(x, classes), full_ism_delta(model, x, classes), rtol=1e-6, atol=1e-5)
+
+
+def test_a_computed_first_layer_weight_or_a_soft_input_uses_the_crop_head(tmp_path):
+    """No first-layer delta without a stored weight, nor for inputs that are not one-hot/N: crops through ORT."""
+    model = OnnxModel(_pooled_model(tmp_path, "const", first_weight="constant_node"), 200)
+    inc = IncrementalIsm.build(model)
+    assert inc.first is None and inc.crop_head is not None
+    x = random_onehot(2, 200, seed=8)
+    classes = np.array([1, 4])
+    np.testing.assert_allclose(inc.delta(x, classes), full_ism_delta(model, x, classes), rtol=1e-6, atol=1e-5)
+
+    model = OnnxModel(_pooled_model(tmp_path, "soft"), 200)
+    inc = IncrementalIsm.build(model)
+    assert inc.first is not None
+    soft = (0.9 * random_onehot(2, 200, seed=9) + 0.025).astype(np.float32)  # every base 0.025, the called one 0.925
+    np.testing.assert_allclose(inc.delta(soft, classes), full_ism_delta(model, soft, classes), rtol=1e-6, atol=1e-5)
+
+
+def test_a_mutant_that_changes_no_pooled_value_gets_exactly_zero(tmp_path):
+    """Such a mutant's logits are the reference's: its delta is 0, not ONNX Runtime's round-off."""
+    path = next(p for p in BASELINES if "cnn-25-relu" in str(p))
+    model = OnnxModel(path, 200)
+    inc = incremental_ism(model)
+    x = random_onehot(4, 200, seed=12)
+    classes = np.array([0, 1, 2, 3])
+    got = inc.delta(x, classes)
+    full = full_ism_delta(model, x, classes)
+    ref = x.argmax(axis=1)
+    alt = np.ones_like(got, bool)
+    alt[np.arange(4)[:, None], ref, np.arange(200)[None]] = False
+    zero = (got == 0) & alt
+    assert zero.any()  # ReLU filters: some substitutions move no pooled max
+    np.testing.assert_allclose(full[zero], 0.0, atol=1e-5)
