@@ -266,7 +266,9 @@ class IncrementalIsm:
                         best = self.first.act_values(best.reshape(-1, best.shape[3], 1)).reshape(best.shape)
                     changed[:, lo:hi + 1] |= (best != ref_pooled[seqs][:, None, None, :, p]).any(axis=3)
                     columns.append((p, lo, hi, best))
-                out = self.tail.mutants(state, seqs, length, columns)
+                if not changed.any():  # every delta of these sequences is 0
+                    continue
+                out = self.tail.mutants(state, seqs, length, columns, changed)  # rows of unchanged mutants: 0
                 logits = self._to_logits(out, eps).reshape(b, length, 3, -1)
                 chosen = np.take_along_axis(logits, classes[seqs][:, None, None, None], axis=3)[..., 0]
                 chosen = np.where(changed, chosen - ref_logits[seqs][:, None, None], 0.0)

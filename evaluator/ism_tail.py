@@ -50,17 +50,22 @@ class PlainTail:
         """Reference outputs ``(S, K)`` and the state :meth:`mutants` needs. ref_pooled : shape (S, F, P)."""
         return self._run(ref_pooled), ref_pooled
 
-    def mutants(self, state, seqs: np.ndarray, length: int, columns) -> np.ndarray:
-        """Outputs of every mutant of sequences ``seqs``, shape ``(b * L * 3, K)`` (position-major, then base).
+    def mutants(self, state, seqs: np.ndarray, length: int, columns, changed: np.ndarray) -> np.ndarray:
+        """Outputs of the changed mutants of sequences ``seqs``, shape ``(b * L * 3, K)`` (sequence, position, base).
 
         columns : iterable of ``(p, lo, hi, best)``, ``best`` shape ``(b, hi - lo + 1, 3, F)``.
+        changed : bool, shape (b, L, 3), the mutants that change a pooled value (at least one); the other rows
+            are 0 (not run: their outputs are the reference's).
         """
         ref = state[seqs]  # (b, F, P)
         pooled = np.empty((len(seqs), length, 3) + ref.shape[1:], np.float32)
         pooled[...] = ref[:, None, None]
         for p, lo, hi, best in columns:
             pooled[:, lo:hi + 1, :, :, p] = best
-        return self._run(pooled.reshape(-1, *ref.shape[1:]))
+        got = self._run(pooled[changed])
+        out = np.zeros(changed.shape + got.shape[1:], got.dtype)
+        out[changed] = got
+        return out.reshape(changed.size, -1)
 
     def _run(self, pooled: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: pooled})[0]
@@ -99,37 +104,46 @@ class ConvDeltaTail:
             self._blocks[(p, t_out)] = block.reshape(f, c * t_out)
         return self._blocks[(p, t_out)]
 
-    def mutants(self, state, seqs: np.ndarray, length: int, columns) -> np.ndarray:
+    def mutants(self, state, seqs: np.ndarray, length: int, columns, changed: np.ndarray) -> np.ndarray:
         """As :meth:`PlainTail.mutants`.
 
         Positions are grouped by the pooled columns they change; per group one matrix product
         ``[diff_p1, diff_p2, ..., one-hot sequence] @ [block_p1; block_p2; ...; reference conv]`` writes the
-        mutants' conv outputs, shape (n * 3 * b, C * T), position-major.
+        changed mutants' conv outputs, shape (rows, C * T), position-major.
         """
         ref_pooled, ref_conv = state[0][seqs], state[1][seqs]  # (b, F, P), (b, C, T)
         b, c, t_out = ref_conv.shape
         columns = {p: (lo, hi, best) for p, lo, hi, best in columns}
         which = [tuple(p for p, (lo, hi, _) in columns.items() if lo <= i <= hi) for i in range(length)]
-        conv = np.empty((length, 3, b, c * t_out), np.float32)
+        keep_all = changed.transpose(1, 2, 0)  # (L, 3, b), the order of the rows below
+        conv = np.empty((int(keep_all.sum()), c * t_out), np.float32)
         eye = np.broadcast_to(np.eye(b, dtype=np.float32), (3, b, b))
-        i0 = 0
+        i0 = row = 0
         while i0 < length:
             i1 = i0 + 1
             while i1 < length and which[i1] == which[i0]:
                 i1 += 1
             n = i1 - i0
+            keep = keep_all[i0:i1].reshape(-1)
+            n_keep = int(keep.sum())
+            if not n_keep:
+                i0 = i1
+                continue
             parts = []
             for p in which[i0]:
                 lo, _, best = columns[p]
                 diff = best[:, i0 - lo:i1 - lo] - ref_pooled[:, None, None, :, p]  # (b, n, 3, F)
                 parts.append(diff.transpose(1, 2, 0, 3))
             parts.append(np.broadcast_to(eye, (n, 3, b, b)))
-            left = np.concatenate(parts, axis=3).reshape(n * 3 * b, -1)
+            left = np.concatenate(parts, axis=3).reshape(n * 3 * b, -1)[keep]
             right = np.concatenate([self._block(p, t_out) for p in which[i0]] + [ref_conv.reshape(b, -1)])
-            np.matmul(left, right, out=conv[i0:i1].reshape(n * 3 * b, -1))
+            np.matmul(left, right, out=conv[row:row + n_keep])
+            row += n_keep
             i0 = i1
-        out = self._run(conv.reshape(-1, c, t_out))
-        return out.reshape(length, 3, b, -1).transpose(2, 0, 1, 3).reshape(b * length * 3, -1)
+        got = self._run(conv.reshape(-1, c, t_out))
+        out = np.zeros(keep_all.shape + got.shape[1:], got.dtype)
+        out[keep_all] = got
+        return np.ascontiguousarray(out.transpose(2, 0, 1, 3)).reshape(changed.size, -1)
 
     def _run(self, conv: np.ndarray) -> np.ndarray:
         return self.rest.run(None, {self.rest.get_inputs()[0].name: conv})[0]
