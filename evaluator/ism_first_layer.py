@@ -41,8 +41,9 @@ class FirstLayerDelta:
         cols = np.concatenate([weight[:, :, ::-1].transpose(1, 2, 0),  # [c, k, f] = W[f, c, w - 1 - k]
                                np.zeros((1, w, f), np.float32)])  # code 4: an N column adds nothing
         # [code, j, k, f]: new-minus-old column for alternative j of a column coded `code` (4 = N, read as A)
-        self.table = np.stack([np.stack([cols[((code if code < 4 else 0) + j) % 4] - cols[code]
-                                         for j in range(1, 4)]) for code in range(5)]).astype(np.float32)
+        table = np.stack([np.stack([cols[((code if code < 4 else 0) + j) % 4] - cols[code]
+                                    for j in range(1, 4)]) for code in range(5)]).astype(np.float32)
+        self.table_kj = np.ascontiguousarray(table.transpose(2, 1, 0, 3))  # [k, j, code, f]
 
     @staticmethod
     def codes(x: np.ndarray) -> np.ndarray | None:
@@ -61,30 +62,32 @@ class FirstLayerDelta:
         return values if self.act is None else self.act.run(None, {self.act.get_inputs()[0].name: values})[0]
 
     def windows(self, pre: np.ndarray, codes: np.ndarray, pad: int) -> np.ndarray:
-        """Every mutant's pre-activation at tap positions ``i + pad - w + 1 + k``, shape (b, L, 3, w, F).
+        """Every mutant's pre-activation at tap positions ``i + pad - w + 1 + k``, shape (w, 3, L, b, F).
 
         pre : shape (b, F, L), the reference pre-activation. codes : shape (b, L) from :meth:`codes`.
         Alternative ``j`` of position ``i`` is base ``(ref + j + 1) % 4`` (ref = 0 at an N). Columns outside
-        ``[0, L)`` hold meaningless values (no pooled window reads them).
+        ``[0, L)`` hold meaningless values (no pooled window reads them). ``[k, j, i]`` is a contiguous
+        ``(b, F)`` block: the max-pool reads runs of positions per ``k``.
         """
         b, f, length = pre.shape
         w = self.width
-        padded = np.zeros((b, length + 2 * (w - 1), f), np.float32)
-        padded[:, w - 1:w - 1 + length] = pre.transpose(0, 2, 1)
+        padded = np.zeros((length + 2 * (w - 1), b, f), np.float32)
+        padded[w - 1:w - 1 + length] = pre.transpose(2, 0, 1)
         s0, s1, s2 = padded.strides
-        ref_win = np.lib.stride_tricks.as_strided(padded[:, pad:], (b, length, w, f), (s0, s1, s1, s2),
-                                                  writeable=False)
-        out = self.table[codes]  # (b, L, 3, w, F)
-        out += ref_win[:, :, None]
+        ref_win = np.lib.stride_tricks.as_strided(padded[pad:], (w, length, b, f), (s0, s0, s1, s2),
+                                                  writeable=False)  # [k, i] = tap position i + pad - w + 1 + k
+        out = np.empty((w, 3, length, b, f), np.float32)
+        rows = codes.T
+        for k in range(w):  # a gather of (L, b) rows of F values per (k, j): faster than one 5-D gather
+            for j in range(3):
+                np.add(self.table_kj[k, j][rows], ref_win[k], out=out[k, j])
         return out
 
     def windows_act(self, windows: np.ndarray) -> np.ndarray:
-        """:meth:`act_values` on windows of shape (b, L, 3, w, F)."""
+        """:meth:`act_values` on windows of shape (..., F)."""
         if self.act is None:
             return windows
-        shape = windows.shape
-        flat = np.ascontiguousarray(windows.reshape(-1, shape[3], shape[4]).transpose(0, 2, 1))
-        return self.act_values(flat).transpose(0, 2, 1).reshape(shape)
+        return self.act_values(windows.reshape(-1, windows.shape[-1], 1)).reshape(windows.shape)
 
 
 def build_first_layer(proto, conv, path: tuple[str, ...], tap_name: str, input_name: str, options,

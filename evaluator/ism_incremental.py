@@ -159,7 +159,7 @@ class IncrementalIsm:
         return self.head.run(None, {self.head.get_inputs()[0].name: crops})[0][:, :, pad:pad + w]
 
     def _crop_windows(self, xp: np.ndarray, ref: np.ndarray, alts: np.ndarray) -> np.ndarray:
-        """Every mutant's tap columns from its ``2w - 1`` crop, shape (b, L, 3, w, F).
+        """Every mutant's tap columns from its ``2w - 1`` crop, shape (w, 3, L, b, F) (a view).
 
         xp : shape (b, 4, L + 2w - 2), the sequences with ``w - 1`` zero columns each side.
         ref, alts : shapes (b, L), (b, L, 3).
@@ -173,7 +173,7 @@ class IncrementalIsm:
         bi, li, ji = np.meshgrid(np.arange(b), np.arange(length), np.arange(3), indexing="ij")
         crops[bi, li, ji, alts, w - 1] = 1.0
         win = self._crop_taps(crops.reshape(-1, 4, 2 * w - 1))
-        return win.reshape(b, length, 3, -1, w).transpose(0, 1, 2, 4, 3)  # [..., k, :] = tap position i + pad - w + 1 + k
+        return win.reshape(b, length, 3, -1, w).transpose(4, 2, 1, 0, 3)  # [k] = tap position i + pad - w + 1 + k
 
     def _pool_windows(self) -> list[tuple[int, int]]:
         """Each pooled position's tap range [a, b] (padding excluded)."""
@@ -184,12 +184,12 @@ class IncrementalIsm:
     def _changed_columns(self, ref_taps: np.ndarray, win: np.ndarray):
         """Each pooled column's new values for the mutants that can change it.
 
-        ref_taps : shape (b, F, L). win : shape (b, L, 3, w, F), every mutant's changed tap columns (both
+        ref_taps : shape (L, b, F). win : shape (w, 3, L, b, F), every mutant's changed tap columns (both
         may be pre-activations instead, for a non-decreasing activation: the max is taken before it).
         Yields ``(p, lo, hi, best)``: the positions ``lo .. hi`` whose changed tap range meets pooled
-        column ``p``'s window, and their mutants' max over that window, shape (b, hi - lo + 1, 3, F).
+        column ``p``'s window, and their mutants' max over that window, shape (3, hi - lo + 1, b, F).
         """
-        length = ref_taps.shape[2]
+        length = ref_taps.shape[0]
         w, pad = self.width, self.pad_left
         for p, (a, e) in enumerate(self._pool_windows()):
             # positions whose changed range [i + pad - w + 1, i + pad] meets [a, e]
@@ -197,26 +197,25 @@ class IncrementalIsm:
             if lo_i > hi_i:
                 continue
             ii = np.arange(lo_i, hi_i + 1)
-            seg = ref_taps[:, :, a:e + 1]  # (b, F, e - a + 1)
-            best = np.full((seg.shape[0], ii.size, 3, seg.shape[1]), -np.inf, np.float32)
+            seg = ref_taps[a:e + 1]  # (e - a + 1, b, F)
+            best = np.full((3, ii.size) + seg.shape[1:], -np.inf, np.float32)
             o1 = ii + pad - w + 1  # first changed tap position of each i (increasing)
             left = o1 - 1 - a  # unchanged ref positions a .. o1 - 1 (when left >= 0)
             sl = slice(int(np.searchsorted(left, 0)), ii.size)
             if sl.start < sl.stop:
-                before = np.maximum.accumulate(seg, axis=2)  # max of ref over [a, t]
-                np.maximum(best[:, sl], before[:, :, left[sl]].transpose(0, 2, 1)[:, :, None], out=best[:, sl])
+                before = np.maximum.accumulate(seg, axis=0)  # max of ref over [a, t]
+                np.maximum(best[:, sl], before[left[sl]], out=best[:, sl])
             right = o1 + w - a  # unchanged ref positions o2 + 1 .. e (when right <= e - a)
             sl = slice(0, int(np.searchsorted(right, e - a, side="right")))
             if sl.start < sl.stop:
-                after = np.maximum.accumulate(seg[:, :, ::-1], axis=2)[:, :, ::-1]  # max over [t, e]
-                np.maximum(best[:, sl], after[:, :, right[sl]].transpose(0, 2, 1)[:, :, None], out=best[:, sl])
-            win_p = win[:, lo_i:hi_i + 1]  # (b, n, 3, w, F)
+                after = np.maximum.accumulate(seg[::-1], axis=0)[::-1]  # max over [t, e]
+                np.maximum(best[:, sl], after[right[sl]], out=best[:, sl])
             for k in range(w):  # tap position o1 + k, inside [a, e] for a contiguous run of i
                 first = int(np.searchsorted(o1 + k, a))
                 last = int(np.searchsorted(o1 + k, e, side="right"))
                 if first < last:
                     part = best[:, first:last]
-                    np.maximum(part, win_p[:, first:last, :, k], out=part)
+                    np.maximum(part, win[k, :, lo_i + first:lo_i + last], out=part)
             yield p, lo_i, hi_i, best
 
     def delta(self, x: np.ndarray, classes: np.ndarray, batch_mutants: int = 9600, eps: float = 1e-6) -> np.ndarray:
@@ -234,7 +233,7 @@ class IncrementalIsm:
         if codes is not None:  # pre-activation + one weight column per changed tap
             first = self.first
             ref_pre = first.reference(x)  # (S, F, L)
-            ref_taps = ref_pre if first.monotone else first.act_values(ref_pre)
+            ref_taps = ref_pre if first.monotone else first.act_values(ref_pre)  # (S, F, L)
             pooled = np.stack([ref_taps[:, :, a:b + 1].max(axis=2) for a, b in windows_p], axis=2)  # (S, F, P)
             ref_pooled = first.act_values(pooled) if first.monotone else pooled
         else:  # each mutant's crop through the first layer
@@ -259,13 +258,14 @@ class IncrementalIsm:
                     win = self.first.windows(ref_pre[seqs], codes[seqs], self.pad_left)
                 else:
                     win = self.first.windows_act(self.first.windows(ref_pre[seqs], codes[seqs], self.pad_left))
-                changed = np.zeros((b, length, 3), bool)
+                changed = np.zeros((3, length, b), bool)
                 columns = []
-                for p, lo, hi, best in self._changed_columns(ref_taps[seqs], win):
+                for p, lo, hi, best in self._changed_columns(np.ascontiguousarray(ref_taps[seqs].transpose(2, 0, 1)), win):
                     if codes is not None and self.first.monotone and self.first.act is not None:
-                        best = self.first.act_values(best.reshape(-1, best.shape[3], 1)).reshape(best.shape)
-                    changed[:, lo:hi + 1] |= (best != ref_pooled[seqs][:, None, None, :, p]).any(axis=3)
+                        best = self.first.windows_act(best)
+                    changed[:, lo:hi + 1] |= (best != ref_pooled[seqs][:, :, p]).any(axis=3)
                     columns.append((p, lo, hi, best))
+                changed = changed.transpose(2, 1, 0)  # (b, L, 3)
                 if not changed.any():  # every delta of these sequences is 0
                     continue
                 out = self.tail.mutants(state, seqs, length, columns, changed)  # rows of unchanged mutants: 0
