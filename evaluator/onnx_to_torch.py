@@ -35,6 +35,8 @@ because saturated probabilities give vanishing gradients).
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import sys
 import threading
 import types
@@ -281,9 +283,44 @@ def _wrap(fx_module, clip_logit: bool, eps: float, fixed_batch: int | None):
     return wrapped
 
 
+#: Converted modules kept per (file content, settings, probe): re-evaluating a model (and the randomisation
+#: check's randomised copies, the same bytes each time) converts and checks it once per process.
+_CONVERTED: OrderedDict = OrderedDict()
+CONVERTED_KEPT = 8
+
+
 def convert_model(path: str | Path, length: int, output_name: str | None = None, logits_output: str | None = None,
                   output_kind: str = "probabilities", probe: np.ndarray | None = None, eps: float = 1e-6,
                   atol: float = CHECK_ATOL, rtol: float = CHECK_RTOL) -> TorchLogits:
+    """:func:`convert_and_check`, or its earlier result for the same file bytes, settings and probe.
+
+    The conversion and both checks are deterministic functions of those, so a kept result is what a new
+    conversion would give (record values included); a failed conversion is not kept.
+    """
+    import hashlib
+
+    try:
+        content = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        content = None  # convert_and_check reports the unreadable file
+    probe_key = None if probe is None else (probe.shape, hashlib.sha256(
+        np.ascontiguousarray(probe, dtype=np.float32).tobytes()).hexdigest())
+    key = (content, length, output_name, logits_output, output_kind, probe_key, eps, atol, rtol)
+    if content is not None and key in _CONVERTED:
+        _CONVERTED.move_to_end(key)
+        return _CONVERTED[key]
+    converted = convert_and_check(path, length, output_name, logits_output, output_kind, probe, eps, atol, rtol)
+    if content is not None:
+        _CONVERTED[key] = converted
+        while len(_CONVERTED) > CONVERTED_KEPT:
+            _CONVERTED.popitem(last=False)
+    return converted
+
+
+def convert_and_check(path: str | Path, length: int, output_name: str | None = None,
+                      logits_output: str | None = None, output_kind: str = "probabilities",
+                      probe: np.ndarray | None = None, eps: float = 1e-6, atol: float = CHECK_ATOL,
+                      rtol: float = CHECK_RTOL) -> TorchLogits:
     """Convert an ONNX file to a torch module returning class logits, checked against ONNX Runtime.
 
     Parameters
