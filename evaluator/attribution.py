@@ -76,7 +76,7 @@ def ism_delta(model: OnnxModel, x: np.ndarray, classes: np.ndarray, batch_mutant
     if (INCREMENTAL_DEFAULT if incremental is None else incremental) and len(x):
         inc = incremental_ism(model)
         if inc is not None:
-            return inc.delta(np.asarray(x, np.float32), np.asarray(classes), eps=logit_eps)
+            return inc.delta(np.asarray(x, np.float32), np.asarray(classes), batch_mutants, eps=logit_eps)
     return full_ism_delta(model, x, classes, batch_mutants, logit_eps)
 
 

@@ -5,27 +5,37 @@ at the ``w`` positions whose window (filter width ``w``) covers ``i``. So,
 when a model's first layer is found and is the single path from the input
 to the output, ISM can
 
-1. run the *head* (input -> first-layer tap) once per sequence, and for each
-   mutant only on a ``2w - 1`` crop around the substitution, with the first
-   conv unpadded so it computes just the ``w`` columns the substitution
-   changes (each reads crop columns only, so they are the padded head's
-   columns bit for bit; tested on every bundled baseline);
+1. compute each mutant's first layer only at those ``w`` positions: from the
+   reference's pre-activation plus one weight column per position
+   (:mod:`evaluator.ism_first_layer`; when the first conv's weights are stored
+   constants and the input is one-hot/N), else by running a ``2w - 1`` crop
+   around the substitution through the first layer with the conv unpadded (it
+   computes just the ``w`` changed columns, bit for bit the padded head's);
 2. when the tap feeds a max-pool (every zoo model), update only the pooled
-   positions whose windows meet the changed ``w`` positions (a max is exact,
-   so this is the pool's own value);
-3. run the *tail* (pooled tensor -> ISM output) on the updated pooled tensors.
+   positions whose windows meet the changed ``w`` positions (a max is exact;
+   for a non-decreasing activation the max is taken on pre-activations and
+   the activation applied to the pooled values only);
+3. skip every mutant that moves no pooled value (its delta is exactly 0: its
+   logits are the reference's), and run the tail (pooled tensor -> ISM
+   output) on the others (:mod:`evaluator.ism_tail`): when the pooled tensor
+   feeds one stride-1 Conv, that conv is the reference's output plus the
+   change of the one or two pooled columns the mutant moves (one matrix
+   product, run by ONNX Runtime in front of the rest of the tail), else the
+   whole tail runs on the updated pooled tensors.
 
-The numbers are full ISM's up to float rounding (ONNX Runtime may fuse the
-split graphs differently): :meth:`IncrementalIsm.build` checks this on a
-probe before it is used, and :func:`evaluator.attribution.ism_delta` falls
-back to full ISM whenever the conditions fail (the reason is logged). On
-CNN-25 (30 x 19 first layer, 200 bp) the head costs 43k multiply-adds per
-mutant instead of 456k, and the tail starts from a 30 x 8 pooled tensor.
-(The tail, ~290k multiply-adds per mutant on CNN-25, is most of what is left:
-its second conv and dense layers see every pooled position, and a mutant
-changes one or two of the eight, so recomputing "only what changed" after the
-pool would save under a fifth of it.)
+The numbers are full ISM's up to float rounding (sums associated differently:
+the largest difference on the bundled baselines is about 2e-5 logit units,
+measured by ``perf/ism_speed.py``, tested to ``rtol 1e-6, atol 1e-5`` on every
+bundled baseline): :meth:`IncrementalIsm.build` checks this on a probe before
+it is used, and :func:`evaluator.attribution.ism_delta` falls back to full ISM
+whenever the conditions fail (the reason is logged). On CNN-25 (30 x 19 first
+layer, 200 bp, pool 25, then conv 128 x 30 x 5) a mutant costs about 570
+additions in the first layer instead of 456k multiply-adds, 9% of mutants skip
+the tail, and the tail's conv costs 46-76 multiply-adds per output value
+instead of 150; the dense layers after it (131k multiply-adds per mutant,
+ONNX Runtime) are most of what is left.
 """
+
 from __future__ import annotations
 
 import logging
@@ -218,12 +228,13 @@ class IncrementalIsm:
                     np.maximum(part, win[k, :, lo_i + first:lo_i + last], out=part)
             yield p, lo_i, hi_i, best
 
-    def delta(self, x: np.ndarray, classes: np.ndarray, batch_mutants: int = 9600, eps: float = 1e-6) -> np.ndarray:
+    def delta(self, x: np.ndarray, classes: np.ndarray, batch_mutants: int = 4800, eps: float = 1e-6) -> np.ndarray:
         """Mutant-minus-reference logit map, as :func:`evaluator.attribution.ism_delta` returns it.
 
         x : ndarray, shape (S, 4, L), float32 one-hot. classes : ndarray, shape (S,).
         Returns float64, shape (S, 4, L), 0 at each reference base (and exactly 0 for a mutant that
-        changes no pooled value: its logits are the reference's).
+        changes no pooled value: its logits are the reference's). ``batch_mutants`` sets how many
+        sequences' mutants are built at once (the numbers do not depend on it; tested).
         """
         s, _, length = x.shape
         w = self.width

@@ -1,31 +1,29 @@
 """The part of a model after its first-layer max-pool, run on ISM mutants' pooled tensors.
 
 Incremental ISM (:mod:`evaluator.ism_incremental`) hands over, per batch of
-sequences, the pooled columns each substitution changes: column ``p`` changes
-only for the positions ``i`` in a range ``[lo_p, hi_p]``, and there its new
-value is ``best_p``, shape ``(b, hi_p - lo_p + 1, 3, F)`` (3 alternative bases,
-``F`` filters); every other pooled value is the reference's. Two ways to run
-the rest of the model on that:
+``b`` sequences, the pooled columns each substitution changes: column ``p``
+changes only for the positions ``i`` in a range ``[lo_p, hi_p]``, and there
+its new value is ``best_p``, shape ``(3, hi_p - lo_p + 1, b, F)`` (3
+alternative bases, ``F`` filters); every other pooled value is the
+reference's. Only the mutants flagged ``changed`` are run (the others have the
+reference's logits). Two ways to run the rest of the model:
 
 * :class:`PlainTail`: write the changed columns into copies of the reference
-  pooled tensor, ``(b * L * 3, F, P)``, and run the whole tail in ONNX Runtime.
+  pooled tensor, ``(mutants, F, P)``, and run the whole tail in ONNX Runtime.
 * :class:`ConvDeltaTail`, when the pooled tensor feeds exactly one Conv (1-D,
-  stride 1, undilated, ungrouped, constant float32 weights): a convolution is
-  linear, so ``conv(pooled_mut) = conv(pooled_ref) + conv(pooled_mut -
-  pooled_ref)``, and the difference is zero outside the one or two columns a
-  substitution changes. The reference's conv output comes from ONNX Runtime;
-  each mutant adds ``W_k @ (best_p - ref_p)`` (NumPy float32, one matrix
-  product per column) at the output columns that read column ``p``; ONNX
-  Runtime runs the rest of the model from the conv's output. On CNN-25
-  (conv 128 x 30 x 5 over 8 pooled columns) the conv costs 19-38k
-  multiply-adds per mutant instead of 154k. The sums are associated
-  differently from ONNX Runtime's, so logits agree to float rounding
-  (checked on a probe like the rest of incremental ISM).
-
-Either way a mutant that changes no pooled value has exactly the reference's
-logits; :meth:`evaluator.ism_incremental.IncrementalIsm.delta` sets its delta
-to 0 without looking at the tail's output.
+  stride 1, undilated, ungrouped, constant float32 weights, known output
+  shape): a convolution is linear, so ``conv(pooled_mut) = conv(pooled_ref) +
+  conv(pooled_mut - pooled_ref)``, and the difference is zero outside the one
+  or two columns a substitution changes. Positions that change the same
+  columns form a group; per group, one matrix product ``[diff_p..., one-hot
+  sequence] @ [W_p blocks; reference conv outputs]`` gives the mutants' conv
+  outputs (CNN-25: ``K' = 30 + 16`` or ``60 + 16`` terms per value instead of
+  the conv's 150), and ONNX Runtime runs it (a MatMul put in front of the
+  rest of the tail) with the rest of the model. The sums are associated
+  differently from the conv's, so logits agree to float rounding (checked on
+  a probe like the rest of incremental ISM).
 """
+
 from __future__ import annotations
 
 import logging

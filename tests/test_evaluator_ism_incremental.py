@@ -225,3 +225,12 @@ def test_a_mutant_that_changes_no_pooled_value_gets_exactly_zero(tmp_path):
     zero = (got == 0) & alt
     assert zero.any()  # ReLU filters: some substitutions move no pooled max
     np.testing.assert_allclose(full[zero], 0.0, atol=1e-5)
+
+
+def test_the_batch_size_changes_no_number():
+    inc = incremental_ism(OnnxModel(next(p for p in BASELINES if "cnn-25-relu" in str(p)), 200))
+    x = random_onehot(9, 200, seed=13)
+    classes = np.arange(9) % 12
+    want = inc.delta(x, classes, batch_mutants=4800)
+    for batch in (600, 1800, 9600):  # 1, 3 (the last batch short) and 16 sequences per batch
+        np.testing.assert_array_equal(inc.delta(x, classes, batch_mutants=batch), want)
