@@ -28,6 +28,7 @@ sequences (``n_boot`` resamples, fixed seed).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from functools import lru_cache
 
 import numpy as np
@@ -148,10 +149,12 @@ def per_sequence_metrics(scores: np.ndarray, masks: ClassMasks,
     out = {m: np.full(s, np.nan) for m in metrics}
     if not s:
         return out
-    if "auroc" in metrics:
-        out["auroc"] = _rows_auroc(sc, own, bg, n_own, n_bg)
-    if "own_vs_distractor_auroc" in metrics:
-        out["own_vs_distractor_auroc"] = _rows_auroc(sc, own, dis, n_own, n_dis)
+    if "auroc" in metrics or "own_vs_distractor_auroc" in metrics:
+        rows = _sorted_rows(sc)
+        if "auroc" in metrics:
+            out["auroc"] = _rows_auroc(rows, own, bg, n_own, n_bg)
+        if "own_vs_distractor_auroc" in metrics:
+            out["own_vs_distractor_auroc"] = _rows_auroc(rows, own, dis, n_own, n_dis)
     if "aupr" in metrics:
         out["aupr"] = _rows_average_precision(sc, own, bg, n_own)
     if "background_fpr" in metrics:
@@ -173,26 +176,39 @@ def per_sequence_metrics(scores: np.ndarray, masks: ClassMasks,
     return out
 
 
-def _rows_auroc(sc: np.ndarray, pos: np.ndarray, neg: np.ndarray, n_pos: np.ndarray, n_neg: np.ndarray) -> np.ndarray:
-    """:func:`_auroc` of every row: ``pos``/``neg`` masks, shape (S, L); NaN where either set is empty."""
-    order = np.argsort(sc, axis=1, kind="stable")
+class _SortedRows(NamedTuple):
+    """Each row's scores in increasing order (ties in any order) and each place's tie group."""
+
+    order: np.ndarray  # (S, L) int: the sorting permutation
+    start: np.ndarray  # (S, L) int: first place of the place's tie group
+    end: np.ndarray  # (S, L) int: last place of it
+
+
+def _sorted_rows(sc: np.ndarray) -> _SortedRows:
+    order = np.argsort(sc, axis=1)  # the order inside a tie group does not matter: counts are per group
     val = np.take_along_axis(sc, order, axis=1)
-    is_pos = np.take_along_axis(pos, order, axis=1)
-    is_neg = np.take_along_axis(neg, order, axis=1)
-    neg_incl = np.cumsum(is_neg, axis=1)  # negatives at or before each sorted place
     s, length = sc.shape
     idx = np.broadcast_to(np.arange(length), (s, length))
     new_group = np.ones((s, length), bool)
     new_group[:, 1:] = val[:, 1:] != val[:, :-1]
-    start = np.maximum.accumulate(np.where(new_group, idx, 0), axis=1)  # first place of each tie group
+    start = np.maximum.accumulate(np.where(new_group, idx, 0), axis=1)
     end_group = np.ones((s, length), bool)
     end_group[:, :-1] = new_group[:, 1:]
-    end = np.minimum.accumulate(np.where(end_group, idx, length - 1)[:, ::-1], axis=1)[:, ::-1]  # last place
-    neg_before = np.take_along_axis(neg_incl, start, axis=1) - np.take_along_axis(is_neg, start, axis=1)
-    neg_tied = np.take_along_axis(neg_incl, end, axis=1) - neg_before
+    end = np.minimum.accumulate(np.where(end_group, idx, length - 1)[:, ::-1], axis=1)[:, ::-1]
+    return _SortedRows(order, start, end)
+
+
+def _rows_auroc(rows: _SortedRows, pos: np.ndarray, neg: np.ndarray, n_pos: np.ndarray,
+                n_neg: np.ndarray) -> np.ndarray:
+    """:func:`_auroc` of every row: ``pos``/``neg`` masks, shape (S, L); NaN where either set is empty."""
+    is_pos = np.take_along_axis(pos, rows.order, axis=1)
+    is_neg = np.take_along_axis(neg, rows.order, axis=1)
+    neg_incl = np.cumsum(is_neg, axis=1)  # negatives at or before each sorted place
+    neg_before = np.take_along_axis(neg_incl, rows.start, axis=1) - np.take_along_axis(is_neg, rows.start, axis=1)
+    neg_tied = np.take_along_axis(neg_incl, rows.end, axis=1) - neg_before
     below = np.where(is_pos, neg_before, 0).sum(axis=1)  # int64 counts, as searchsorted's sums
     ties = np.where(is_pos, neg_tied, 0).sum(axis=1)
-    out = np.full(s, np.nan)
+    out = np.full(len(pos), np.nan)
     ok = (n_pos > 0) & (n_neg > 0)
     out[ok] = (below[ok] + 0.5 * ties[ok]) / (n_pos[ok] * n_neg[ok])  # _auroc's formula on the same integers
     return unit_score(out)
@@ -203,18 +219,19 @@ def _rows_average_precision(sc: np.ndarray, pos: np.ndarray, neg: np.ndarray, n_
     s, length = sc.shape
     member = pos | neg
     key = np.where(member, -sc, np.inf)  # members by decreasing score first, the rest after them
-    order = np.argsort(key, axis=1, kind="stable")
+    order = np.argsort(key, axis=1)  # group-end counts do not depend on the order inside a tie group
     val = np.take_along_axis(key, order, axis=1)
     is_member = np.take_along_axis(member, order, axis=1)
     seen = np.cumsum(is_member, axis=1)  # last + 1 of _average_precision at each member
     tp = np.cumsum(np.take_along_axis(pos, order, axis=1), axis=1).astype(np.float64)
     group_end = is_member.copy()
     group_end[:, :-1] &= (val[:, 1:] != val[:, :-1]) | ~is_member[:, 1:]
-    precision = tp / np.maximum(seen, 1)
-    recall = tp / np.maximum(n_pos, 1)[:, None]
-    first = np.argsort(~group_end, axis=1, kind="stable")  # each row's group ends first, in order
-    recall = np.take_along_axis(recall, first, axis=1)
-    terms = np.diff(recall, axis=1, prepend=0.0) * np.take_along_axis(precision, first, axis=1)
+    rr, cc = np.nonzero(group_end)  # each row's group ends, in order
+    slot = np.cumsum(group_end, axis=1)[rr, cc] - 1
+    precision, recall = np.zeros((s, length)), np.zeros((s, length))
+    precision[rr, slot] = tp[rr, cc] / seen[rr, cc]
+    recall[rr, slot] = tp[rr, cc] / np.maximum(n_pos, 1)[rr]  # rows without positives are not read
+    terms = np.diff(recall, axis=1, prepend=0.0) * precision
     n_groups = group_end.sum(axis=1)
     out = np.full(s, np.nan)
     for i in np.flatnonzero(n_pos > 0):  # the sum over this row's groups only, in order (as np.sum sums them)
