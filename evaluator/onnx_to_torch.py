@@ -286,7 +286,7 @@ def _wrap(fx_module, clip_logit: bool, eps: float, fixed_batch: int | None):
 #: Converted modules kept per (file content, settings, probe): re-evaluating a model (and the randomisation
 #: check's randomised copies, the same bytes each time) converts and checks it once per process.
 _CONVERTED: OrderedDict = OrderedDict()
-CONVERTED_KEPT = 8
+CONVERTED_KEPT = 5  # one model and the randomisation check's four copies
 
 
 def convert_model(path: str | Path, length: int, output_name: str | None = None, logits_output: str | None = None,

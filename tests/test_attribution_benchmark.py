@@ -182,3 +182,22 @@ def test_evaluate_records_gradient_attribution_and_example_maps(synthetic_repo, 
     assert (tmp_path / "out" / record["artifacts"]["attribution_examples"]).stat().st_size > 5_000
     assert record["timings_seconds"]["gradient_attribution"] > 0
     assert record["parameters"]["eval"]["attribution_sequences"] == 500
+
+
+def test_a_converted_model_is_kept_per_file_content_settings_and_probe(tmp_path):
+    """Re-converting the same bytes reuses the checked module; new bytes at the same path or a new probe do not."""
+    import torch
+
+    from evaluator.onnx_to_torch import convert_model
+
+    path = save(random_model(n_filters=6, seed=3), tmp_path / "m.onnx")
+    probe = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (4, 200))].transpose(0, 2, 1).copy()
+    first = convert_model(path, 200, output_name="probs", probe=probe)
+    assert convert_model(path, 200, output_name="probs", probe=probe) is first
+    assert convert_model(path, 200, output_name="probs", probe=probe[:2]) is not first
+    save(random_model(n_filters=6, seed=4), path)  # other weights, same file name
+    other = convert_model(path, 200, output_name="probs", probe=probe)
+    assert other is not first
+    with torch.no_grad():
+        a, b = (m.module(torch.from_numpy(probe)).numpy() for m in (first, other))
+    assert not np.allclose(a, b)
