@@ -137,7 +137,8 @@ def conv_weights(model, conv) -> tuple[np.ndarray, np.ndarray | None]:
     weight = arrays[0]
     bias = arrays[1] if len(arrays) > 1 else None
     if weight.ndim != 3:
-        raise NotIncremental(f"conv {conv.name or conv.output[0]!r} weight has shape {weight.shape}, not (C_out, C_in, w)")
+        raise NotIncremental(f"conv {conv.name or conv.output[0]!r} weight has shape {weight.shape}, "
+                             "not (C_out, C_in, w)")
     return weight, bias
 
 

@@ -42,8 +42,7 @@ import logging
 
 import numpy as np
 
-from evaluator.ism_graph import (NotIncremental, conv_geometry, conv_weights, pool_geometry, subgraph, unpadded,
-                                 users)
+from evaluator.ism_graph import NotIncremental, conv_geometry, pool_geometry, subgraph, unpadded, users
 from evaluator.ism_first_layer import FirstLayerDelta, build_first_layer
 from evaluator.ism_tail import build_tail
 from evaluator.onnx_model import ModelError, OnnxModel, load_onnx, session_options
@@ -271,7 +270,8 @@ class IncrementalIsm:
                     win = self.first.windows_act(self.first.windows(ref_pre[seqs], codes[seqs], self.pad_left))
                 changed = np.zeros((3, length, b), bool)
                 columns = []
-                for p, lo, hi, best in self._changed_columns(np.ascontiguousarray(ref_taps[seqs].transpose(2, 0, 1)), win):
+                taps_t = np.ascontiguousarray(ref_taps[seqs].transpose(2, 0, 1))  # (L, b, F)
+                for p, lo, hi, best in self._changed_columns(taps_t, win):
                     if codes is not None and self.first.monotone and self.first.act is not None:
                         best = self.first.windows_act(best)
                     changed[:, lo:hi + 1] |= (best != ref_pooled[seqs][:, :, p]).any(axis=3)

@@ -88,7 +88,7 @@ def main() -> None:
            for lab in sides}
     sections = {}
     for r in range(args.repeats):
-        for i, (lab, checkout) in enumerate(sides.items() if r % 2 == 0 else reversed(sides.items())):
+        for lab, checkout in (sides.items() if r % 2 == 0 else reversed(sides.items())):
             out = work / f"{'A' if lab == next(iter(sides)) else 'B'}{r}"
             done = subprocess.run([sys.executable, "-c", CHILD, str(args.model.resolve()), args.data or "",
                                    str(args.calls), str(out)], env={**os.environ, **ENV, "PYTHONPATH": str(checkout)},
