@@ -89,8 +89,10 @@ def incremental_ism(model: OnnxModel):
     Built (and checked on a probe) once per model file and settings in a
     process: re-evaluating the same model reuses it.
     """
+    from evaluator import ism_incremental
+
     key = (model.info.sha256, model.length, model.info.extra.get("threads"), model.ism_output["output_name"],
-           model.output_kind)
+           model.output_kind, ism_incremental.SHORTCUTS)
     if key not in _incremental_cache:
         from evaluator.ism_incremental import build_incremental
 

@@ -179,17 +179,18 @@ def _fresh(name: str, taken: set[str]) -> str:
     return name
 
 
-def build_tail(proto, pooled_name: str, out_name: str, options, providers):
-    """:class:`ConvDeltaTail` when the pooled tensor feeds a Conv it fits, else :class:`PlainTail`.
+def build_tail(proto, pooled_name: str, out_name: str, options, providers, shortcut: bool = True):
+    """:class:`ConvDeltaTail` when ``shortcut`` and the pooled tensor feeds a Conv it fits, else :class:`PlainTail`.
 
     Raises :class:`NotIncremental` when ONNX Runtime cannot run even the plain tail.
     """
     import onnxruntime as ort
 
-    try:
-        return _conv_delta_tail(proto, pooled_name, out_name, options, providers)
-    except NotIncremental as exc:
-        log.info("tail after the first-layer pool run whole (no conv-delta shortcut): %s", exc)
+    if shortcut:
+        try:
+            return _conv_delta_tail(proto, pooled_name, out_name, options, providers)
+        except NotIncremental as exc:
+            log.info("tail after the first-layer pool run whole (no conv-delta shortcut): %s", exc)
     tail = subgraph(proto, [pooled_name], [out_name], dynamic_length=False)
     try:
         return PlainTail(ort.InferenceSession(tail.SerializeToString(), sess_options=options, providers=providers))

@@ -234,3 +234,18 @@ def test_the_batch_size_changes_no_number():
     want = inc.delta(x, classes, batch_mutants=4800)
     for batch in (600, 1800, 9600):  # 1, 3 (the last batch short) and 16 sequences per batch
         np.testing.assert_array_equal(inc.delta(x, classes, batch_mutants=batch), want)
+
+
+@pytest.mark.parametrize("name", ["cnn-25-relu-seed0", "cnn-10-exp-seed0"])
+def test_without_the_shortcuts_the_split_gives_full_isms_numbers_bit_for_bit(name, monkeypatch):
+    """``ism_incremental.SHORTCUTS = False``: crops through ORT, whole tail: full ISM's arithmetic exactly."""
+    from evaluator import ism_incremental
+    from evaluator.ism_tail import PlainTail
+
+    monkeypatch.setattr(ism_incremental, "SHORTCUTS", False)
+    model = OnnxModel(next(p for p in BASELINES if name in str(p)), 200)
+    inc = incremental_ism(model)
+    assert inc.first is None and isinstance(inc.tail, PlainTail)
+    x = random_onehot(4, 200, seed=17)
+    classes = np.array([1, 5, 7, 10])
+    np.testing.assert_array_equal(ism_delta(model, x, classes), full_ism_delta(model, x, classes))
