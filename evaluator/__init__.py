@@ -21,7 +21,7 @@ fields or options; patch for fixes that leave every number unchanged.
 """
 from benchmark.lazy import lazy_api
 
-EVALUATOR_VERSION = "2.3.0"
+EVALUATOR_VERSION = "2.4.0"
 
 _API = {
     "evaluate": ("evaluator.pipeline", "evaluate"),

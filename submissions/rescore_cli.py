@@ -57,6 +57,10 @@ def _cmd_round_verify(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(again, indent=2, sort_keys=True, default=str) + "\n")
     if differences:
         print(f"round {round_info.get('id')}: {len(differences)} value(s) of the record were NOT reproduced:")
+        written, running = record.get("evaluator_version"), again.get("evaluator_version")
+        if written != running:
+            print(f"  (the record was written by evaluator {written} and this is {running}: verify with the version "
+                  "that wrote it; docs/evaluator.md, Versions, says which numbers each version changed)")
         for path, want, got in differences[:20]:
             print(f"  {path}: record {want!r}, reproduced {got!r}")
         return 1
