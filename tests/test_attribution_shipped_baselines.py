@@ -1,6 +1,6 @@
 """The shipped baselines go through the submission door and the worker and get attribution and discovery scores.
 
-Two of the 14 bundled ONNX files (``space_app/baseline_models``: the ReLU CNN-25 and the exponential
+Two of the bundled ONNX files (``space_app/baseline_models``: the ReLU CNN-25 and the exponential
 CNN-1) are submitted as ``serve`` submits them (:func:`submissions.intake.submit` with the manifest
 derived from ``spec.json``, flagged as baselines) and scored by the worker with the service settings
 (:data:`submissions.cli.SERVICE_EVAL_PARAMS`: IG, DeepLIFT/SHAP, class ISM, discovery) on the small test

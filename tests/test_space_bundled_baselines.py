@@ -71,6 +71,10 @@ def test_shipped_bundle_is_well_formed_and_passes_static_validation():
         facts = check_static(onnx.load(run / "model.onnx"), manifest, spec["input_length"], ValidationLimits())
         assert facts.output_name == "probabilities" and facts.logits_output == "logits", run.name
         grid.add((spec["zoo_name"], spec["activation"]))
-    # both activations for every model shipped: the page shows the papers' contrast
+    # both activations for every CNN-k model shipped: the page shows the papers' contrast (the Koo & Eddy
+    # variants are ReLU-only, as in the papers and the `results` sweep preset)
+    from baselines.zoo import POOL_FAMILY
+
     assert {a for _, a in grid} == {"relu", "exp"}
-    assert all((m, "relu") in grid and (m, "exp") in grid for m, _ in grid)
+    family = {m for m, _ in grid if m in POOL_FAMILY}
+    assert family and all((m, "relu") in grid and (m, "exp") in grid for m in family)
