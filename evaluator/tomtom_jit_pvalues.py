@@ -257,21 +257,25 @@ def alignment_pvalues(hist, n_cols, k0, lengths, slot_of_target, lookup, n_orien
                         ext[i] = cur[k]
                 nxt[:n2] = 0.0
                 col = probs[e]
+                # ext[i] is 0 from i = zero_from on (above S_[a,e-1]'s window), so term y adds only 0.0 to
+                # nxt[i] for i >= zero_from - hi[e] + y: those additions (and terms adding nothing at all)
+                # are skipped, every other product added in the same order (the same roundings)
+                reach = n + f - ext_lo - hi[e]  # term y reaches nxt[:reach + y]
                 m = 0
-                for y in range(lo[e], hi[e] + 1):
+                for y in range(max(lo[e], 1 - reach), hi[e] + 1):
                     if col[y] != 0.0:
                         ys[m] = y
                         m += 1
                 g = 0
                 while g + 8 <= m:  # eight terms per pass over nxt, added in the same order as one by one
-                    _axpy8(nxt, ext, ys, g, hi[e], col, n2)
+                    _axpy8(nxt, ext, ys, g, hi[e], col, min(n2, reach + ys[g + 7]))
                     g += 8
                 while g + 4 <= m:  # four terms per pass over nxt, added in the same order as one by one
-                    _axpy4(nxt, ext, hi[e] - ys[g], hi[e] - ys[g + 1], hi[e] - ys[g + 2], hi[e] - ys[g + 3], n2,
-                           col[ys[g]], col[ys[g + 1]], col[ys[g + 2]], col[ys[g + 3]])
+                    _axpy4(nxt, ext, hi[e] - ys[g], hi[e] - ys[g + 1], hi[e] - ys[g + 2], hi[e] - ys[g + 3],
+                           min(n2, reach + ys[g + 3]), col[ys[g]], col[ys[g + 1]], col[ys[g + 2]], col[ys[g + 3]])
                     g += 4
                 while g < m:
-                    _axpy(nxt, 0, ext, hi[e] - ys[g], n2, col[ys[g]])
+                    _axpy(nxt, 0, ext, hi[e] - ys[g], min(n2, reach + ys[g]), col[ys[g]])
                     g += 1
                 cur[:n2] = nxt[:n2]  # a copy, not a swap: the swap stops LLVM vectorising _axpy
                 n = n2
