@@ -124,15 +124,16 @@ def _score_query(mat: np.ndarray, ts: TomtomTargets, dist: str, min_overlap: int
     """(p-value float32, offset, overlap), each shape (2N,), for one query ``mat`` (Q, 4)."""
     q = mat.shape[0]
     scores, hist = ws.scores[:q], ws.hist[:q]
-    if dist == "ed":
-        J.ed_rows(np.ascontiguousarray(mat), ts.columns_t, scores)
-    else:
-        scores[...] = K.pearson_scores(mat[None], ts.columns)[0]
     pad_pos, pstarts, width = ts.padded_layout(q)
     z_pad = ws.z_pad(q)
     lo, hi = _SCORE_BOUNDS[dist]
-    _, _, k0 = J.shift_scale_hist(scores, lo, hi, pad_pos, z_pad, hist, ws.median_bins, ws.bins, ws.median_buf,
-                                  ws.s_int)
+    if dist == "ed":  # distances, median bins and medians row by row
+        _, _, k0 = J.ed_shift_scale_hist(np.ascontiguousarray(mat), ts.columns_t, scores, lo, hi, pad_pos, z_pad,
+                                         hist, ws.median_bins, ws.bins, ws.median_buf, ws.s_int)
+    else:
+        scores[...] = K.pearson_scores(mat[None], ts.columns)[0]
+        _, _, k0 = J.shift_scale_hist(scores, lo, hi, pad_pos, z_pad, hist, ws.median_bins, ws.bins,
+                                      ws.median_buf, ws.s_int)
     n = ts.lengths.size
     offsets, overlaps = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     diag = np.empty(width - q + 1, dtype=np.int16)  # |sum| <= MAX_QUERY_WIDTH * BINS fits

@@ -5,9 +5,11 @@ is what the unit tests pin down; these kernels fuse the same steps per query
 so a query's ``(Q, C)`` score block is made and consumed in cache, without
 NumPy temporaries:
 
-- :func:`ed_rows`: MEME's ``ed_scores``, the same floating-point order;
-- :func:`shift_scale_hist`: the lower median of each row (exact selection:
-  value bins over the row's range, then a sort of the bin holding the rank), MEME's global
+- :func:`ed_shift_scale_hist`: MEME's ``ed_scores`` (the same floating-point
+  order) row by row, each row's value bins written beside its distances,
+  then :func:`shift_scale_hist`'s steps (which Pearson scores go through):
+  the lower median of each row (exact selection: value bins over the row's
+  range, then a sort of the bin holding the rank), MEME's global
   offset/scale, ``nint`` to integers and each row's score histogram;
 - :func:`best_alignments`: MEME's ``compare_motifs`` (complete scores) per
   target, ties by overlap then first configuration;
@@ -29,35 +31,6 @@ BINS = 100
 #: Value bins of the exact median selection (a bin holds a handful of the 12,108 JASPAR columns;
 #: bin numbers are uint16).
 MEDIAN_BINS = 4096
-
-
-@njit(cache=True, nogil=True)
-def ed_rows(query, targets_t, out):  # pragma: no cover - compiled
-    """``out[i, j] = -sqrt(((dA^2 + dC^2) + dG^2) + dT^2)`` (MEME's order).
-
-    Parameters
-    ----------
-    query : ndarray, shape (Q, 4), float64
-    targets_t : ndarray, shape (4, C), float64: target columns, letter-major.
-    out : ndarray, shape (Q, C), float64, written.
-    """
-    q, c = out.shape
-    t0 = targets_t[0]
-    t1 = targets_t[1]
-    t2 = targets_t[2]
-    t3 = targets_t[3]
-    for i in range(q):
-        a0 = query[i, 0]
-        a1 = query[i, 1]
-        a2 = query[i, 2]
-        a3 = query[i, 3]
-        row = out[i]
-        for j in range(c):
-            d0 = a0 - t0[j]
-            d1 = a1 - t1[j]
-            d2 = a2 - t2[j]
-            d3 = a3 - t3[j]
-            row[j] = -np.sqrt(((d0 * d0 + d1 * d1) + d2 * d2) + d3 * d3)
 
 
 _ABS_MASK = np.int64(0x7FFFFFFFFFFFFFFF)
@@ -94,7 +67,7 @@ def _sort_in_place(buf, m):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _row_median(row, i1, i2, lo_bound, hi_bound, counts, bins, buf):  # pragma: no cover - compiled
+def _row_median(row, i1, i2, lo_bound, hi_bound, counts, bins, buf, binned=False):  # pragma: no cover - compiled
     """(min, max, lower median) of one row, exactly.
 
     The median is MEME's ``(sorted[i1] + sorted[i2]) / 2``. Values go into
@@ -112,6 +85,7 @@ def _row_median(row, i1, i2, lo_bound, hi_bound, counts, bins, buf):  # pragma: 
         (values outside it go to the end bins).
     counts : ndarray, shape (nbins,), int32; bins : ndarray, shape (C,), uint16;
     buf : ndarray, shape (C,), float64: scratch.
+    binned : bool: ``bins`` already holds the row's bins (as :func:`_ed_bin_row` writes them).
     """
     n = row.size
     nb = counts.size
@@ -120,12 +94,19 @@ def _row_median(row, i1, i2, lo_bound, hi_bound, counts, bins, buf):  # pragma: 
     bits = row.view(np.int64)
     kmn = _ABS_MASK
     kmx = -_ABS_MASK - 1
-    for j in range(n):  # the bins and the extremes (as order keys, see _from_keys) in one vectorised pass
-        bins[j] = np.uint16(int(min(max((row[j] - lo_bound) * f, 0.0), top)))
-        b = bits[j]
-        k = b ^ ((b >> 63) & _ABS_MASK)
-        kmn = min(kmn, k)
-        kmx = max(kmx, k)
+    if binned:  # bins written by the caller (ed_shift_scale_hist): the extremes only
+        for j in range(n):
+            b = bits[j]
+            k = b ^ ((b >> 63) & _ABS_MASK)
+            kmn = min(kmn, k)
+            kmx = max(kmx, k)
+    else:
+        for j in range(n):  # the bins and the extremes (as order keys, see _from_keys) in one vectorised pass
+            bins[j] = np.uint16(int(min(max((row[j] - lo_bound) * f, 0.0), top)))
+            b = bits[j]
+            k = b ^ ((b >> 63) & _ABS_MASK)
+            kmn = min(kmn, k)
+            kmx = max(kmx, k)
     mn, mx = _from_keys(kmn, kmx)
     if mx == mn:
         return mn, mx, mn
@@ -194,6 +175,40 @@ def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, b
         # x - med is monotone in x, so the shifted block's extremes are these
         small = min(small, lo - med)
         large = max(large, hi - med)
+    return _scale_hist(scores, quantile, small, large, pad_pos, z_pad, hist, ints)
+
+
+@njit(cache=True, nogil=True)
+def ed_shift_scale_hist(query, targets_t, scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, bins, buf,
+                        ints):  # pragma: no cover - compiled
+    """MEME's ED column scores, then :func:`shift_scale_hist` on them: the same numbers, with each row's
+    distances and their median bins written in one pass (the bin arithmetic runs beside the square roots)
+    and its median taken while the row is in cache.
+
+    ``query`` : ndarray, shape (Q, 4), float64; ``targets_t`` : ndarray, shape (4, C), float64: target
+    columns, letter-major; ``scores`` : ndarray, shape (Q, C), float64, written; the rest as
+    :func:`shift_scale_hist`.
+    """
+    q, n = scores.shape
+    i1 = max(int(np.floor(0.5 * n)) - 1, 0)
+    i2 = max(int(np.ceil(0.5 * n)) - 1, i1)
+    quantile = np.empty(q)
+    small = np.inf
+    large = -np.inf
+    for i in range(q):
+        _ed_bin_row(query, i, targets_t, scores[i], lo_bound, hi_bound, counts.size, bins)
+        lo, hi, med = _row_median(scores[i], i1, i2, lo_bound, hi_bound, counts, bins, buf, True)
+        quantile[i] = med
+        small = min(small, lo - med)
+        large = max(large, hi - med)
+    return _scale_hist(scores, quantile, small, large, pad_pos, z_pad, hist, ints)
+
+
+@njit(cache=True, nogil=True)
+def _scale_hist(scores, quantile, small, large, pad_pos, z_pad, hist, ints):  # pragma: no cover - compiled
+    """MEME's offset and scale from the shifted block's extremes ``small``, ``large``, then each row's integers
+    (minus ``k0``, into ``z_pad`` at ``pad_pos``) and their counts (``hist``); see :func:`shift_scale_hist`."""
+    q, n = scores.shape
     if large == small:
         small = large - 1.0
     offset = np.floor(small)
@@ -209,6 +224,33 @@ def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, b
             z_row[np.uint64(pad_pos[j])] = k - k0
             h[np.uint64(k)] += 1
     return offset, scale, k0
+
+
+@njit(cache=True, nogil=True, inline="never")
+def _ed_bin_row(query, i, targets_t, row, lo_bound, hi_bound, nb, bins):  # pragma: no cover - compiled
+    """``row[j] = -sqrt(((dA^2 + dC^2) + dG^2) + dT^2)`` (MEME's order) for query column ``i``, and each
+    value's median bin (as :func:`_row_median`'s binning pass) into ``bins``.
+
+    ``row`` : ndarray, shape (C,), float64; ``bins`` : ndarray, shape (C,), uint16: written.
+    """
+    top = np.float64(nb - 1)
+    f = nb / (hi_bound - lo_bound)
+    t0 = targets_t[0]
+    t1 = targets_t[1]
+    t2 = targets_t[2]
+    t3 = targets_t[3]
+    a0 = query[i, 0]
+    a1 = query[i, 1]
+    a2 = query[i, 2]
+    a3 = query[i, 3]
+    for j in range(row.size):
+        d0 = a0 - t0[j]
+        d1 = a1 - t1[j]
+        d2 = a2 - t2[j]
+        d3 = a3 - t3[j]
+        x = -np.sqrt(((d0 * d0 + d1 * d1) + d2 * d2) + d3 * d3)
+        row[j] = x
+        bins[j] = np.uint16(int(min(max((x - lo_bound) * f, 0.0), top)))
 
 
 @njit(cache=True, nogil=True)
