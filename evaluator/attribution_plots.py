@@ -44,22 +44,31 @@ def pattern_logos(discovery: dict, path: str | Path, engine: str = "fast", jaspa
                               targets=jaspar_targets_by_id(jaspar_release), ncols=ncols)
 
 
+def has_examples(examples: dict | None) -> bool:
+    """Whether :func:`example_maps` has anything to draw."""
+    return bool(examples) and len(examples.get("ids", [])) > 0
+
+
 def example_maps(examples: dict, path: str | Path, dpi: int = EXAMPLE_DPI) -> Path | None:
     """Bar plots of example contributions with the true motif spans shaded; None when there are none.
 
     examples : ``{"method", "ids", "classes", "contributions" (n, L), "own" (n, L) bool, "distractor" (n, L) bool}``.
+    Drawn on a :class:`matplotlib.figure.Figure` of its own (no pyplot state), so it may run in a
+    background thread; the margins are fixed in inches (no layout pass).
     """
-    if not examples or len(examples.get("ids", [])) == 0:
+    if not has_examples(examples):
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     contrib = np.asarray(examples["contributions"])
     n, length = contrib.shape
-    fig, axes = plt.subplots(n, 1, figsize=(EXAMPLE_W, EXAMPLE_ROW_H * n + 0.6), squeeze=False, sharex=True)
+    height = EXAMPLE_ROW_H * n + 0.6
+    fig = Figure(figsize=(EXAMPLE_W, height))
+    # inches: 0.8 left for the axis label and ticks, 0.55 top for the legend, 0.5 bottom for the x label
+    fig.subplots_adjust(left=0.8 / EXAMPLE_W, right=1 - 0.15 / EXAMPLE_W, top=1 - 0.55 / height,
+                        bottom=0.5 / height, hspace=0.45)
+    axes = fig.subplots(n, 1, squeeze=False, sharex=True)
     for ax, row, own, dis, sid, cls in zip(axes[:, 0], contrib, examples["own"], examples["distractor"],
                                            examples["ids"], examples["classes"]):
         for mask, colour in ((own, OWN_COLOUR), (dis, DISTRACTOR_COLOUR)):
@@ -81,9 +90,7 @@ def example_maps(examples: dict, path: str | Path, dpi: int = EXAMPLE_DPI) -> Pa
                Patch(color=DISTRACTOR_COLOUR, alpha=0.35, label="sites of other TFs (distractors)"),
                Patch(color="#1f77b4", label="contribution > 0"), Patch(color="#d62728", label="contribution < 0")]
     fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (EXAMPLE_ROW_H * n + 0.6)), pad=0.4)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path

@@ -22,6 +22,15 @@ class StageResult:
     discovery: dict | None
     artifacts: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: pictures still being drawn in background threads (:class:`evaluator.stages.BackgroundJob`); the caller
+    #: waits for them (:meth:`wait_pictures`) before it returns the record
+    pictures: list = field(default_factory=list)
+
+    def wait_pictures(self) -> float:
+        """Wait for the pictures still being drawn; returns the seconds their drawing took (re-raises its errors)."""
+        seconds = sum(job.result()[1] for job in self.pictures)
+        self.pictures = []
+        return seconds
 
 
 def run_stage(model_path: str | Path, arrays, x: np.ndarray, y: np.ndarray, params, *, output_name: str | None,
@@ -45,15 +54,19 @@ def run_stage(model_path: str | Path, arrays, x: np.ndarray, y: np.ndarray, para
                                     output_name=output_name, output_kind=output_kind, logits_output=logits_output,
                                     ism_fn=ism_fn)
     artifacts: dict[str, str] = {}
+    pictures = []
     if out_dir is not None:
-        from evaluator.attribution_plots import example_maps, pattern_logos
+        from evaluator.attribution_plots import example_maps, has_examples, pattern_logos
+        from evaluator.stages import BackgroundJob
 
-        if example_maps(outcome.examples, out_dir / f"{stem}.attribution_examples.png") is not None:
+        if has_examples(outcome.examples):  # drawn beside the stages that follow (the caller waits for it)
+            pictures.append(BackgroundJob(example_maps, outcome.examples, out_dir / f"{stem}.attribution_examples.png",
+                                          name="attribution-examples"))
             artifacts["attribution_examples"] = f"{stem}.attribution_examples.png"
         if outcome.discovery and pattern_logos(outcome.discovery, out_dir / f"{stem}.patterns.png",
                                                engine=logo_engine, jaspar_release=params.jaspar_release) is not None:
             artifacts["pattern_logos"] = f"{stem}.patterns.png"
-    return StageResult(outcome.section, outcome.discovery, artifacts, outcome.timings)
+    return StageResult(outcome.section, outcome.discovery, artifacts, outcome.timings, pictures)
 
 
 def headline(section: dict | None, discovery: dict | None) -> dict:

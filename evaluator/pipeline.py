@@ -238,9 +238,10 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
 
     artifacts: dict[str, str] = dict(stage.artifacts) if stage is not None else {}
     if out_dir is not None:
-        if logo_job is not None:
+        if logo_job is not None or (stage is not None and stage.pictures):
             with timer.stage("logos_wait"):  # what the main thread still waits for; "logos" is the drawing's own time
-                names, seconds = logo_job.result()
+                names, seconds = logo_job.result() if logo_job is not None else ({}, 0.0)
+                seconds += stage.wait_pictures() if stage is not None else 0.0
             artifacts.update(names)
             timer.seconds["logos"] = round(seconds, 4)
         if has_tap:

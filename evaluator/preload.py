@@ -60,7 +60,7 @@ def evaluation_modules(gradient_attribution: bool, logos: bool) -> list[str]:
     if gradient_attribution:
         out += ["torch", "evaluator.onnx_to_torch:import_onnx2torch"]
     if logos and gradient_attribution:
-        out += ["matplotlib.pyplot", "matplotlib.backends.backend_agg"]
+        out += ["matplotlib.figure", "matplotlib.backends.backend_agg"]
     if logos:
         out += ["PIL.Image", "PIL.ImageFont", "PIL.ImageDraw"]
     return out + ["jsonschema"]

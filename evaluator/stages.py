@@ -217,16 +217,20 @@ def keep_beside(onnx_path: Path, out_dir: Path) -> str:
     return target.name
 
 
-class LogoJob:
-    """:func:`logos_stage` running in a background thread; :meth:`result` waits for it."""
+class BackgroundJob:
+    """``fn(*args)`` running in a daemon thread; :meth:`result` waits for it and hands back its value.
 
-    def __init__(self, *args):
+    For pictures that no number depends on: drawing holds the GIL in Python while the stages that
+    follow spend their time in ONNX Runtime and torch kernels that release it.
+    """
+
+    def __init__(self, fn, *args, name: str = "background"):
         import threading
 
-        self._args = args
-        self._out: tuple[dict[str, str], float] | None = None
+        self._fn, self._args = fn, args
+        self._out: tuple[object, float] | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="logos", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -234,18 +238,25 @@ class LogoJob:
 
         start = time.perf_counter()
         try:
-            names = logos_stage(*self._args)
+            value = self._fn(*self._args)
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc
             return
-        self._out = (names, time.perf_counter() - start)
+        self._out = (value, time.perf_counter() - start)
 
-    def result(self) -> tuple[dict[str, str], float]:
-        """``(artifact names, seconds the drawing took)``; re-raises what the drawing raised."""
+    def result(self) -> tuple[object, float]:
+        """``(what fn returned, seconds it took)``; re-raises what it raised."""
         self._thread.join()
         if self._error is not None:
             raise self._error
         return self._out
+
+
+class LogoJob(BackgroundJob):
+    """:func:`logos_stage` running in a background thread; :meth:`result` waits for it."""
+
+    def __init__(self, *args):
+        super().__init__(lambda *a: logos_stage(*a), *args, name="logos")  # looked up when run (tests patch it)
 
 
 def start_logos(ppms, clipped, recovery, out_dir: Path, stem: str, engine: str, reference: ReferenceBundle) -> LogoJob:

@@ -58,3 +58,32 @@ def test_evaluation_modules_follow_the_parts_switched_on():
     assert "torch" not in evaluation_modules(False, True)
     assert evaluation_modules(False, False) == ["scipy.sparse", "jsonschema"]
     assert not any(m.startswith("matplotlib") for m in evaluation_modules(False, True))  # logos draw with Pillow
+
+
+def test_a_background_job_hands_back_the_value_and_reraises_errors():
+    job = stages.BackgroundJob(lambda a, b: a + b, 2, 3, name="sum")
+    value, seconds = job.result()
+    assert value == 5 and seconds >= 0
+
+    def broken():
+        raise ValueError("no examples to draw")
+
+    with pytest.raises(ValueError, match="no examples"):
+        stages.BackgroundJob(broken).result()
+
+
+def test_the_examples_picture_draws_in_a_thread_without_pyplot(tmp_path):
+    import numpy as np
+
+    from evaluator.attribution_plots import example_maps, has_examples
+
+    examples = {"method": "saliency", "ids": ["s1", "s2"], "classes": ["CTCF", "SP1"],
+                "contributions": np.sin(np.arange(400, dtype=float)).reshape(2, 200),
+                "own": np.zeros((2, 200), bool), "distractor": np.zeros((2, 200), bool)}
+    examples["own"][0, 50:60] = True
+    assert has_examples(examples) and not has_examples({"ids": []}) and not has_examples(None)
+    before = set(sys.modules)
+    job = stages.BackgroundJob(example_maps, examples, tmp_path / "ex.png")
+    path, _ = job.result()
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5_000
+    assert "matplotlib.pyplot" not in set(sys.modules) - before  # pyplot's global figure registry is not thread-safe
