@@ -19,9 +19,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from evaluator.uncertainty import BootstrapSettings, bootstrap_counts, classification_intervals, mean_interval
+from evaluator.work_share import HelpedFuture, WorkShare
 
 
-def start_recovery_intervals(ppm_accumulator, params, settings: BootstrapSettings) -> Future | None:
+def start_recovery_intervals(ppm_accumulator, params, settings: BootstrapSettings) -> HelpedFuture | None:
     """Start the motif-recovery bootstrap in a background thread; None when there is nothing to resample.
 
     It needs only the per-sequence PPM sums, so it runs while the main thread
@@ -34,9 +35,13 @@ def start_recovery_intervals(ppm_accumulator, params, settings: BootstrapSetting
     The result is the same as running it inline: nothing in it depends on
     timing. Returns a future of ``(intervals dict, seconds)``; an exception in
     the job is raised, with its message, where the future's result is taken.
+    Taking the result first helps: the waiting thread runs the Tomtom blocks
+    nobody has started yet (:mod:`evaluator.work_share`), so once the main
+    thread is done with its own stages both cores finish the bootstrap.
     """
     if ppm_accumulator is None or settings.recovery_resamples <= 0:
         return None
+    share = WorkShare()
 
     def job():  # no threadpoolctl here: its limits are process-wide, the main thread sets them
         from evaluator.recovery_uncertainty import recovery_intervals
@@ -44,10 +49,10 @@ def start_recovery_intervals(ppm_accumulator, params, settings: BootstrapSetting
         start = time.perf_counter()
         counts = bootstrap_counts(ppm_accumulator.n_sequences, settings.recovery_resamples,
                                   np.random.default_rng([settings.seed, 1]))
-        out = recovery_intervals(ppm_accumulator, params, counts, settings.level, workers=1)
+        out = recovery_intervals(ppm_accumulator, params, counts, settings.level, workers=1, share=share)
         return out, time.perf_counter() - start
 
-    return _in_background(job, "recovery-bootstrap")
+    return HelpedFuture(_in_background(job, "recovery-bootstrap"), share)
 
 
 def start_classification_intervals(y: np.ndarray, probabilities: np.ndarray, settings: BootstrapSettings) -> Future:
@@ -69,7 +74,8 @@ def _in_background(job, name: str) -> Future:
         executor.shutdown(wait=False)
 
 
-def uncertainty_section(y: np.ndarray, probabilities: np.ndarray, attribution_scores, recovery: Future | None,
+def uncertainty_section(y: np.ndarray, probabilities: np.ndarray, attribution_scores,
+                        recovery: Future | HelpedFuture | None,
                         settings: BootstrapSettings, timings: dict | None = None,
                         classification: Future | None = None) -> dict:
     """Intervals for one evaluation.

@@ -236,6 +236,15 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
 
     stage = _gradient_stage(onnx_model, source, arrays, x, y, params, out_dir, stem, logo_engine, timer)
 
+    uncertainty = None
+    if intervals is not None:  # classification and attribution intervals, then the recovery bootstrap's result
+        # (the main thread helps with its last Tomtom blocks before it waits for the pictures)
+        from evaluator.intervals import uncertainty_section
+
+        with timer.stage("uncertainty"), single_threaded_blas():
+            uncertainty = uncertainty_section(y, probabilities, attribution_scores, recovery_job, intervals,
+                                              timer.seconds, classification=classification_job)
+
     artifacts: dict[str, str] = dict(stage.artifacts) if stage is not None else {}
     if out_dir is not None:
         if logo_job is not None or (stage is not None and stage.pictures):
@@ -250,14 +259,6 @@ def evaluate_arrays(model: str | Path, arrays, *, out_dir: str | Path | None = N
         if source.kind == BASELINE_CHECKPOINT:
             artifacts["onnx"] = keep_beside(Path(source.onnx_path), out_dir)
         artifacts["record"] = record_name
-
-    uncertainty = None
-    if intervals is not None:  # classification and attribution intervals, then the recovery bootstrap's result
-        from evaluator.intervals import uncertainty_section
-
-        with timer.stage("uncertainty"), single_threaded_blas():
-            uncertainty = uncertainty_section(y, probabilities, attribution_scores, recovery_job, intervals,
-                                              timer.seconds, classification=classification_job)
 
     with timer.stage("record"):
         record = _assemble(source, info, arrays, n, length, params, window, offset, nonfinite, classification,

@@ -104,7 +104,7 @@ class PerSequencePPMs(PPMAccumulator):
 
 
 def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: float = 0.95,
-                       workers: int | None = None) -> dict:
+                       workers: int | None = None, share=None) -> dict:
     """Bootstrap intervals of match-ground-truth, match-JASPAR and coverage.
 
     Every resample's clipped PPMs go to Tomtom as the evaluation's own do
@@ -125,6 +125,8 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
         Central coverage of the intervals.
     workers : int, optional
         Tomtom threads of the E-value run: None = every core, 1 = the calling thread only (same numbers).
+    share : evaluator.work_share.WorkShare, optional
+        Run the E-value queries in blocks that a waiting thread may help with (same numbers).
 
     Returns
     -------
@@ -144,7 +146,7 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
             if clip.ppm is not None:
                 queries.append(MemeMotif(f"b{b}.filter{i}", "", as_written(clip.ppm), clip.ppm.shape[0]))
                 slots.append(b * f + i)
-    slot, target = _matches(queries, params, workers)
+    slot, target = _matches(queries, params, workers, share)
     slot = np.asarray(slots, dtype=np.int64)[slot]
     stats = _fractions(slot // f, slot % f, target, r, f, load_motif_set())
     return {
@@ -156,7 +158,11 @@ def recovery_intervals(acc: PerSequencePPMs, params, counts: np.ndarray, level: 
     }
 
 
-def _matches(queries: list, params, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+#: Queries per block of a shared E-value run (about 50 ms of Tomtom each).
+SHARED_BLOCK = 48
+
+
+def _matches(queries: list, params, workers: int | None = None, share=None) -> tuple[np.ndarray, np.ndarray]:
     """(query index, target ID) of every Tomtom match at the evaluation's threshold, shape (H,) each."""
     from evaluator.tomtom import best_strand_evalues, jaspar_targets, tomtom
 
@@ -168,7 +174,11 @@ def _matches(queries: list, params, workers: int | None = None) -> tuple[np.ndar
     if params.tomtom_evalue:
         limit = np.inf if params.tomtom_thresh is None else float(params.tomtom_thresh)
         with np.errstate(invalid="ignore"):
-            evalues = best_strand_evalues(queries, targets, workers=workers, **settings)
+            if share is None:
+                evalues = best_strand_evalues(queries, targets, workers=workers, **settings)
+            else:  # each block in one thread; a query's E-values do not depend on the other queries
+                evalues = np.concatenate(share.map_blocks(
+                    queries, lambda block: best_strand_evalues(block, targets, workers=1, **settings), SHARED_BLOCK))
             qi, ti = np.nonzero(evalues.astype(np.float64) <= limit)
         return qi, np.array([t.id for t in targets], dtype=object)[ti]
     hits = tomtom(queries, targets, evalue=False, thresh=params.tomtom_thresh, **settings)

@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 CNN25 = REPO / "space_app" / "baseline_models" / "cnn-25-relu-seed0" / "model.onnx"
 #: The main thread's stages, in the order the pipeline runs them (they sum to ``total`` with ``unlisted``).
 SEQUENTIAL = ("load_data", "load_model", "inference", "classification", "ppm", "tomtom", "recovery", "attribution",
-              "gradient_attribution", "logos", "logos_wait", "uncertainty", "record")
+              "gradient_attribution", "logos", "uncertainty", "logos_wait", "record")
 #: Timed work that ran in a background thread, overlapped with the stages above.
 BACKGROUND = {"recovery_intervals": "recovery bootstrap (Tomtom per resample)",
               "logos": "logo PNGs (from evaluator 2.1.x with logos_wait: drawn in a thread)"}
