@@ -41,6 +41,9 @@ class FlatAdam:
             params = [p for p in group["params"] if p.requires_grad]
             if not params:
                 continue
+            kinds = {(p.dtype, p.device) for p in params}
+            if len(kinds) > 1:  # one flat tensor per group: mixing would silently promote (other numbers)
+                raise ValueError(f"FlatAdam needs one dtype and device per parameter group, got {sorted(map(str, kinds))}")
             with torch.no_grad():
                 flat = torch.cat([p.detach().reshape(-1) for p in params])
             offset = 0

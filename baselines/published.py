@@ -75,7 +75,8 @@ def _cnn_k(model: str) -> bool:
 FINDINGS: tuple[Finding, ...] = (
     Finding("~0.95-0.97 for every CNN-k", "0.945 <= x < 0.975", ("test_auroc",),
             lambda x: 0.945 <= x < 0.975, lambda m, a, w, p: _cnn_k(m) and w == 19),
-    Finding("few filters match (ReLU, pools <= 4)", f"x <= {FEW_BOUND:.3f}", GT_MATCH_KEYS,
+    Finding("few filters match (ReLU, pools 1 and 2; CNN-4 has the quoted number)", f"x <= {FEW_BOUND:.3f}",
+            GT_MATCH_KEYS,
             lambda x: x <= FEW_BOUND, lambda m, a, w, p: _cnn_k(m) and a == "relu" and p in (1, 2)),
     Finding("most filters match (ReLU, pools >= 10)", "x > 0.5", GT_MATCH_KEYS,
             lambda x: x > 0.5, lambda m, a, w, p: _cnn_k(m) and a == "relu" and p >= 10),

@@ -302,3 +302,7 @@ def build_incremental(model: OnnxModel) -> IncrementalIsm | None:
     except (NotIncremental, ModelError) as exc:
         log.info("incremental ISM not used for %s: %s (full ISM instead)", model.path.name, exc)
         return None
+    except Exception as exc:  # a graph the split or its probe cannot handle: full ISM is always right
+        log.warning("incremental ISM not used for %s: building or probing the split failed (%s: %s); "
+                    "full ISM instead", model.path.name, type(exc).__name__, exc)
+        return None

@@ -15,6 +15,8 @@ import it).
 """
 from __future__ import annotations
 
+import threading
+
 from pathlib import Path
 
 #: The files whose kernels the ready marker vouches for (any edit makes numba recompile).
@@ -59,14 +61,16 @@ def ready() -> bool:
 
 
 _warm_up_started = False
+_warm_up_lock = threading.Lock()
 
 
 def start_warm_up() -> None:
-    """Compile the kernels into numba's cache in a background process (once per process)."""
+    """Compile the kernels into numba's cache in a background process (once per process, whichever thread asks)."""
     global _warm_up_started
-    if _warm_up_started:
-        return
-    _warm_up_started = True
+    with _warm_up_lock:
+        if _warm_up_started:
+            return
+        _warm_up_started = True
     import os
     import subprocess
     import sys

@@ -354,3 +354,14 @@ def test_flat_adam_refuses_a_parameter_without_gradient():
     model.first_conv.weight.grad = None
     with pytest.raises(RuntimeError, match=r"shapes \[\(30, 4, 19\)\] got no gradient"):
         flat.step()
+
+
+def test_flat_adam_refuses_a_group_that_mixes_dtypes():
+    import torch
+
+    from baselines.flat_adam import FlatAdam
+
+    a = torch.nn.Parameter(torch.zeros(3))
+    b = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="one dtype and device per parameter group"):
+        FlatAdam(torch.optim.Adam([a, b]))

@@ -268,3 +268,17 @@ def test_without_the_shortcuts_the_split_gives_full_isms_numbers_bit_for_bit(nam
     x = random_onehot(4, 200, seed=17)
     classes = np.array([1, 5, 7, 10])
     np.testing.assert_array_equal(ism_delta(model, x, classes), full_ism_delta(model, x, classes))
+
+
+def test_an_unexpected_failure_while_splitting_falls_back_to_full_ism(monkeypatch, caplog):
+    """Any error building or probing the split (not only the known refusals) means full ISM, never a crash."""
+    from evaluator.ism_incremental import build_incremental
+
+    def broken(model):
+        raise ValueError("cannot reshape array of size 7 into shape (2,3)")
+
+    monkeypatch.setattr(IncrementalIsm, "build", classmethod(lambda cls, model: broken(model)))
+    model = OnnxModel(next(p for p in BASELINES if "cnn-25-relu" in str(p)), 200)
+    with caplog.at_level("WARNING"):
+        assert build_incremental(model) is None
+    assert "full ISM instead" in caplog.text and "ValueError" in caplog.text
