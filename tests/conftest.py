@@ -33,6 +33,13 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory):
         os.environ["MOTIFBENCH_HOME"] = old
 
 
+@pytest.fixture()
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh data home for one test (``MOTIFBENCH_HOME`` = ``tmp_path / "home"``); a module may override it."""
+    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where tests save screenshots, plots and other things a person may want to look at."""

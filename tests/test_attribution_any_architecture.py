@@ -30,11 +30,6 @@ EVAL = {**SERVICE_EVAL_PARAMS, "attribution_sequences": 200, "bootstrap_resample
         "shap_shuffles": 5, "modisco_leiden_runs": 2}
 
 
-@pytest.fixture()
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)

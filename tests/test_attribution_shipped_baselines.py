@@ -28,11 +28,6 @@ EVAL = {**SERVICE_EVAL_PARAMS, "attribution_sequences": 150, "bootstrap_resample
         "randomisation_sequences": 30, "ism_sequences": 20}
 
 
-@pytest.fixture()
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)

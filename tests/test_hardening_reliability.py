@@ -35,11 +35,6 @@ MANIFEST = {"model_name": "m", "submitter": "tests", "dataset": {"config": "synt
             "output_kind": "probabilities", "license": "MIT"}
 
 
-@pytest.fixture()
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
 
 def _wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import onnx
-import pytest
 
 from motifbench.cli import main
 import corpus
@@ -23,11 +21,6 @@ MANIFEST = {
     "architecture": {"framework": "onnx", "activation": "relu", "first_layer_pool": 4, "params": 10_000},
 }
 
-
-@pytest.fixture()
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
 
 
 def test_submit_queue_worker(home, tmp_path, synthetic_repo, capsys):

@@ -70,11 +70,6 @@ CORPUS = {
 }
 
 
-@pytest.fixture()
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
 
 def _assert_nothing_stored(home: Path) -> None:
     root = submissions_home(home)

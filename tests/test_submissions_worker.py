@@ -32,11 +32,6 @@ MANIFEST = {
 }
 
 
-@pytest.fixture()
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MOTIFBENCH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
 
 def _enqueue(store, model, name: str, data, tmp: Path, **manifest_patch) -> str:
     """Queue a model directly (as if intake had let it through) to test the worker's own defences."""
