@@ -88,16 +88,21 @@ def test_unconvertible_graph_falls_back_to_ism_with_the_reason(split, tmp_path):
     assert sec["methods"]["ism"]["auroc"]["n"] == 60 and sec["methods"]["ism"]["auroc"]["mean"] > 0.85
 
 
+def _with_input_op(model, op: str):
+    """``model`` with the element-wise ``op`` applied to its input ``x`` before the first Conv reads it."""
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            node.input[0] = f"x_{op.lower()}"
+    nodes = [helper.make_node(op, ["x"], [f"x_{op.lower()}"]), *model.graph.node]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
 def test_non_finite_gradients_fall_back_to_ism(split, tmp_path):
     """sqrt(x) at the input equals x on one-hot sequences, but its gradient at the zeros is infinite: the
     converted module passes the output check, yet no gradient map is trusted."""
-    model = ground_truth_model()
-    for node in model.graph.node:
-        if node.op_type == "Conv":
-            node.input[0] = "x_sqrt"
-    nodes = [helper.make_node("Sqrt", ["x"], ["x_sqrt"]), *model.graph.node]
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
+    model = _with_input_op(ground_truth_model(), "Sqrt")
     onnx.checker.check_model(model)
     out = _run(save(model, tmp_path / "sqrt.onnx"), split, ism=True)
     sec = out.section
@@ -115,14 +120,7 @@ def test_gradient_check_rejects_gradients_that_are_not_the_models(tmp_path):
     from evaluator.gradient_check import directional_check
 
     plain = save(ground_truth_model(output="logits"), tmp_path / "plain.onnx")
-    rounded = ground_truth_model(output="logits")
-    for node in rounded.graph.node:
-        if node.op_type == "Conv":
-            node.input[0] = "x_round"
-    nodes = [helper.make_node("Round", ["x"], ["x_round"]), *rounded.graph.node]
-    del rounded.graph.node[:]
-    rounded.graph.node.extend(nodes)
-    rounded = save(rounded, tmp_path / "rounded.onnx")
+    rounded = save(_with_input_op(ground_truth_model(output="logits"), "Round"), tmp_path / "rounded.onnx")
     conv = convert_model(plain, 200, output_name="logits", output_kind="logits")
     assert conv.gradient_check_median_rel_error < 0.01
     probe = make_split(n=8, seed=5).x  # sequences with motif sites: the model's gradients are not all zero there
