@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+from baselines.zoo import POOL_FAMILY
+
 
 class Published(NamedTuple):
     """A published mean and sd (sd None when the paper gave none) with its source."""
@@ -65,23 +67,17 @@ class Finding(NamedTuple):
     applies: Callable[[str, str, int, int], bool]
 
 
-def _cnn_k(model: str) -> bool:
-    """The CNN-k pool family (cnn-1 ... cnn-100), not its variants."""
-    parts = model.split("-")
-    return len(parts) == 2 and parts[0] == "cnn" and parts[1].isdigit()
-
-
 #: REFERENCE.md section 7, read as ranges: "most" = above one half, "~0.95-0.97" = rounds to 0.95-0.97.
 FINDINGS: tuple[Finding, ...] = (
     Finding("~0.95-0.97 for every CNN-k", "0.945 <= x < 0.975", ("test_auroc",),
-            lambda x: 0.945 <= x < 0.975, lambda m, a, w, p: _cnn_k(m) and w == 19),
+            lambda x: 0.945 <= x < 0.975, lambda m, a, w, p: m in POOL_FAMILY and w == 19),
     Finding("few filters match (ReLU, pools 1 and 2; CNN-4 has the quoted number)", f"x <= {FEW_BOUND:.3f}",
             GT_MATCH_KEYS,
-            lambda x: x <= FEW_BOUND, lambda m, a, w, p: _cnn_k(m) and a == "relu" and p in (1, 2)),
+            lambda x: x <= FEW_BOUND, lambda m, a, w, p: m in POOL_FAMILY and a == "relu" and p in (1, 2)),
     Finding("most filters match (ReLU, pools >= 10)", "x > 0.5", GT_MATCH_KEYS,
-            lambda x: x > 0.5, lambda m, a, w, p: _cnn_k(m) and a == "relu" and p >= 10),
+            lambda x: x > 0.5, lambda m, a, w, p: m in POOL_FAMILY and a == "relu" and p >= 10),
     Finding("most filters match (exp, every pool, CNN-deep)", "x > 0.5", GT_MATCH_KEYS,
-            lambda x: x > 0.5, lambda m, a, w, p: a == "exp" and (_cnn_k(m) or m.startswith("cnn-deep"))),
+            lambda x: x > 0.5, lambda m, a, w, p: a == "exp" and (m in POOL_FAMILY or m.startswith("cnn-deep"))),
     Finding("classifies poorly", "x < 0.945", ("test_auroc",),
             lambda x: x < 0.945, lambda m, a, w, p: m == "cnn3-50"),
 )
