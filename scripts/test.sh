@@ -20,4 +20,6 @@ python3 -m evaluator.tomtom_warm_up
 
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1
 export MPLBACKEND=Agg
-exec python3 -m pytest -q "$@"
+# Two workers (one per core here; fewer on a one-core machine), each taking whole test files, so a
+# module's served app or worker fixture starts once and its tests keep their order.
+exec python3 -m pytest -q -n auto --maxprocesses 2 --dist loadfile "$@"

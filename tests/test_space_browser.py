@@ -239,9 +239,10 @@ def test_bold_text_uses_the_page_font_and_no_raw_i18n_key(browser_page):
         const out = []; let n; while ((n = w.nextNode())) { if (/\bcommon\.[a-z_]+/.test(n.textContent)) out.push(n.textContent); }
         return out; }""")
     assert raw == []
-    page.wait_for_function("window.__announced.some(a => a !== 'Loading')", timeout=15000)  # throttled ~5 s
+    # the status is announced throttled (~5 s) and may pass through "In queue" on a busy machine
+    page.wait_for_function("window.__announced.includes('Complete')", timeout=60000)
     announced = page.evaluate("window.__announced")
-    assert "Complete" in announced and not [a for a in announced if "common." in a], announced
+    assert not [a for a in announced if "common." in a], announced
 
 
 def test_detail_opened_directly_shows_the_leader(browser_page, artifacts_dir):
