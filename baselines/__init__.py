@@ -10,6 +10,7 @@ Public API (imported on first use; ``baselines.zoo`` and ``baselines.train`` are
     preset = get_preset("results")               # what `motifbench sweep --preset results` runs
     tasks = plan_grid(preset.cells(), "grid", get_protocol(preset.protocol), evaluate=True)
     run_sweep(tasks, "grid")                     # resumable; seed-major, like the CLI
+    sweep_status(tasks)                          # per row: complete / running / left, hours done and left
 
 Importing this package before torch asks OpenMP to sleep rather than spin
 while waiting (``OMP_WAIT_POLICY=PASSIVE``, unless the user set it): on a CPU
@@ -36,6 +37,7 @@ _API = {
     "run_sweep": ("baselines.sweep", "sweep"),
     "plan_sweep": ("baselines.sweep", "plan"),
     "plan_grid": ("baselines.sweep", "plan_grid"),
+    "sweep_status": ("baselines.grid_status", "sweep_status"),
     "get_preset": ("baselines.presets", "get_preset"),
     "RayRunner": ("baselines.runners", "RayRunner"),
     "build_results": ("baselines.results", "build_results"),

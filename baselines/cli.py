@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--cpus-per-run", type=float, default=1.0,
                        help="CPUs each Ray task reserves; also its torch threads unless --threads is given")
     sweep.add_argument("--retries", type=int, default=2, help="Ray: extra attempts for a failed run (default 2)")
+    sweep.add_argument("--status", action="store_true",
+                       help="train nothing: print, per grid row, the runs complete / running / left and the "
+                       "hours done and estimated left (safe while sweeps run)")
     _add_common(sweep)
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -240,6 +243,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                    device=args.device, amp=not args.no_amp, cpu_amp=args.cpu_amp, threads=threads,
                    evaluate=evaluate, progress=not args.no_progress and args.runner == "local")
     tasks = sw.plan_grid(cells, args.out, protocol, **options)
+    if args.status:
+        from baselines.grid_status import format_status, sweep_status
+
+        print(format_status(sweep_status(tasks)), end="")
+        return 0
     runner = get_runner(args.runner, **runner_options)
     shape = " + ".join(f"{len(m)} model(s) x {len(a)} activation(s) x {len(s)} seed(s)" for m, a, s in cells)
     print(f"sweep: {shape} "
@@ -247,6 +255,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     finished = iter(range(1, len(tasks) + 1))
 
     def report(row: dict[str, Any]) -> None:
+        if row["status"] == sw.BUSY:
+            print(f"[{next(finished)}/{len(tasks)}] busy {row['run_dir']}: another sweep process has it", flush=True)
+            return
         print(f"[{next(finished)}/{len(tasks)}] {row['status']} {row['run_dir']}: test auPR {row['test_aupr']:.4f}",
               flush=True)
 
@@ -256,7 +267,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if hasattr(runner, "shutdown"):
             runner.shutdown()
     counts = result.counts
-    print(f"trained {counts['trained']}, skipped {counts['skipped']} (already complete)")
+    busy = f", left {counts[sw.BUSY]} to other sweep processes" if counts[sw.BUSY] else ""
+    print(f"trained {counts['trained']}, skipped {counts['skipped']} (already complete){busy}")
     if evaluate:
         ev = result.evaluation_counts
         print(f"evaluated {ev['evaluated']}, re-evaluated {ev['re-evaluated']} (stale cache), "

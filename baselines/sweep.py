@@ -29,6 +29,7 @@ from baselines.export import ONNX_FILE, SPEC_FILE, read_spec_json
 from baselines.presets import PRESET_ALIASES, PRESETS, Preset, get_preset  # noqa: F401 (the sweep's API)
 from baselines.protocols import Protocol
 from baselines.run import is_complete, train_run
+from baselines.run_claim import claim
 from baselines.zoo import ACTIVATIONS, check_activation, get_spec, model_names
 from benchmark.files import file_sha256
 
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 EVAL_FILE = "evaluation/result.json"
 #: PPM methods every run is scored with (REFERENCE.md section 6): NMI (Koo & Ploenzke) and KE (Koo & Eddy).
 PPM_METHODS: tuple[str, ...] = ("nmi", "ke")
+#: A cell's status when another sweep process holds it (`baselines.run_claim`): left to that process.
+BUSY = "busy"
 #: One evaluator record per PPM method; the NMI one (with attribution) keeps the historical name.
 EVAL_FILES: dict[str, str] = {"nmi": EVAL_FILE, "ke": "evaluation/result.ke.json"}
 
@@ -164,7 +167,21 @@ def check_same_precision(run_dir: Path, cpu_amp: bool) -> None:
 
 
 def execute(task: RunTask) -> dict[str, Any]:
-    """Run one cell (a no-op for a complete folder) and, if asked, evaluate it. Returns a table row."""
+    """Run one cell (a no-op for a complete folder) and, if asked, evaluate it. Returns a table row.
+
+    The cell is claimed first (`baselines.run_claim`): if another sweep process is training or scoring it,
+    nothing is done and the row has status ``busy`` (no metrics).
+    """
+    with claim(task.run_dir) as mine:
+        if not mine:
+            log.info("skip %s (another sweep process is working on it)", task.run_dir)
+            return {"model": task.model, "activation": task.activation, "seed": task.seed, "status": BUSY,
+                    "run_dir": task.run_dir, "test_auroc": float("nan"), "test_aupr": float("nan"),
+                    "evaluation": None, "evaluations": {}, "worker": f"{socket.gethostname()}:{os.getpid()}"}
+        return _execute_claimed(task)
+
+
+def _execute_claimed(task: RunTask) -> dict[str, Any]:
     run_dir = Path(task.run_dir)
     protocol = Protocol.from_dict(task.protocol)
     if is_complete(run_dir):
@@ -393,7 +410,7 @@ class SweepResult:
     @property
     def counts(self) -> dict[str, int]:
         statuses = [r.get("status") for r in self.rows]
-        return {s: statuses.count(s) for s in ("trained", "skipped")}
+        return {s: statuses.count(s) for s in ("trained", "skipped", BUSY)}
 
     @property
     def evaluation_counts(self) -> dict[str, int]:

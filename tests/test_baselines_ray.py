@@ -59,7 +59,7 @@ def test_ray_sweep_equals_the_local_runner_bit_for_bit(tmp_path, synthetic_repo,
     remote_rows = []
     distributed = sw.sweep(_plan(tmp_path / "ray", synthetic_repo), tmp_path / "ray",
                            runner=RayRunner(num_cpus=1), on_row=remote_rows.append)
-    assert local.counts == distributed.counts == {"trained": 2, "skipped": 0}
+    assert local.counts == distributed.counts == {"trained": 2, "skipped": 0, "busy": 0}
     assert len(remote_rows) == 2
     workers = {row["worker"].rsplit(":", 1)[1] for row in distributed.rows}
     assert str(os.getpid()) not in workers  # trained in Ray worker processes, not here
@@ -72,7 +72,7 @@ def test_ray_sweep_equals_the_local_runner_bit_for_bit(tmp_path, synthetic_repo,
     # resumable exactly like the local runner: a second pass skips both, an interrupted run is redone
     (sw.run_dir_for(tmp_path / "ray", "cnn-25", "exp", 0) / "COMPLETE").unlink()
     again = sw.sweep(_plan(tmp_path / "ray", synthetic_repo), tmp_path / "ray", runner=RayRunner(num_cpus=1))
-    assert again.counts == {"trained": 1, "skipped": 1}
+    assert again.counts == {"trained": 1, "skipped": 1, "busy": 0}
     b = sw.run_dir_for(tmp_path / "ray", "cnn-25", "exp", 0)
     a = sw.run_dir_for(tmp_path / "local", "cnn-25", "exp", 0)
     assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()

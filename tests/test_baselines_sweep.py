@@ -49,6 +49,64 @@ def test_sweep_resumes_skipping_finished_and_redoing_interrupted(tmp_path, synth
     assert md.startswith("| model | activation | n | test_auroc | test_aupr |") and "| cnn-2 | exp | 1 |" in md
 
 
+def _hold_lock(run_dir):
+    """A separate process holding a cell's claim (as a live sweep would) until it is terminated."""
+    import subprocess
+    import sys
+
+    from baselines.run_claim import lock_path
+
+    code = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(600)")
+    lock = lock_path(run_dir)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@pytest.mark.slow
+def test_concurrent_sweeps_share_a_folder_and_status_reports_it(tmp_path, synthetic_repo, capsys):
+    out = tmp_path / "sweep"
+    args = ["sweep", "--models", "cnn-2", "--activations", "relu,exp", "--seeds", "0,1", "--out", str(out),
+            "--data", str(synthetic_repo), "--limit", "200", "--epochs", "1", "--device", "cpu", "--threads", "1",
+            "--no-progress"]
+    claimed = sw.run_dir_for(out, "cnn-2", "exp", 1)
+    holder = _hold_lock(claimed)  # another sweep process is training this cell
+    try:
+        assert main(args) == 0
+        first = capsys.readouterr().out
+        assert "trained 3, skipped 0 (already complete), left 1 to other sweep processes" in first
+        assert f"busy {claimed}: another sweep process has it" in first
+        assert not claimed.exists()  # the busy cell was not touched
+        assert main([*args, "--status"]) == 0
+        status = capsys.readouterr().out
+        row = {line.split()[1]: line.split() for line in status.splitlines() if line.strip().startswith("cnn-2")}
+        # model activation planned complete running left seeds train_hours left_hours
+        assert row["relu"][2:6] == ["2", "2", "0", "0"] and row["relu"][6] == "0,1"
+        assert row["exp"][2:6] == ["2", "1", "1", "0"] and row["exp"][6] == "0"
+        assert "3/4 complete, 1 running, 0 waiting" in status
+    finally:
+        holder.terminate()
+        holder.wait()
+    # the holder is gone (its lock with it): the next sweep claims and trains the cell
+    assert main(args) == 0
+    assert "trained 1, skipped 3 (already complete)" in capsys.readouterr().out
+    assert main([*args, "--status"]) == 0
+    assert "4/4 complete, 0 running, 0 waiting" in capsys.readouterr().out
+
+
+def test_status_of_an_untouched_plan_says_nothing_is_known_yet(tmp_path):
+    from baselines.grid_status import format_status, sweep_status
+
+    tasks = sw.plan(["cnn-2", "cnn-25"], ["relu"], [0, 1, 2], tmp_path / "grid", get_protocol("koo2019"))
+    status = sweep_status(tasks)
+    assert list(status["model"]) == ["cnn-2", "cnn-25"] and list(status["left"]) == [3, 3]
+    assert status["left_hours"].isna().all()
+    text = format_status(status)
+    assert "0/6 complete, 0 running, 6 waiting" in text and "unknown (no run has finished yet)" in text
+
+
 def test_summary_reports_mean_and_sd_and_recovery_columns():
     runs = pd.DataFrame({
         "model": ["cnn-25"] * 3 + ["cnn-2"], "activation": ["exp"] * 3 + ["relu"], "seed": [0, 1, 2, 0],
