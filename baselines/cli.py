@@ -253,13 +253,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(f"sweep: {shape} "
           f"= {len(tasks)} run(s) under protocol {protocol.name} (batch {protocol.batch_size}) -> {args.out}")
     finished = iter(range(1, len(tasks) + 1))
+    reported: set[str] = set()
 
     def report(row: dict[str, Any]) -> None:
+        # a cell that was busy is tried again at the end: its second row is marked "again", not counted twice
+        step = "again" if row["run_dir"] in reported else f"{next(finished)}/{len(tasks)}"
+        reported.add(row["run_dir"])
         if row["status"] == sw.BUSY:
-            print(f"[{next(finished)}/{len(tasks)}] busy {row['run_dir']}: another sweep process has it", flush=True)
+            print(f"[{step}] busy {row['run_dir']}: another sweep process has it", flush=True)
             return
-        print(f"[{next(finished)}/{len(tasks)}] {row['status']} {row['run_dir']}: test auPR {row['test_aupr']:.4f}",
-              flush=True)
+        print(f"[{step}] {row['status']} {row['run_dir']}: test auPR {row['test_aupr']:.4f}", flush=True)
 
     try:
         result = sw.sweep(tasks, args.out, runner=runner, on_row=report)

@@ -42,7 +42,7 @@ def sweep_status(tasks: Sequence) -> pd.DataFrame:
     for task in tasks:
         run_dir = Path(task.run_dir)
         complete = is_complete(run_dir)
-        seconds = float(read_spec_json(run_dir / SPEC_FILE).get("train_seconds") or np.nan) if complete else np.nan
+        seconds = _train_seconds(run_dir) if complete else np.nan
         cells.append({"model": task.model, "activation": task.activation, "seed": task.seed, "complete": complete,
                       "running": (not complete) and is_claimed(run_dir), "seconds": seconds})
     runs = pd.DataFrame(cells, columns=["model", "activation", "seed", "complete", "running", "seconds"])
@@ -54,9 +54,11 @@ def sweep_status(tasks: Sequence) -> pd.DataFrame:
     overall = float(done["seconds"].median()) if not done.empty else np.nan
 
     def expected_seconds(model: str, activation: str) -> float:
-        if (model, activation) in by_row.index:
-            return float(by_row[(model, activation)])
-        return float(by_model.get(model, overall))
+        """The row's median so far, else the model's, else the sweep's (NaN when nothing is known)."""
+        for value in (by_row.get((model, activation), np.nan), by_model.get(model, np.nan), overall):
+            if not np.isnan(value):
+                return float(value)
+        return np.nan
 
     rows = []
     for (model, activation), group in runs.groupby(["model", "activation"], sort=False):
@@ -72,6 +74,15 @@ def sweep_status(tasks: Sequence) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
 
 
+def _train_seconds(run_dir: Path) -> float:
+    """``train_seconds`` of a complete run's spec.json; NaN when the record lacks it or cannot be read."""
+    try:
+        value = read_spec_json(run_dir / SPEC_FILE).get("train_seconds")
+    except Exception:  # noqa: BLE001 - a damaged record leaves only this run's time unknown
+        return np.nan
+    return float(value) if isinstance(value, (int, float)) else np.nan
+
+
 def format_status(status: pd.DataFrame) -> str:
     """The status table as aligned text plus a totals line (what ``motifbench sweep --status`` prints)."""
     if status.empty:
@@ -81,7 +92,7 @@ def format_status(status: pd.DataFrame) -> str:
     text = shown.to_string(index=False) + "\n"
     planned, complete, running = (int(status[c].sum()) for c in ("planned", "complete", "running"))
     left_hours = float(status["left_hours"].sum(min_count=1))
-    estimate = "unknown (no run has finished yet)" if np.isnan(left_hours) else \
+    estimate = "unknown (no finished run has a training time yet)" if np.isnan(left_hours) else \
         f"about {left_hours:.1f} h of training left at the pace so far (one process; N processes share it)"
     text += (f"{complete}/{planned} complete, {running} running, {planned - complete - running} waiting; "
              f"{status['train_hours'].sum():.1f} h of training done; {estimate}\n")

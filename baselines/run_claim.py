@@ -15,10 +15,18 @@ scheduler already runs each cell once).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from baselines.errors import BaselineError
+
+#: How long a claim keeps trying before it calls the cell busy: a status probe holds the lock for a moment,
+#: a sweep process for as long as it trains (minutes to hours).
+CLAIM_PATIENCE_SECONDS = 1.0
 
 
 def lock_path(run_dir: Path | str) -> Path:
@@ -27,8 +35,28 @@ def lock_path(run_dir: Path | str) -> Path:
     return run_dir.parent / f".{run_dir.name}.lock"
 
 
+def _try_lock(fd: int, operation: int, path: Path, patience: float) -> bool:
+    """flock ``fd`` without blocking, retrying for ``patience`` seconds; False if it stays held elsewhere."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        except OSError as exc:
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise BaselineError(
+                    f"cannot lock {path}: the file system of the sweep folder has no file locks ({exc.strerror}); "
+                    "run one sweep process per folder there, or use --runner ray"
+                ) from exc
+            raise
+
+
 @contextlib.contextmanager
-def claim(run_dir: Path | str) -> Iterator[bool]:
+def claim(run_dir: Path | str, patience: float = CLAIM_PATIENCE_SECONDS) -> Iterator[bool]:
     """Hold the cell's lock for the ``with`` block; yields False (holding nothing) if another process has it.
 
     Examples
@@ -41,9 +69,7 @@ def claim(run_dir: Path | str) -> Iterator[bool]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(fd, fcntl.LOCK_EX, path, patience):
             yield False
             return
         try:
@@ -55,9 +81,20 @@ def claim(run_dir: Path | str) -> Iterator[bool]:
 
 
 def is_claimed(run_dir: Path | str) -> bool:
-    """Whether another process holds the cell's lock right now (a live sweep is training or scoring it)."""
+    """Whether a sweep process holds the cell's lock right now (it is training or scoring it).
+
+    Probes with a shared lock on a read-only handle, so it needs no write access and never makes a sweep
+    that claims the cell at the same moment give up (claims retry for `CLAIM_PATIENCE_SECONDS`).
+    """
     path = lock_path(run_dir)
-    if not path.exists():
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False  # no lock file (never claimed) or not readable
+    try:
+        if not _try_lock(fd, fcntl.LOCK_SH, path, patience=0.0):
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
         return False
-    with claim(run_dir) as mine:
-        return not mine
+    finally:
+        os.close(fd)

@@ -31,7 +31,7 @@ from baselines.protocols import Protocol
 from baselines.run import is_complete, train_run
 from baselines.run_claim import claim
 from baselines.zoo import ACTIVATIONS, check_activation, get_spec, model_names
-from benchmark.files import file_sha256
+from benchmark.files import atomic_write, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -395,9 +395,10 @@ def write_tables(out_dir: Path | str) -> dict[str, Path]:
     runs = collect(out_dir)
     summary = summarize(runs)
     paths = {"runs": out_dir / "runs.csv", "summary": out_dir / "summary.csv", "markdown": out_dir / "summary.md"}
-    runs.to_csv(paths["runs"], index=False)
-    summary.to_csv(paths["summary"], index=False)
-    paths["markdown"].write_text(to_markdown(summary))
+    # atomic: several sweep processes may share the folder, and a reader must never see half a table
+    atomic_write(paths["runs"], runs.to_csv(index=False))
+    atomic_write(paths["summary"], summary.to_csv(index=False))
+    atomic_write(paths["markdown"], to_markdown(summary))
     return paths
 
 
@@ -432,7 +433,7 @@ def sweep(tasks: list[RunTask], out_dir: Path | str, runner: Any | None = None,
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "sweep.json").write_text(json.dumps([asdict(t) for t in tasks], indent=2) + "\n")
+    atomic_write(out_dir / "sweep.json", json.dumps([asdict(t) for t in tasks], indent=2) + "\n")
     runner = runner or LocalRunner()
     rows: list[dict[str, Any]] = []
     try:
@@ -440,6 +441,14 @@ def sweep(tasks: list[RunTask], out_dir: Path | str, runner: Any | None = None,
             rows.append(row)
             if on_row is not None:
                 on_row(row)
+        # cells another process held are tried once more at the end: a holder that only skipped or scored
+        # them has let go by now; one still training keeps them (status busy in the final rows)
+        busy = {row["run_dir"]: i for i, row in enumerate(rows) if row.get("status") == BUSY}
+        if busy:
+            for row in runner.map(execute, [t for t in tasks if t.run_dir in busy]):
+                rows[busy[row["run_dir"]]] = row
+                if on_row is not None and row.get("status") != BUSY:
+                    on_row(row)
     finally:
         tables = write_tables(out_dir)
     return SweepResult(rows=rows, tables=tables, evaluated=any(t.evaluate for t in tasks))

@@ -104,7 +104,51 @@ def test_status_of_an_untouched_plan_says_nothing_is_known_yet(tmp_path):
     assert list(status["model"]) == ["cnn-2", "cnn-25"] and list(status["left"]) == [3, 3]
     assert status["left_hours"].isna().all()
     text = format_status(status)
-    assert "0/6 complete, 0 running, 6 waiting" in text and "unknown (no run has finished yet)" in text
+    assert "0/6 complete, 0 running, 6 waiting" in text and "unknown (no finished run has a training time yet)" in text
+
+
+def test_a_status_probe_never_makes_a_claim_give_up_and_sees_a_held_claim(tmp_path):
+    import fcntl
+    import os
+    import threading
+
+    from baselines.run_claim import claim, is_claimed, lock_path
+
+    cell = tmp_path / "grid" / "cnn-2" / "relu" / "seed0"
+    assert not is_claimed(cell)  # never claimed: no lock file, nothing created by looking
+    assert not lock_path(cell).exists()
+    with claim(cell) as mine:
+        assert mine and is_claimed(cell)
+    assert not is_claimed(cell)
+    # a probe (shared lock) held for a moment while a sweep claims: the claim waits it out instead of skipping
+    fd = os.open(lock_path(cell), os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    threading.Timer(0.3, lambda: (fcntl.flock(fd, fcntl.LOCK_UN), os.close(fd))).start()
+    with claim(cell) as mine:
+        assert mine
+
+
+def test_status_estimates_rows_without_times_from_the_model_then_the_sweep(tmp_path):
+    from baselines.grid_status import format_status, sweep_status
+
+    tasks = sw.plan(["cnn-2", "cnn-25"], ["relu", "exp"], [0, 1], tmp_path / "grid", get_protocol("koo2019"))
+
+    def finish(model, activation, seed, record):
+        run_dir = sw.run_dir_for(tmp_path / "grid", model, activation, seed)
+        run_dir.mkdir(parents=True)
+        (run_dir / "spec.json").write_text(record)
+        (run_dir / MARKER_FILE).write_text("")
+
+    finish("cnn-2", "relu", 0, json.dumps({"train_seconds": 3600.0}))
+    finish("cnn-2", "exp", 0, json.dumps({"note": "no time recorded"}))
+    finish("cnn-25", "relu", 0, "{damaged")
+    status = sweep_status(tasks).set_index(["model", "activation"])
+    assert status.loc[("cnn-2", "relu"), "left_hours"] == pytest.approx(1.0)
+    assert status.loc[("cnn-2", "exp"), "left_hours"] == pytest.approx(1.0)  # the model's median
+    assert status.loc[("cnn-25", "exp"), "left_hours"] == pytest.approx(2.0)  # the sweep's median, 2 runs
+    assert status["complete"].sum() == 3 and status.loc[("cnn-25", "relu"), "train_hours"] == 0.0
+    assert status.loc[("cnn-25", "relu"), "left_hours"] == pytest.approx(1.0)  # its one run untimed: the sweep's
+    assert "about 5.0 h of training left" in format_status(status.reset_index())
 
 
 def test_summary_reports_mean_and_sd_and_recovery_columns():
