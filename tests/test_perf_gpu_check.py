@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
+
+from baselines.run import is_complete
 
 SCRIPT = Path(__file__).resolve().parents[1] / "perf" / "gpu_check.py"
 
@@ -15,7 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "perf" / "gpu_check.py"
 def test_gpu_check_runs_every_step_and_writes_its_report(tmp_path, synthetic_repo):
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--models", "cnn-25",
-                           "--data", str(synthetic_repo), "--out", str(out)],
+                           "--data", str(synthetic_repo), "--out", str(out), "--work", str(tmp_path / "work")],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "gpu_check.json").read_text())
@@ -27,4 +30,9 @@ def test_gpu_check_runs_every_step_and_writes_its_report(tmp_path, synthetic_rep
     assert report["determinism"]["float32"] == {"bit_identical": True, "max_abs_weight_diff": 0.0}
     (run,) = report["grid"]["runs"]
     assert run["status"] == "trained" and (run["model"], run["seed"]) == ("cnn-100", 4)  # the last cell first
-    assert (out / "grid" / "cnn-100" / "exp" / "seed4" / "COMPLETE").is_file()
+    assert report["dataset"] == str(synthetic_repo)
+    # the finished run comes back packed under OUT, ready to unpack into a sweep folder
+    with tarfile.open(out / "grid.tar.gz") as tar:
+        assert "cnn-100/exp/seed4/COMPLETE" in tar.getnames()
+        tar.extractall(tmp_path / "sweep", filter="data")
+    assert is_complete(tmp_path / "sweep" / "cnn-100" / "exp" / "seed4")
