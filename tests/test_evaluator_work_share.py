@@ -14,7 +14,10 @@ def test_blocks_come_back_in_order_whichever_thread_computed_them():
     share = WorkShare()
     seen: dict[int, str] = {}
 
+    started = threading.Event()
+
     def square(block):
+        started.set()
         time.sleep(0.01)
         for v in block:
             seen[v] = threading.current_thread().name
@@ -23,7 +26,7 @@ def test_blocks_come_back_in_order_whichever_thread_computed_them():
     out: list = []
     job = threading.Thread(target=lambda: out.append(share.map_blocks(list(range(40)), square, 3)), name="job")
     job.start()
-    time.sleep(0.02)  # let the job start its blocks, then help
+    assert started.wait(30)  # the job has begun its blocks (on a busy machine that may take a while), then help
     share.help()
     job.join()
     assert [v for block in out[0] for v in block] == [v * v for v in range(40)]
