@@ -163,19 +163,8 @@ def shift_scale_hist(scores, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, b
     -------
     offset, scale, k0 : ``floor(min)``, ``floor(100 / (max - offset))``, ``rint(-offset * scale)``.
     """
-    q, n = scores.shape
-    i1 = max(int(np.floor(0.5 * n)) - 1, 0)
-    i2 = max(int(np.ceil(0.5 * n)) - 1, i1)
-    quantile = np.empty(q)
-    small = np.inf
-    large = -np.inf
-    for i in range(q):
-        lo, hi, med = _row_median(scores[i], i1, i2, lo_bound, hi_bound, counts, bins, buf)
-        quantile[i] = med
-        # x - med is monotone in x, so the shifted block's extremes are these
-        small = min(small, lo - med)
-        large = max(large, hi - med)
-    return _scale_hist(scores, quantile, small, large, pad_pos, z_pad, hist, ints)
+    return _shift_scale_rows(scores, False, np.empty((0, 4)), np.empty((4, 0)), lo_bound, hi_bound, pad_pos, z_pad,
+                             hist, counts, bins, buf, ints)
 
 
 @njit(cache=True, nogil=True)
@@ -189,6 +178,15 @@ def ed_shift_scale_hist(query, targets_t, scores, lo_bound, hi_bound, pad_pos, z
     columns, letter-major; ``scores`` : ndarray, shape (Q, C), float64, written; the rest as
     :func:`shift_scale_hist`.
     """
+    return _shift_scale_rows(scores, True, query, targets_t, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, bins,
+                             buf, ints)
+
+
+@njit(cache=True, nogil=True)
+def _shift_scale_rows(scores, ed, query, targets_t, lo_bound, hi_bound, pad_pos, z_pad, hist, counts, bins, buf,
+                      ints):  # pragma: no cover - compiled
+    """Each row's extremes and lower median (writing the row's ED distances and bins first when ``ed``), then
+    :func:`_scale_hist`: the body of :func:`shift_scale_hist` and :func:`ed_shift_scale_hist`."""
     q, n = scores.shape
     i1 = max(int(np.floor(0.5 * n)) - 1, 0)
     i2 = max(int(np.ceil(0.5 * n)) - 1, i1)
@@ -196,9 +194,11 @@ def ed_shift_scale_hist(query, targets_t, scores, lo_bound, hi_bound, pad_pos, z
     small = np.inf
     large = -np.inf
     for i in range(q):
-        _ed_bin_row(query, i, targets_t, scores[i], lo_bound, hi_bound, counts.size, bins)
-        lo, hi, med = _row_median(scores[i], i1, i2, lo_bound, hi_bound, counts, bins, buf, True)
+        if ed:  # the distances and their median bins in one pass, while the row is in cache
+            _ed_bin_row(query, i, targets_t, scores[i], lo_bound, hi_bound, counts.size, bins)
+        lo, hi, med = _row_median(scores[i], i1, i2, lo_bound, hi_bound, counts, bins, buf, ed)
         quantile[i] = med
+        # x - med is monotone in x, so the shifted block's extremes are these
         small = min(small, lo - med)
         large = max(large, hi - med)
     return _scale_hist(scores, quantile, small, large, pad_pos, z_pad, hist, ints)

@@ -16,7 +16,6 @@ import it).
 from __future__ import annotations
 
 import threading
-
 from pathlib import Path
 
 #: The files whose kernels the ready marker vouches for (any edit makes numba recompile).
