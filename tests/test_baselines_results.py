@@ -10,6 +10,7 @@ import pytest
 
 from baselines import sweep as sw
 from baselines.hub import publish_model_repo, verify_model_repo, write_model_repo
+from baselines.presets import get_preset
 from baselines.protocols import get_protocol
 from baselines.published import Published
 from baselines.results import build_results, score_runs, verdict
@@ -107,7 +108,15 @@ def test_docs_results_page_is_what_the_generator_builds_from_the_shipped_records
                             "--notes docs/results_notes.md")
     assert rebuilt.markdown.read_text() == (root / "docs" / "results.md").read_text()
     assert (root / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # shipped for the About tab
-    assert (rebuilt.summary["n_runs"] >= 1).all() and rebuilt.summary["match_ground_truth_fraction_ke_n"].min() == 1
+    summary = rebuilt.summary
+    # every shipped run carries both PPM methods' records, and the rows hold the `results` preset's seeds (issue 13)
+    for column in ("match_ground_truth_fraction_n", "match_ground_truth_fraction_ke_n", "test_auroc_n"):
+        assert (summary[column] == summary["n_runs"]).all(), column
+    preset = get_preset("results")
+    planned = {(model, activation): len(seeds) for models, activations, seeds in preset.cells()
+               for model in models for activation in activations}
+    shipped = {(m, a): int(n) for m, a, n in zip(summary["model"], summary["activation"], summary["n_runs"])}
+    assert shipped == planned
 
 
 def test_bundle_ships_every_seed_record_and_one_onnx_and_the_leaderboard_family_counts_them(scored_sweep, tmp_path,
