@@ -113,10 +113,12 @@ def test_docs_results_page_is_what_the_generator_builds_from_the_shipped_records
     for column in ("match_ground_truth_fraction_n", "match_ground_truth_fraction_ke_n", "test_auroc_n"):
         assert (summary[column] == summary["n_runs"]).all(), column
     preset = get_preset("results")
-    planned = {(model, activation): len(seeds) for models, activations, seeds in preset.cells()
-               for model in models for activation in activations}
-    shipped = {(m, a): int(n) for m, a, n in zip(summary["model"], summary["activation"], summary["n_runs"])}
-    assert shipped == planned
+    planned: dict[tuple[str, str], list[int]] = {}
+    for task in sw.plan_grid(preset.cells(), tmp_path / "grid", get_protocol(preset.protocol)):
+        planned.setdefault((task.model, task.activation), []).append(task.seed)
+    shipped = {(m, a): [int(seed) for seed in seeds.split(",")]
+               for m, a, seeds in zip(summary["model"], summary["activation"], summary["seeds"])}
+    assert shipped == {cell: sorted(seeds) for cell, seeds in planned.items()}
 
 
 def test_bundle_ships_every_seed_record_and_one_onnx_and_the_leaderboard_family_counts_them(scored_sweep, tmp_path,
