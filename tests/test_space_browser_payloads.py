@@ -177,7 +177,9 @@ def test_leaderboard_and_every_detail_view_show_payloads_as_text(server, browser
     page.get_by_text("Columns", exact=True).click()  # Framework is not a default column: show it
     page.locator("#lb-columns").get_by_label("Framework", exact=True).check()
     page.locator("#lb-refresh").click()
-    page.wait_for_function(f"document.querySelectorAll('#leaderboard-table .virtual-row').length >= {2 * len(GROUPS)}")
+    page.wait_for_function(f"document.querySelectorAll('#leaderboard-table .virtual-row').length >= {2 * len(GROUPS)}"
+                           " && [...document.querySelectorAll('#leaderboard-table [role=columnheader]')]"
+                           ".some(h => h.innerText.trim().startsWith('Framework'))")
     headers = [h.strip() for h in page.locator("#leaderboard-table [role=columnheader]").all_inner_texts()]
     model_col = next(i for i, h in enumerate(headers) if h.startswith("Model"))
     table = page.locator("#leaderboard-table").inner_text()
