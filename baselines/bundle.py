@@ -30,6 +30,7 @@ import pandas as pd
 
 from baselines.errors import BaselineError
 from baselines.export import ONNX_FILE, SPEC_FILE
+from baselines.presets import matching_preset
 from baselines.results import METRICS, collect_runs, protocol_label, summarize_runs
 
 #: Evaluator records copied per run (relative to the run folder): NMI (with attribution), then KE.
@@ -129,6 +130,22 @@ def write_baseline_bundle(roots: Sequence[Path | str], out: Path | str, *, proto
     return BundleResult(out, runs, summary, tuple(onnx_runs))
 
 
+def _reproduce(runs: pd.DataFrame) -> list[str]:
+    """README lines naming the sweep that retrains these runs, when they are exactly one preset's grid."""
+    preset = matching_preset(zip(runs["model"], runs["activation"], runs["seed"], runs["protocol_label"]))
+    if preset is None:
+        return []
+    specs = [json.loads((Path(d) / SPEC_FILE).read_text()) for d in runs["run_dir"]]
+    threads = {s.get("threads") for s in specs}
+    same_threads = f" --threads {threads.pop()}" if len(threads) == 1 and None not in threads else ""
+    return [f"These are exactly the runs of the `{preset.name}` preset: {preset.description}. These two "
+            "commands retrain and score every one of them and rebuild this folder; on CPU a run repeats its "
+            "numbers on the same kind of CPU at the same thread count"
+            + (" (the command passes the count these runs used)" if same_threads else "") + ":", "",
+            "```", f"motifbench sweep --preset {preset.name} --out runs/{preset.name} --evaluate{same_threads}",
+            f"motifbench results bundle runs/{preset.name} --out space_app/baseline_models", "```", ""]
+
+
 def _readme(runs: pd.DataFrame, summary: pd.DataFrame, onnx_runs: list[str], command: str | None) -> str:
     headers = {"test_auroc": "AUROC", "match_ground_truth_fraction": "GT match NMI",
                "match_ground_truth_fraction_ke": "GT match KE", "coverage_count": "coverage NMI"}
@@ -146,7 +163,7 @@ def _readme(runs: pd.DataFrame, summary: pd.DataFrame, onnx_runs: list[str], com
         "trained on, and the worker scores them with the evaluator it runs. The leaderboard's family view "
         "(one row per family) adds the records of the other seeds: mean ± sd (ddof 1) and n over all of "
         "them. `motifbench results table space_app/baseline_models` builds docs/results.md from the same "
-        "records.", "",
+        "records.", "", *_reproduce(runs),
         "| family | protocol | n | seeds | " + " | ".join(headers.values()) + " |",
         "|---|---|---:|---|" + "---:|" * len(headers),
     ]

@@ -2,6 +2,7 @@
 training protocol and trial count their source used (docs/baselines.md, "Sweeps")."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from baselines.errors import BaselineError
@@ -81,3 +82,26 @@ def get_preset(name: str) -> Preset:
         known = [*PRESETS, *(f"{a} (= {t})" for a, t in PRESET_ALIASES.items())]
         raise BaselineError(f"unknown sweep preset {name!r}; expected one of {', '.join(known)}")
     return PRESETS[key]
+
+
+def preset_runs(preset: Preset) -> set[tuple[str, str, int]]:
+    """Every (model, activation, seed) the preset trains."""
+    return {(m, a, s) for models, acts, seeds in preset.cells() for m in models for a in acts for s in seeds}
+
+
+def matching_preset(runs: Iterable[tuple[str, str, int, str]]) -> Preset | None:
+    """The preset whose grid is exactly these runs, if one is.
+
+    runs : (model, activation, seed, protocol label) per run; a label with departures
+        (``koo2019 (epochs 40)``) matches no preset, since the preset would not retrain those runs.
+    Returns the first preset (in `PRESETS` order) with the same runs, every one under its protocol.
+    """
+    runs = list(runs)
+    cells = {(m, a, int(s)) for m, a, s, _ in runs}
+    labels = {label for *_, label in runs}
+    if len(cells) != len(runs) or len(labels) != 1:
+        return None
+    for preset in PRESETS.values():
+        if labels == {preset.protocol} and preset_runs(preset) == cells:
+            return preset
+    return None

@@ -245,3 +245,24 @@ def test_the_papers_qualitative_findings_are_read_as_ranges_for_the_rows_they_sp
     assert finding_verdict(0.51, most[0]) == "consistent"
     assert findings("cnn-deep", "relu", "match_ground_truth_fraction", 19, 1) == []
     assert finding_verdict(0.93, findings("cnn3-50", "relu", "test_auroc", 3, 50)[0]) == "consistent"
+
+
+def test_a_bundle_that_is_one_presets_grid_names_the_sweep_that_retrains_it():
+    """The shipped bundle is the `results` preset's grid, so its README gives the two commands that rebuild it;
+    a run missing, an extra run or a protocol departure means no preset retrains it, and no command is named."""
+    from pathlib import Path
+
+    from baselines.bundle import bundle_runs
+    from baselines.presets import matching_preset
+
+    shipped = Path(__file__).resolve().parent.parent / "space_app" / "baseline_models"
+    runs = bundle_runs([shipped])
+    cells = list(zip(runs["model"], runs["activation"], runs["seed"], runs["protocol_label"]))
+    assert matching_preset(cells).name == "results"
+    assert matching_preset(cells[1:]) is None
+    assert matching_preset([*cells, ("cnn-2", "relu", 9, "koo2019")]) is None
+    assert matching_preset([(m, a, s, "koo2019 (epochs 40)") for m, a, s, _ in cells]) is None
+    assert matching_preset([*cells, cells[0]]) is None  # a run counted twice is not the grid
+    readme = (shipped / "README.md").read_text()
+    assert "motifbench sweep --preset results --out runs/results --evaluate --threads 1" in readme
+    assert "motifbench results bundle runs/results --out space_app/baseline_models" in readme
