@@ -169,7 +169,8 @@ def run_in_sandbox(
         )
     )
     if launcher == "forkserver":
-        server = _warm_server(task)  # waits until the server is ready: its start-up is not the job's time
+        # waits until the server is ready (its start-up is not the job's time), heartbeating meanwhile
+        server = warm_up(task, heartbeat, limits.heartbeat_seconds)
         start = time.monotonic()
         with server.lock:
             # a forked child starts with the server's environment: hand it the caller's of now
@@ -202,12 +203,19 @@ _WARM: dict[str, WarmServer] = {}
 _WARM_LOCK = threading.Lock()
 
 
-def _warm_server(profile: str) -> WarmServer:
-    """This process's fork server for ``profile`` (a task name), started on first use and again if it died."""
+def warm_up(profile: str = "evaluate", heartbeat: Callable[[], object] | None = None,
+            every: float = 5.0) -> WarmServer:
+    """This process's fork server for ``profile`` (a task name), started on first use and again if it died.
+
+    A worker calls it before claiming a job, so a job's lease never waits on the server's imports;
+    ``heartbeat`` (called every ``every`` seconds while a server starts) covers a restart mid-job.
+    Raises RuntimeError if the server does not start.
+    """
     with _WARM_LOCK:
         server = _WARM.get(profile)
         if server is None or not server.alive:
-            server = _WARM[profile] = WarmServer(child_environment(), profile)
+            server = _WARM[profile] = WarmServer(child_environment(), profile, while_starting=heartbeat,
+                                                 every=every)
         return server
 
 

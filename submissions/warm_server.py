@@ -25,7 +25,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import IO, Any
+
+#: Seconds a new server may take to import its profile before it counts as failed to start.
+_START_SECONDS = 120.0
 
 #: Modules each kind of server imports once, so forked tasks start with them loaded.
 WARM_PROFILES: dict[str, tuple[str, ...]] = {
@@ -152,7 +157,8 @@ class WarmServer:
         Which modules to preload (:data:`WARM_PROFILES`).
     """
 
-    def __init__(self, env: dict[str, str], profile: str = "evaluate") -> None:
+    def __init__(self, env: dict[str, str], profile: str = "evaluate", *,
+                 while_starting: Callable[[], object] | None = None, every: float = 5.0) -> None:
         self.lock = threading.Lock()
         self._buffer = b""
         self._proc = subprocess.Popen(
@@ -162,7 +168,16 @@ class WarmServer:
             env=env,
             bufsize=0,
         )
-        first = self._read(120.0)
+        # the imports take seconds, and much longer on a busy machine: a caller holding a job keeps
+        # its lease alive meanwhile (``while_starting`` every ``every`` seconds), or another worker
+        # would take the job as orphaned
+        deadline = time.monotonic() + _START_SECONDS
+        while True:
+            first = self._read(max(0.0, min(every, deadline - time.monotonic())))
+            if first is not None or not self.alive or time.monotonic() >= deadline:
+                break
+            if while_starting is not None:
+                while_starting()
         if not first or not first.get("ready"):
             self.close()
             raise RuntimeError("the warm fork server did not start")

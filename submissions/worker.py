@@ -27,10 +27,10 @@ from typing import Any
 from submissions import export
 from submissions.errors import StoreError
 from submissions.infra import describe, disk_full, is_infrastructure_fault
-from submissions.sandbox import ABANDONED, INFRASTRUCTURE, OK, SandboxLimits, SandboxOutcome, run_in_sandbox
+from submissions.sandbox import ABANDONED, INFRASTRUCTURE, OK, SandboxLimits, SandboxOutcome, run_in_sandbox, warm_up
 from submissions.hidden_rounds import HiddenRounds
 from submissions.rescore import HIDDEN_CONFIG
-from submissions.store import FAILED, FINISHED, Store, Submission, submissions_home
+from submissions.store import FAILED, FINISHED, PENDING, Store, Submission, submissions_home
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,8 @@ class Worker:
                 continue
             try:
                 self.recover()
+                if self.config.launcher == "forkserver" and self.store.counts().get(PENDING):
+                    self._warm_up()
                 job = self.store.claim(self.worker_id)
                 if job is None and self.config.rescore_when_idle and self._queue_stale():
                     job = self.store.claim(self.worker_id)
@@ -213,6 +215,14 @@ class Worker:
             done.append(result)
             self._maybe_backup()
         return done
+
+    def _warm_up(self) -> None:
+        """Start (or restart) the fork server before claiming: its imports take seconds, far longer on a busy
+        machine, and a claimed job waiting on them could outlive ``stale_after`` and be taken twice."""
+        try:
+            warm_up("evaluate")
+        except Exception:  # the job's own start retries it and reports the failure as the job's outcome
+            log.exception("the warm fork server did not start")
 
     def context(self):
         """What "current" means for this worker (evaluator major, dataset versions, its round)."""
@@ -362,6 +372,7 @@ class Worker:
         if self.hidden is not None and job.dataset_config == HIDDEN_CONFIG:
             # the worker draws the hidden test; the child gets sequences and ground truth, never the seed
             draw, round_info = self.hidden.write_draw(run_dir / HIDDEN_DRAW, job.dataset_version)
+            self.store.heartbeat(job.id, self.worker_id)  # drawing the test took a while: renew the lease
             kwargs.update(hidden_draw=str(draw), round_info=round_info)
         try:
             return run_in_sandbox("evaluate", kwargs, limits, run_dir, launcher=self.config.launcher,
