@@ -105,8 +105,9 @@ def leaderboard_view(config: str | None, view_label: str | None, activation: str
                      columns: list[str], families: bool = False, picked: str | None = None) -> tuple:
     """Everything the Leaderboard tab shows for the current selectors (stale choices fall back to defaults).
 
-    The detail view's model stays as picked (cleared if it is gone); :func:`preselect_leader` fills it
-    when the detail tab opens, so a page load never builds a detail nobody looks at.
+    The detail view's model stays as picked (no value is sent; cleared if it is gone);
+    :func:`preselect_leader` fills it when the detail tab opens, so a page load never builds a
+    detail nobody looks at.
     """
     frame = source().frame()
     config, config_choices, config_views, view, activation, act_choices, rows = _current(
@@ -125,9 +126,11 @@ def leaderboard_view(config: str | None, view_label: str | None, activation: str
                  f"**{md(view.label)}**. Ranked by GT match (rows whose 95% intervals overlap the leader's share "
                  "rank 1), then AUROC; ± = half the interval; click a header to sort, hover a header for its meaning.")
     model_choices = choices(frame)
-    ids = {value for _, value in model_choices}
-    if picked not in ids:
-        picked = None
+    # A model still listed keeps its pick by not sending a value: this view may land after a row click's
+    # open_detail (another queue) picked a newer model, and sending the pick it started with would
+    # switch the detail back. A model that is gone is cleared.
+    keep = picked in {value for _, value in model_choices}
+    model_pick = gr.Dropdown(choices=model_choices) if keep else gr.Dropdown(choices=model_choices, value=None)
     return (
         gr.Radio(choices=[(cell(c), c) for c in config_choices], value=config),  # labels: text, capped
         gr.Dropdown(choices=[(cell(v.label), v.label) for v in config_views], value=view.label if view else None),
@@ -136,7 +139,7 @@ def leaderboard_view(config: str | None, view_label: str | None, activation: str
         gr.DownloadButton(value=_csv_file(table, view, activation, kind, tuple(columns or ())),
                           interactive=view is not None and not table.empty),
         count,
-        gr.Dropdown(choices=model_choices, value=picked),
+        model_pick,
     )
 
 

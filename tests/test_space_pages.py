@@ -193,7 +193,11 @@ def test_app_builds_and_serves_views_with_empty_and_full_stores(home):
     assert app.preselect_leader(None, None, None, "all", "all") == leader  # item 5: ... the detail tab opens on the leader
     other = full[3].data["ID"].iloc[-1]
     kept = app.leaderboard_view(None, None, "all", "all", list(leaderboard.DEFAULT_COLUMNS), picked=other)
-    assert kept[6].value == other  # a model the user picked stays picked
+    # a model the user picked stays picked: the view sends no value, so landing after a newer row click
+    # (open_detail runs in another queue) cannot switch the detail back to the model it started with
+    assert "value" not in kept[6].constructor_args and other in [v for _, v in kept[6].constructor_args["choices"]]
+    gone = app.leaderboard_view(None, None, "all", "all", list(leaderboard.DEFAULT_COLUMNS), picked="sub-gone")
+    assert "value" in gone[6].constructor_args and gone[6].value is None  # a model no longer listed is cleared
     assert app.preselect_leader(other, None, None, "all", "all") == app.gr.skip()  # nothing to change
     scatter, by_pool = app.plots_view(None, None, "all", "all")  # item 9: drawn from the same rows
     assert sum(len(c.lines[0].get_xydata()) for c in scatter.axes[0].containers) == 3
