@@ -92,9 +92,17 @@ def preset_runs(preset: Preset) -> set[tuple[str, str, int]]:
 def matching_preset(runs: Iterable[tuple[str, str, int, str]]) -> Preset | None:
     """The preset whose grid is exactly these runs, if one is.
 
-    runs : (model, activation, seed, protocol label) per run; a label with departures
-        (``koo2019 (epochs 40)``) matches no preset, since the preset would not retrain those runs.
-    Returns the first preset (in `PRESETS` order) with the same runs, every one under its protocol.
+    Parameters
+    ----------
+    runs : iterable of (model, activation, seed, protocol label)
+        One per run. A label with departures (``koo2019 (epochs 40)``) matches no preset,
+        since the preset would not retrain those runs.
+
+    Returns
+    -------
+    Preset or None
+        The first preset (in `PRESETS` order) with the same runs, every one under its protocol;
+        None when a run is missing, extra, listed twice or under another protocol.
     """
     runs = list(runs)
     cells = {(m, a, int(s)) for m, a, s, _ in runs}
