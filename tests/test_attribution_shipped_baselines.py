@@ -32,7 +32,7 @@ EVAL = {**SERVICE_EVAL_PARAMS, "attribution_sequences": 150, "bootstrap_resample
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_shipped_baselines_get_attribution_and_discovery_beside_first_layer_scores(home, synthetic_repo, monkeypatch):
     # the worker scores on the hidden round's test: a fixed round seed makes it one test set, not a new draw per
     # run (discovery on 150 sequences is a small sample: its coverage moves from draw to draw)
@@ -49,7 +49,7 @@ def test_shipped_baselines_get_attribution_and_discovery_beside_first_layer_scor
                          data=synthetic_repo, store=store, baseline=True)
             assert sub.trial["tap"] is not None, sub.trial  # a first-layer tap is found
             ids[run] = sub.id
-        Worker(store, WorkerConfig(eval_params=EVAL, time_limit=800, heartbeat_seconds=1.0)).run(once=True)
+        Worker(store, WorkerConfig(eval_params=EVAL, time_limit=1500, heartbeat_seconds=1.0)).run(once=True)
         subs = {run: store.get(i) for run, i in ids.items()}
         frame = LeaderboardSource(leaderboard_path(home / "submissions")).frame()
         details = {run: build_detail(sub.id, frame, store=store) for run, sub in subs.items()}

@@ -14,10 +14,17 @@ def test_blocks_come_back_in_order_whichever_thread_computed_them():
     share = WorkShare()
     seen: dict[int, str] = {}
 
-    started = threading.Event()
+    started, helped = threading.Event(), threading.Event()
+    job_blocks: list = []
 
     def square(block):
-        started.set()
+        if threading.current_thread().name == "job":
+            started.set()
+            if job_blocks:  # from its second block on, the job waits until the helper has done one, so
+                helped.wait(30)  # a stalled helper thread on a busy machine still finds blocks left
+            job_blocks.append(block)
+        else:
+            helped.set()
         time.sleep(0.01)
         for v in block:
             seen[v] = threading.current_thread().name

@@ -75,8 +75,8 @@ def test_worker_survives_hostile_jobs_and_serves_the_next(home, tmp_path, synthe
     assert table[0]["evaluator_version"] == good.record["evaluator_version"]
 
 
-def _worker_cmd(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "submissions.cli", "worker", "--heartbeat", "0.3", "--stale-after", "1.5",
+def _worker_cmd(*extra: str, stale_after: float = 1.5) -> list[str]:
+    return [sys.executable, "-m", "submissions.cli", "worker", "--heartbeat", "0.3", "--stale-after", str(stale_after),
             "--memory-gb", "3", "--no-artifacts", "--no-hidden", "--no-intervals", *extra]
 
 
@@ -137,7 +137,10 @@ def test_fifty_concurrent_submissions_each_evaluated_once(home, tmp_path, synthe
     env = os.environ.copy()
     tests_dir = str(Path(__file__).resolve().parent)  # the submitters import the corpus fixture
     env["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, env.get("PYTHONPATH")) if p)
-    workers = [subprocess.Popen(_worker_cmd("--poll", "0.2", "--limit", "30", "--no-attribution"), env=env,
+    # no worker dies here, so the default lease: a 1.5 s one would let a busy machine's stall of a
+    # second look like a dead worker and run its job twice (the claim's atomicity is what this tests)
+    workers = [subprocess.Popen(_worker_cmd("--poll", "0.2", "--limit", "30", "--no-attribution", stale_after=60),
+                                env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     submitters = [subprocess.Popen([sys.executable, "-c", _SUBMITTER, str(10 * k), "10", str(synthetic_repo),
                                     str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
