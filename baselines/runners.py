@@ -37,6 +37,27 @@ class RunFailed(BaselineError):
     """Some cells failed even after their retries; the others finished (and were written)."""
 
 
+#: How often a local Ray start is tried: Ray waits a fixed 30 s for its raylet to register (not
+#: configurable), which a busy machine can miss once; a second start after a clean shutdown usually
+#: makes it.
+LOCAL_RAY_STARTS = 2
+
+
+def start_local_ray(ray: Any, **init_kwargs: Any) -> None:
+    """``ray.init(**init_kwargs)`` for a local Ray, started again once if its raylet was too slow to register.
+
+    Any other failure, or a second timeout, is raised as Ray raised it.
+    """
+    for attempt in range(1, LOCAL_RAY_STARTS + 1):
+        try:
+            ray.init(**init_kwargs)
+            return
+        except Exception as exc:  # Ray raises a bare Exception for this one
+            if "timed out during startup" not in str(exc) or attempt == LOCAL_RAY_STARTS:
+                raise
+            ray.shutdown()  # stop what did start (GCS, raylet) before the next try
+
+
 class RayRunner:
     """One Ray task per cell, each with its own CPU/GPU request.
 
@@ -75,7 +96,7 @@ class RayRunner:
         if self.address:
             ray.init(address=self.address, log_to_driver=True)
         else:
-            ray.init(num_cpus=self.cluster_cpus, include_dashboard=False, log_to_driver=True)
+            start_local_ray(ray, num_cpus=self.cluster_cpus, include_dashboard=False, log_to_driver=True)
         self.started_here = True
 
     def shutdown(self) -> None:

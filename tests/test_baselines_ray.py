@@ -9,7 +9,7 @@ import ray
 
 from baselines import sweep as sw
 from baselines.protocols import get_protocol
-from baselines.runners import RayRunner, RunFailed
+from baselines.runners import RayRunner, RunFailed, start_local_ray
 from motifbench.cli import main
 
 #: spec.json fields that are clocks or calendars, not results.
@@ -19,7 +19,7 @@ TIMING_FIELDS = {"train_seconds", "wall_time_seconds", "created"}
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray (2 CPUs) for this module; runners join it and leave it running."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
+    start_local_ray(ray, num_cpus=2, include_dashboard=False, log_to_driver=True)
     yield ray
     ray.shutdown()
 
@@ -105,3 +105,31 @@ def test_ray_runner_retries_and_reports_failures_after_the_rest(tmp_path, local_
         for value in RayRunner(max_retries=0).map(broken, [str(tmp_path / "good"), str(tmp_path / "bad")]):
             got.append(value)
     assert got == [str(tmp_path / "good")]
+
+
+class _SlowStartRay:
+    """Stands in for the ``ray`` module's init/shutdown only: the real start is tested above."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        self.failures, self.calls = failures, []
+
+    def init(self, **kwargs):
+        self.calls.append(("init", kwargs))
+        if self.failures:
+            raise self.failures.pop(0)
+
+    def shutdown(self):
+        self.calls.append(("shutdown", {}))
+
+
+def test_a_local_ray_that_timed_out_starting_is_started_once_more():
+    timeout = Exception("The current node timed out during startup. This could happen because ...")
+    flaky = _SlowStartRay([timeout])
+    start_local_ray(flaky, num_cpus=2)
+    assert flaky.calls == [("init", {"num_cpus": 2}), ("shutdown", {}), ("init", {"num_cpus": 2})]
+    with pytest.raises(Exception, match="timed out during startup"):  # twice: Ray's own error, not a loop
+        start_local_ray(_SlowStartRay([timeout, timeout]))
+    other = _SlowStartRay([ValueError("num_cpus must be positive")])
+    with pytest.raises(ValueError, match="num_cpus"):  # any other failure is not retried
+        start_local_ray(other)
+    assert [c for c, _ in other.calls] == ["init"]
