@@ -10,6 +10,7 @@ folders must sit on storage every worker can reach.
 """
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -35,6 +36,38 @@ class LocalRunner:
 
 class RunFailed(BaselineError):
     """Some cells failed even after their retries; the others finished (and were written)."""
+
+
+#: Seconds to wait for a Ray cluster's port to accept a connection before calling it unreachable.
+RAY_CONNECT_SECONDS = 10.0
+
+
+def check_ray_address(address: str, timeout: float = RAY_CONNECT_SECONDS) -> None:
+    """Raise a clear BaselineError unless ``address`` names a reachable Ray port (``auto`` is Ray's to resolve).
+
+    ``ray.init(address=...)`` retries an unreachable cluster for minutes with only log lines to show for
+    it; one TCP connection says at once whether anything listens there.
+
+    Parameters
+    ----------
+    address : str
+        ``HOST:PORT`` (the head's GCS port, 6379 by default), ``ray://HOST:PORT`` (Ray Client,
+        10001 by default) or ``auto``.
+    """
+    if address == "auto":
+        return
+    target = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = target.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit():
+        raise BaselineError(f"Ray address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise BaselineError(f"no Ray cluster answers at {address} ({reason}); start one there with `ray start "
+                            "--head`, or leave out the address to start a local Ray") from None
 
 
 #: How often a local Ray start is tried: Ray waits a fixed 30 s for its raylet to register (not
@@ -94,7 +127,11 @@ class RayRunner:
         if ray.is_initialized():
             return
         if self.address:
-            ray.init(address=self.address, log_to_driver=True)
+            check_ray_address(self.address)
+            try:
+                ray.init(address=self.address, log_to_driver=True)
+            except ConnectionError as exc:  # e.g. "auto" with no cluster on this machine
+                raise BaselineError(f"cannot join the Ray cluster at {self.address}: {exc}") from None
         else:
             start_local_ray(ray, num_cpus=self.cluster_cpus, include_dashboard=False, log_to_driver=True)
         self.started_here = True

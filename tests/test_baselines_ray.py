@@ -54,6 +54,35 @@ def test_sweep_command_on_a_local_ray(tmp_path, synthetic_repo, capsys):
     assert not ray.is_initialized()  # the local Ray the command started is stopped again (runs first: no fixture)
 
 
+def test_an_unreachable_or_malformed_cluster_address_is_a_clear_error_at_once(tmp_path, synthetic_repo, capsys):
+    """Runs before the module's local Ray starts (a runner joins a running Ray without looking at the address)."""
+    import socket
+    import time
+
+    from baselines.runners import check_ray_address
+
+    with socket.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    began = time.monotonic()
+    args = ["sweep", "--models", "cnn-25", "--activations", "relu", "--seeds", "0", "--out", str(tmp_path / "g"),
+            "--data", str(synthetic_repo), "--limit", "200", "--epochs", "1", "--device", "cpu",
+            "--runner", "ray", "--ray-address", f"127.0.0.1:{port}", "--no-progress"]
+    assert main(args) != 0
+    err = capsys.readouterr().err
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in err and "ray start --head" in err, err
+    assert time.monotonic() - began < 60  # Ray alone retried such an address for minutes
+    assert not ray.is_initialized() and not list((tmp_path / "g").rglob("spec.json"))
+    for bad in ("localhost", "ray://", "head:port", ":6379"):
+        with pytest.raises(sw.BaselineError, match="expected HOST:PORT"):
+            check_ray_address(bad)
+    with socket.socket() as listening:  # something listens: the address passes (Ray then speaks to it)
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_ray_address(f"ray://127.0.0.1:{listening.getsockname()[1]}")
+    check_ray_address("auto")  # Ray resolves it
+
+
 def test_ray_sweep_equals_the_local_runner_bit_for_bit(tmp_path, synthetic_repo, local_ray):
     local = sw.sweep(_plan(tmp_path / "local", synthetic_repo), tmp_path / "local")
     remote_rows = []
@@ -133,3 +162,4 @@ def test_a_local_ray_that_timed_out_starting_is_started_once_more():
     with pytest.raises(ValueError, match="num_cpus"):  # any other failure is not retried
         start_local_ray(other)
     assert [c for c, _ in other.calls] == ["init"]
+
