@@ -207,11 +207,14 @@ def _seeds(value: str | None) -> list[int]:
         try:
             if "-" in part:
                 lo, hi = part.split("-", 1)
-                seeds.extend(range(int(lo), int(hi) + 1))
+                span = range(int(lo), int(hi) + 1)
             else:
-                seeds.append(int(part))
+                span = range(int(part), int(part) + 1)
         except ValueError:
             raise BaselineError(f"--seeds expects integers or ranges like 0-4, got {part!r}") from None
+        if not span:  # 3-1 would silently mean no seed, and the sweep would fall back to seed 0
+            raise BaselineError(f"--seeds range {part!r} is empty: write it low-high, e.g. {hi}-{lo}")
+        seeds.extend(s for s in span if s not in seeds)
     return seeds
 
 

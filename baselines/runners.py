@@ -116,6 +116,14 @@ class RayRunner:
 
     def __init__(self, address: str | None = None, num_cpus: float = 1, num_gpus: float = 0,
                  cluster_cpus: int | None = None, max_retries: int = 2) -> None:
+        if not num_cpus > 0:  # Ray would run every cell at once: a CPU request of 0 limits nothing
+            raise BaselineError(f"CPUs per run must be more than 0, got {num_cpus}")
+        if not num_gpus >= 0:
+            raise BaselineError(f"GPUs per run must be 0 or more, got {num_gpus}")
+        if cluster_cpus is not None and cluster_cpus < 1:
+            raise BaselineError(f"the local Ray needs at least 1 CPU, got {cluster_cpus}")
+        if max_retries < 0:
+            raise BaselineError(f"retries per cell must be 0 or more, got {max_retries}")
         self.ray = import_ray()
         self.address, self.num_cpus, self.num_gpus = address, num_cpus, num_gpus
         self.cluster_cpus, self.max_retries = cluster_cpus, max_retries

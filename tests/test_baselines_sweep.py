@@ -259,6 +259,31 @@ def test_runner_seam():
         get_runner("slurm")
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"num_cpus": 0}, "CPUs per run must be more than 0"),  # Ray would start every cell at once
+    ({"num_cpus": float("nan")}, "CPUs per run must be more than 0"),
+    ({"num_gpus": -1}, "GPUs per run must be 0 or more"),
+    ({"cluster_cpus": 0}, "at least 1 CPU"),
+    ({"max_retries": -1}, "retries per cell"),
+])
+def test_ray_runner_refuses_requests_that_mean_nothing_before_starting_ray(options, message):
+    with pytest.raises(BaselineError, match=message):
+        get_runner("ray", **options)
+
+
+def test_seed_lists_and_ranges_from_the_command_line(tmp_path, capsys):
+    from baselines.cli import _seeds
+
+    assert _seeds("0-2,5,1") == [0, 1, 2, 5]  # a seed named twice is one run
+    for bad, message in (("3-1", "is empty: write it low-high, e.g. 1-3"), ("a", "integers or ranges"),
+                         ("-1", "integers or ranges")):
+        with pytest.raises(BaselineError, match=message):
+            _seeds(bad)
+    # the command: an empty range is refused, never read as "no seeds given" (which means seed 0)
+    assert main(["sweep", "--models", "cnn-25", "--seeds", "4-2", "--out", str(tmp_path / "g")]) != 0
+    assert "'4-2' is empty" in capsys.readouterr().err and not (tmp_path / "g").exists()
+
+
 def test_evaluate_flag_scores_each_run_once_through_the_evaluator(tmp_path, synthetic_repo, monkeypatch, capsys):
     calls = []
     settings = {"now": ("1.0.0", {"ppm_method": "nmi", "limit": None})}
