@@ -81,14 +81,20 @@ class Protocol:
     def __post_init__(self) -> None:
         if self.monitor not in ("val_loss", "val_aupr"):
             raise BaselineError(f"protocol monitor must be 'val_loss' or 'val_aupr', got {self.monitor!r}")
-        for key in ("lr", "batch_size", "epochs", "eval_batch_size"):
-            if getattr(self, key) <= 0:
+        # written as "not (ok)" so that NaN, which fails every comparison, is refused too
+        for key in ("lr", "batch_size", "epochs", "eval_batch_size", "adam_eps"):
+            if not getattr(self, key) > 0:
                 raise BaselineError(f"protocol {key} must be > 0, got {getattr(self, key)}")
-        if self.patience < 0 or self.l2 < 0:
-            raise BaselineError("protocol patience and l2 must be >= 0")
+        if not (self.patience >= 0 and self.l2 >= 0):
+            raise BaselineError(f"protocol patience and l2 must be >= 0, got {self.patience} and {self.l2}")
+        for key in ("beta1", "beta2"):
+            if not 0 <= getattr(self, key) < 1:
+                raise BaselineError(f"protocol {key} must be in [0, 1), got {getattr(self, key)}")
+        if self.plateau_factor is not None and not 0 < self.plateau_factor < 1:
+            raise BaselineError(f"protocol plateau_factor must be in (0, 1), got {self.plateau_factor}")
         if self.plateau_patience < 1:
             raise BaselineError(f"protocol plateau_patience must be >= 1, got {self.plateau_patience}")
-        if self.in_vivo_batch_size is not None and self.in_vivo_batch_size <= 0:
+        if self.in_vivo_batch_size is not None and not self.in_vivo_batch_size > 0:
             raise BaselineError(f"protocol in_vivo_batch_size must be > 0, got {self.in_vivo_batch_size}")
 
     def with_overrides(self, **overrides: Any) -> Protocol:

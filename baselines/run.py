@@ -16,6 +16,7 @@ Run folder::
 from __future__ import annotations
 
 import json
+import numbers
 import platform
 import shutil
 import time
@@ -64,6 +65,22 @@ def prepare_run_dir(run_dir: Path | str, *, overwrite: bool = False) -> Path:
     return run_dir
 
 
+def check_seed(seed: object) -> int:
+    """``seed`` as an int if it is a whole number >= 0 (what torch and NumPy both accept), else a BaselineError."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise BaselineError(f"seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)
+
+
+def check_split_sizes(data: DataBundle, limit: int | None = None) -> None:
+    """Refuse splits too small to train on: batch norm needs 2 training rows, scoring 1 row of each other split."""
+    sizes = {"train": len(data.train.x), "valid": len(data.valid.x), "test": len(data.test.x)}
+    if sizes["train"] < 2 or sizes["valid"] < 1 or sizes["test"] < 1:
+        hint = f" (--limit {limit} keeps the first {limit} rows of each split)" if limit is not None else ""
+        raise BaselineError("too few rows to train on: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items())
+                            + f"{hint}; training needs at least 2 training rows and 1 validation and test row")
+
+
 def train_run(
     model: str | ModelSpec,
     *,
@@ -110,9 +127,14 @@ def train_run(
     """
     spec = get_spec(model) if isinstance(model, str) else model
     check_activation(activation)
+    check_seed(seed)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1):
+        raise BaselineError(f"threads must be a whole number of at least 1, got {threads!r} (leave it out to use "
+                            "every CPU this process may use)")
     torch_device = select_device(device)
     if data is None:
         data = load_data(data_source, config=config, revision=revision, limit=limit)
+    check_split_sizes(data, limit)
     length = data.length
     spec.lengths(length)  # fail before creating anything if the input is too short
     run_dir = prepare_run_dir(out_dir, overwrite=overwrite)

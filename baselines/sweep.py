@@ -28,7 +28,7 @@ from baselines.errors import BaselineError
 from baselines.export import ONNX_FILE, SPEC_FILE, read_spec_json
 from baselines.presets import PRESET_ALIASES, PRESETS, Preset, get_preset  # noqa: F401 (the sweep's API)
 from baselines.protocols import Protocol
-from baselines.run import is_complete, train_run
+from baselines.run import check_seed, is_complete, train_run
 from baselines.run_claim import claim
 from baselines.zoo import ACTIVATIONS, check_activation, get_spec, model_names
 from benchmark.files import atomic_write, file_sha256
@@ -90,6 +90,7 @@ def plan(
     names = [get_spec(m).name for m in models]
     for a in activations:
         check_activation(a)
+    seeds = list(dict.fromkeys(check_seed(s) for s in seeds))  # a seed named twice is one run
     return seed_major([
         RunTask(model=m, activation=a, seed=int(s), run_dir=str(run_dir_for(out_dir, m, a, int(s))),
                 protocol=protocol.to_dict(), **task_options)

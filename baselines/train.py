@@ -111,14 +111,24 @@ class BatchFeeder:
             ]
             self._events: list[torch.cuda.Event | None] = [None, None]
 
+    @property
+    def used(self) -> int:
+        """Rows served per epoch: all, except that a last batch of a single row is left out.
+
+        Batch norm cannot train on one value per channel (PyTorch refuses it), so when ``n`` is one
+        more than a multiple of the batch size, each epoch leaves out its permutation's last row (a
+        different row each epoch). Other sizes, the benchmark's among them, serve every row.
+        """
+        return self.n - 1 if self.n > 1 and self.n % self.batch_size == 1 else self.n
+
     def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil(self.used / self.batch_size)
 
     def epoch(self, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(self.n, generator=generator)
+        order = torch.randperm(self.n, generator=generator)[: self.used]
         if self.resident:
             order = order.to(self.device)
-        for i, start in enumerate(range(0, self.n, self.batch_size)):
+        for i, start in enumerate(range(0, self.used, self.batch_size)):
             idx = order[start : start + self.batch_size]
             if self.resident:
                 yield self.x.index_select(0, idx), self.y.index_select(0, idx)

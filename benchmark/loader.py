@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,6 +239,8 @@ def load_split(source: str | Path | None = None, config: str = "synthetic", spli
     """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; choose one of {SPLITS}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
+        raise DatasetError(f"limit must be a whole number of rows, at least 1 (or none for every row), got {limit!r}")
     info = dataset_info(source, config, split, revision)
     path, _ = resolve_source(source, revision)
     rel, expected = next(iter(info.files_sha256.items()))

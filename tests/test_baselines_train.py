@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from baselines.data import load_data
+from baselines import sweep as sw
+from baselines.data import DataBundle, TensorSplit, load_data
 from baselines.device import amp_settings, select_device
 from baselines.errors import BaselineError
 from baselines.metrics import macro_scores
@@ -128,6 +129,45 @@ def test_protocol_presets_and_overrides():
         get_protocol("koo2019", batch_size=0)
     with pytest.raises(BaselineError, match="plateau_patience must be >= 1"):
         get_protocol("nmi2021", plateau_patience=0)
+    nan = float("nan")  # fails every comparison, so each rule is written to refuse it too
+    for field, value, message in (("lr", nan, "lr must be > 0"), ("l2", nan, "patience and l2 must be >= 0"),
+                                  ("adam_eps", 0.0, "adam_eps must be > 0"), ("beta1", 1.0, r"beta1 must be in \[0, 1\)"),
+                                  ("beta2", nan, "beta2 must be in"), ("plateau_factor", 1.5, "plateau_factor must be in")):
+        with pytest.raises(BaselineError, match=message):
+            get_protocol("nmi2021", **{field: value})
+
+
+def test_training_refuses_a_bad_seed_thread_count_or_too_few_rows(small_data, tmp_path):
+    protocol = get_protocol("koo2019", epochs=1)
+    for options, message in (({"seed": -1}, "seed must be a whole number >= 0"), ({"seed": 1.5}, "seed must be"),
+                             ({"threads": 0}, "threads must be a whole number of at least 1"),
+                             ({"threads": -3}, "threads must be")):
+        with pytest.raises(BaselineError, match=message):
+            train_run("cnn-25", activation="relu", protocol=protocol, out_dir=tmp_path / "r", data=small_data,
+                      device="cpu", progress=False, **{"seed": 0, **options})
+    x, y = small_data.train.x.numpy(), small_data.train.y.numpy()
+    tiny = DataBundle.from_arrays((x[:1], y[:1]), (x[:5], y[:5]), (x[:5], y[:5]))
+    with pytest.raises(BaselineError, match="too few rows to train on: train 1, valid 5, test 5"):
+        train_run("cnn-25", activation="relu", seed=0, protocol=protocol, out_dir=tmp_path / "r", data=tiny,
+                  device="cpu", progress=False)
+    assert not (tmp_path / "r").exists()  # refused before a run folder was made
+    with pytest.raises(BaselineError, match="seed must be"):
+        sw.plan(["cnn-25"], ["relu"], [-2], tmp_path / "g", protocol)
+    assert [t.seed for t in sw.plan(["cnn-25"], ["relu"], [1, 0, 1], tmp_path / "g", protocol)] == [0, 1]
+
+
+def test_a_last_batch_of_one_row_is_left_out_since_batch_norm_cannot_train_on_it(small_data, tmp_path):
+    x, y = small_data.train.x[:129], small_data.train.y[:129]
+    feeder = BatchFeeder(TensorSplit(x, y), torch.device("cpu"), batch_size=64)
+    sizes = [len(xb) for xb, _ in feeder.epoch(torch.Generator().manual_seed(0))]
+    assert sizes == [64, 64] and len(feeder) == 2 and feeder.used == 128
+    whole = BatchFeeder(TensorSplit(small_data.train.x[:130], small_data.train.y[:130]), torch.device("cpu"), batch_size=64)
+    assert [len(xb) for xb, _ in whole.epoch(torch.Generator().manual_seed(0))] == [64, 64, 2]
+    odd = DataBundle.from_arrays((x.numpy(), y.numpy()), (x[:20].numpy(), y[:20].numpy()),
+                                 (x[:20].numpy(), y[:20].numpy()))
+    record = train_run("cnn-25", activation="relu", seed=0, protocol=get_protocol("koo2019", epochs=1, batch_size=64),
+                       out_dir=tmp_path / "odd", data=odd, device="cpu", threads=1, progress=False)
+    assert record["epochs_run"] == 1  # PyTorch's batch norm refused the lone last row before this
 
 
 def test_l2_penalty_is_adam_weight_decay_on_kernels_only():
