@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from submissions.errors import StoreError, SubmissionRejected
+from submissions.sqlite_wal import enable_wal
 from submissions.store import FAILED, FINISHED, RUNNING, Store, submissions_home
 
 DAY = 24 * 3600.0
+#: Seconds a connection waits for another one's lock (SQLite's busy timeout, and the WAL switch's).
+_BUSY_SECONDS = 30.0
 REJECTED, TRIAL = "rejected", "trial"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -45,8 +48,9 @@ class IntakeLog:
         self.path = Path(path) if path is not None else submissions_home() / "intake_log.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn = sqlite3.connect(self.path, timeout=_BUSY_SECONDS, isolation_level=None,
+                                         check_same_thread=False)
+            enable_wal(self._conn, self.path, _BUSY_SECONDS)  # concurrent first opens: waits out "locked"
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the intake log {self.path}: {exc}") from exc

@@ -21,6 +21,7 @@ from typing import Any
 from submissions.errors import StoreError
 from submissions.infra import describe, disk_full, is_infrastructure_fault, is_infrastructure_message
 from submissions.sqlite_schema import ADDED_COLUMNS, COLUMNS, SCHEMA, SCHEMA_VERSION, row_to_submission
+from submissions.sqlite_wal import enable_wal, is_busy
 from submissions.store_health import corrupt_message, quick_check
 from submissions.store import (
     FAILED,
@@ -39,11 +40,6 @@ from submissions.store import (
 
 #: Databases that passed ``quick_check`` in this process (checked once: handlers open a store per call).
 _CHECKED: set[str] = set()
-
-
-def _is_busy(exc: BaseException | str) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
 
 
 def _rollback(cur: sqlite3.Cursor) -> None:
@@ -123,11 +119,11 @@ class SQLiteStore(Store):
         try:
             problem = quick_check(self._conn)
         except sqlite3.OperationalError as exc:  # locked by a writer: it is being used, so it opened fine
-            if _is_busy(exc):
+            if is_busy(exc):
                 return
             problem = str(exc)
         if problem:
-            if _is_busy(problem):
+            if is_busy(problem):
                 return
             if disk_full(self.path) or is_infrastructure_message(problem):  # cannot even read: the disk, not the file
                 raise StoreError(f"the submissions database cannot be opened: "
@@ -136,21 +132,10 @@ class SQLiteStore(Store):
         _CHECKED.add(key)
 
     def _set_wal(self, busy_timeout: float) -> None:
-        # Switching to WAL needs a moment with no other connection writing; under
-        # concurrent first opens SQLite may answer "locked" without waiting. Only
-        # "locked"/"busy" is waited out: a full disk or a damaged file is named at once.
-        deadline = time.monotonic() + busy_timeout
-        while True:
-            try:
-                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if mode.lower() == "wal":
-                    return
-            except sqlite3.DatabaseError as exc:
-                if not _is_busy(exc):
-                    raise self._store_error(exc) from None
-                if time.monotonic() > deadline:
-                    raise StoreError(f"cannot switch {self.path} to WAL mode: the database stays locked") from None
-            time.sleep(0.05)
+        try:
+            enable_wal(self._conn, self.path, busy_timeout)
+        except sqlite3.DatabaseError as exc:  # not a lock: a full disk or a damaged file, named at once
+            raise self._store_error(exc) from None
 
     def _store_error(self, exc: BaseException) -> StoreError:
         """A raw SQLite error as a one-line StoreError that names a full disk or a damaged file."""
@@ -168,7 +153,7 @@ class SQLiteStore(Store):
         try:
             cur.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
-            if _is_busy(exc):
+            if is_busy(exc):
                 raise StoreError(f"the submissions database {self.path} is locked: {exc}") from exc
             raise self._store_error(exc) from exc
         try:
