@@ -21,13 +21,14 @@ class MacroScores(NamedTuple):
 def macro_scores(y_true: np.ndarray, y_prob: np.ndarray) -> MacroScores:
     """Macro AUROC and average precision (sklearn), shapes (N, C) both.
 
-    Returns NaN for both when no class has both labels present.
+    Returns NaN for both when no class has both labels present, or when a prediction is not
+    finite (a diverged model: its scores are undefined, and `fit` records it as diverged).
     """
     y_true = np.asarray(y_true)
     y_prob = np.asarray(y_prob, dtype=np.float64)
     positives = y_true.sum(axis=0)
     scorable = (positives > 0) & (positives < y_true.shape[0])
-    if not scorable.any():
+    if not scorable.any() or not np.isfinite(y_prob).all():
         return MacroScores(float("nan"), float("nan"), 0)
     yt, yp = y_true[:, scorable], y_prob[:, scorable]
     return MacroScores(

@@ -9,6 +9,7 @@ kernels, and ``restore_best_weights=False``: the last epoch's weights are kept).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
@@ -83,9 +84,9 @@ class Protocol:
             raise BaselineError(f"protocol monitor must be 'val_loss' or 'val_aupr', got {self.monitor!r}")
         # written as "not (ok)" so that NaN, which fails every comparison, is refused too
         for key in ("lr", "batch_size", "epochs", "eval_batch_size", "adam_eps"):
-            if not getattr(self, key) > 0:
-                raise BaselineError(f"protocol {key} must be > 0, got {getattr(self, key)}")
-        if not (self.patience >= 0 and self.l2 >= 0):
+            if not 0 < getattr(self, key) < math.inf:
+                raise BaselineError(f"protocol {key} must be > 0 and finite, got {getattr(self, key)}")
+        if not (self.patience >= 0 and 0 <= self.l2 < math.inf):
             raise BaselineError(f"protocol patience and l2 must be >= 0, got {self.patience} and {self.l2}")
         for key in ("beta1", "beta2"):
             if not 0 <= getattr(self, key) < 1:

@@ -51,15 +51,34 @@ def is_complete(run_dir: Path | str) -> bool:
     return (Path(run_dir) / MARKER_FILE).is_file()
 
 
+#: What a run folder may hold: its files, the evaluator's records folder, and (hidden) temporary files
+#: of an interrupted atomic write of one of them. A folder holding anything else is never cleared.
+RUN_ENTRIES = frozenset({SPEC_FILE, WEIGHTS_FILE, ONNX_FILE, LOG_FILE, CURVES_FILE, MARKER_FILE, "evaluation"})
+
+
+def foreign_entries(run_dir: Path) -> list[str]:
+    """Names in ``run_dir`` that no run writes (sorted)."""
+    def ours(name: str) -> bool:
+        return name in RUN_ENTRIES or (name.endswith(".tmp") and any(name.startswith(f".{e}.") for e in RUN_ENTRIES))
+
+    return sorted(p.name for p in run_dir.iterdir() if not ours(p.name))
+
+
 def prepare_run_dir(run_dir: Path | str, *, overwrite: bool = False) -> Path:
     """Create an empty run folder; an interrupted one (no marker) is cleared, a complete one
-    is an error unless ``overwrite``."""
+    is an error unless ``overwrite``. A folder holding anything a run does not write (a
+    sweep, a dataset, notes) is refused, never cleared."""
     run_dir = Path(run_dir)
     if run_dir.exists():
-        if is_complete(run_dir) and not overwrite:
-            raise BaselineError(f"{run_dir} already holds a finished run; pass --overwrite or choose another --out")
         if not run_dir.is_dir():
             raise BaselineError(f"{run_dir} exists and is not a folder")
+        foreign = foreign_entries(run_dir)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise BaselineError(f"{run_dir} holds files that are not a training run's ({shown}); it is not "
+                                "cleared: choose a new or empty --out")
+        if is_complete(run_dir) and not overwrite:
+            raise BaselineError(f"{run_dir} already holds a finished run; pass --overwrite or choose another --out")
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     return run_dir

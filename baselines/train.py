@@ -322,7 +322,7 @@ def fit(
         if log_file is not None:
             log_file.write(json.dumps(record) + "\n")
             log_file.flush()
-        if not math.isfinite(train_bce):
+        if not math.isfinite(train_bce) or not np.isfinite(probs).all():
             diverged = True
             break
         if scheduler is not None and not math.isnan(current):

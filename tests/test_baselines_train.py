@@ -405,3 +405,30 @@ def test_flat_adam_refuses_a_group_that_mixes_dtypes():
     b = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
     with pytest.raises(ValueError, match="one dtype and device per parameter group"):
         FlatAdam(torch.optim.Adam([a, b]))
+
+
+def test_a_folder_holding_anything_but_a_run_is_never_cleared(tmp_path):
+    from baselines.run import prepare_run_dir
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "spec.json").write_text("{}")
+    with pytest.raises(BaselineError, match=r"not a training run's \(notes.txt\); it is not cleared"):
+        prepare_run_dir(folder)
+    with pytest.raises(BaselineError, match="not cleared"):
+        prepare_run_dir(folder, overwrite=True)
+    assert (folder / "notes.txt").read_text() == "mine"
+    interrupted = tmp_path / "seed0"  # what a killed run leaves, a half-written temp file included
+    (interrupted / "evaluation").mkdir(parents=True)
+    for name in ("spec.json", "train_log.jsonl", "model.safetensors", ".model.onnx.k3j1.tmp"):
+        (interrupted / name).write_text("x")
+    assert list(prepare_run_dir(interrupted).iterdir()) == []
+
+
+def test_a_run_whose_predictions_turn_non_finite_is_recorded_as_diverged(tmp_path, small_data):
+    record = train_run("cnn-25", activation="exp", seed=0, protocol=get_protocol("koo2019", epochs=3, lr=1e6),
+                       out_dir=tmp_path / "div", data=small_data, device="cpu", threads=1, progress=False)
+    assert record["diverged"] is True and is_complete(tmp_path / "div")  # was: ValueError "Input contains NaN"
+    log = [json.loads(line) for line in (tmp_path / "div" / "train_log.jsonl").read_text().splitlines()]
+    assert len(log) < 3
