@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from baselines.errors import BaselineError
-from baselines.export import ONNX_FILE, SPEC_FILE
+from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object
 from baselines.presets import matching_preset
 from baselines.results import METRICS, collect_runs, protocol_label, summarize_runs
 
@@ -111,7 +111,7 @@ def write_baseline_bundle(roots: Sequence[Path | str], out: Path | str, *, proto
                 name = f"{run['model']}-{run['activation']}-seed{run['seed']}"
                 dst = staged / name
                 (dst / "evaluation").mkdir(parents=True)
-                record = json.loads((src / SPEC_FILE).read_text())
+                record = read_json_object(src / SPEC_FILE)
                 record["family"] = family_name(record)
                 (dst / SPEC_FILE).write_text(json.dumps(record, indent=2) + "\n")
                 for rel in RECORD_FILES:
@@ -135,7 +135,7 @@ def _reproduce(runs: pd.DataFrame) -> list[str]:
     preset = matching_preset(zip(runs["model"], runs["activation"], runs["seed"], runs["protocol_label"]))
     if preset is None:
         return []
-    specs = [json.loads((Path(d) / SPEC_FILE).read_text()) for d in runs["run_dir"]]
+    specs = [read_json_object(Path(d) / SPEC_FILE) for d in runs["run_dir"]]
     threads = {s.get("threads") for s in specs}
     same_threads = f" --threads {threads.pop()}" if len(threads) == 1 and None not in threads else ""
     return [f"These are exactly the runs of the `{preset.name}` preset: {preset.description}. These two "

@@ -159,15 +159,26 @@ def load_checkpoint(run_dir_or_safetensors: Path | str, spec_json: Path | str | 
     return model.eval()
 
 
-def read_spec_json(path: Path | str) -> dict[str, Any]:
-    """A run's spec.json as a dict, with a clear error when it is missing or not JSON."""
+def read_json_object(path: Path | str) -> dict[str, Any]:
+    """A run's JSON record (spec.json, an evaluator record) as a dict; a one-line BaselineError naming
+    the file when it is missing, unreadable, not JSON (a truncated write) or not a JSON object."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except FileNotFoundError:
-        raise BaselineError(f"no spec.json at {path}") from None
+        raise BaselineError(f"no {path.name} at {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise BaselineError(f"{path} is not valid JSON: {exc}") from exc
+        raise BaselineError(f"{path} is not valid JSON ({exc}); restore it or remove the run folder") from None
+    if not isinstance(record, dict):
+        raise BaselineError(f"{path} holds a JSON {type(record).__name__}, not a record (a JSON object)")
+    return record
+
+
+def read_spec_json(path: Path | str) -> dict[str, Any]:
+    """A run's spec.json as a dict, with a clear error when it is missing, not JSON or not an object."""
+    return read_json_object(path)
 
 
 def export_checkpoint(

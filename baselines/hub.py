@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from baselines.errors import BaselineError
-from baselines.export import ONNX_FILE, SPEC_FILE
+from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
@@ -58,7 +58,7 @@ def write_model_repo(roots: Sequence[Path | str], out: Path | str, version: str,
     for run_dir in find_run_dirs(roots):
         if not (run_dir / ONNX_FILE).is_file():
             continue
-        spec = json.loads((run_dir / SPEC_FILE).read_text())
+        spec = read_json_object(run_dir / SPEC_FILE)
         rel = Path("runs") / spec["zoo_name"] / spec["activation"] / f"seed{spec['seed']}"
         if rel in seen:
             raise BaselineError(f"two runs for {rel} under {', '.join(map(str, roots))}; publish one sweep at a time")

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from baselines.errors import BaselineError
-from baselines.export import ONNX_FILE, SPEC_FILE
+from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object
 from baselines.published import FINDINGS_SOURCE, Published, finding_verdict, findings, published
 from baselines.protocols import get_protocol
 from baselines.zoo import ACTIVATIONS, POOL_FAMILY, get_spec, model_names
@@ -54,11 +54,8 @@ def find_run_dirs(roots: Iterable[Path | str]) -> list[Path]:
         if not root.exists():
             raise BaselineError(f"{root}: no such folder of runs")
         for spec in sorted(root.glob(f"**/{SPEC_FILE}")):
-            try:
-                record = json.loads(spec.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            if isinstance(record, dict) and "zoo_name" in record and "test" in record:
+            record = read_json_object(spec)  # a damaged record is named, never silently left out of a table
+            if "zoo_name" in record and "test" in record:
                 found.append(spec.parent)
     return found
 
@@ -88,7 +85,7 @@ def collect_runs(roots: Iterable[Path | str]) -> pd.DataFrame:
 
     rows, seen = [], set()
     for run_dir in find_run_dirs(roots):
-        record = json.loads((run_dir / SPEC_FILE).read_text())
+        record = read_json_object(run_dir / SPEC_FILE)
         key = _identity(record)
         if key in seen:
             continue
@@ -99,7 +96,7 @@ def collect_runs(roots: Iterable[Path | str]) -> pd.DataFrame:
         for method, file in _eval_files().items():
             path = run_dir / file
             if path.is_file():
-                row[f"evaluator_version_{method}"] = json.loads(path.read_text()).get("evaluator_version")
+                row[f"evaluator_version_{method}"] = read_json_object(path).get("evaluator_version")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -315,7 +312,10 @@ def score_runs(run_dirs: Sequence[Path | str], *, data: str | None = None, confi
     """
     from baselines.sweep import EVAL_FILES, PPM_METHODS, evaluate_run
 
-    methods = tuple(methods or PPM_METHODS)
+    methods = tuple(dict.fromkeys(str(m).strip().lower() for m in (methods or PPM_METHODS)))
+    unknown = [m for m in methods if m not in PPM_METHODS]
+    if unknown:
+        raise BaselineError(f"unknown PPM method(s) {', '.join(map(repr, unknown))}; expected {' and '.join(PPM_METHODS)}")
     statuses = []
     for run_dir in map(Path, run_dirs):
         if not (run_dir / ONNX_FILE).is_file():

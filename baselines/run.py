@@ -51,15 +51,15 @@ def is_complete(run_dir: Path | str) -> bool:
     return (Path(run_dir) / MARKER_FILE).is_file()
 
 
-#: What a run folder may hold: its files, the evaluator's records folder, and (hidden) temporary files
-#: of an interrupted atomic write of one of them. A folder holding anything else is never cleared.
+#: What a run folder may hold: its files, the evaluator's records folder, and temporary files (``*.tmp``)
+#: of an interrupted write. A folder holding anything else is never cleared.
 RUN_ENTRIES = frozenset({SPEC_FILE, WEIGHTS_FILE, ONNX_FILE, LOG_FILE, CURVES_FILE, MARKER_FILE, "evaluation"})
 
 
 def foreign_entries(run_dir: Path) -> list[str]:
     """Names in ``run_dir`` that no run writes (sorted)."""
     def ours(name: str) -> bool:
-        return name in RUN_ENTRIES or (name.endswith(".tmp") and any(name.startswith(f".{e}.") for e in RUN_ENTRIES))
+        return name in RUN_ENTRIES or name.endswith(".tmp")
 
     return sorted(p.name for p in run_dir.iterdir() if not ours(p.name))
 

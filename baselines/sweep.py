@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from baselines.errors import BaselineError
-from baselines.export import ONNX_FILE, SPEC_FILE, read_spec_json
+from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object, read_spec_json
 from baselines.presets import PRESET_ALIASES, PRESETS, Preset, get_preset  # noqa: F401 (the sweep's API)
 from baselines.protocols import Protocol
 from baselines.run import check_seed, is_complete, train_run
@@ -284,7 +284,13 @@ def evaluate_run(run_dir: Path, *, data_source: str | None, config: str, method:
     """Score a run's ONNX through the evaluator with one PPM method; ``EVAL_FILES[method]`` is the
     cache, reused only while `stale_reason` finds nothing against the current evaluator."""
     cached = run_dir / EVAL_FILES[method]
-    record = json.loads(cached.read_text()) if cached.is_file() else None
+    record = None
+    if cached.is_file():
+        try:
+            record = read_json_object(cached)
+        except BaselineError as exc:  # a damaged cache is stale: score the run again
+            log.warning("re-evaluating %s: %s", run_dir, exc)
+            cached.unlink()
     settings = current_evaluator_settings(method)
     evaluate = evaluator_function()
     status = "evaluated"
@@ -338,7 +344,7 @@ def run_row(run_dir: Path | str) -> dict[str, Any]:
         evaluation = run_dir / EVAL_FILES[method]
         if not evaluation.is_file():
             continue
-        ev = json.loads(evaluation.read_text())
+        ev = read_json_object(evaluation)
         suffix = "" if method == "nmi" else f"_{method}"
         for key in RECOVERY_KEYS:
             value = _find_key(ev, key)

@@ -266,3 +266,25 @@ def test_a_bundle_that_is_one_presets_grid_names_the_sweep_that_retrains_it():
     readme = (shipped / "README.md").read_text()
     assert "motifbench sweep --preset results --out runs/results --evaluate --threads 1" in readme
     assert "motifbench results bundle runs/results --out space_app/baseline_models" in readme
+
+
+def test_a_damaged_record_is_named_by_the_table_and_rescored_by_score(scored_sweep, tmp_path, synthetic_repo, capsys):
+    """A truncated evaluator record: `results table` names the file (no traceback, nothing written); `results
+    score` takes it for a stale cache and scores the run again. Method names are case-insensitive."""
+    copy = tmp_path / "sweep"
+    shutil.copytree(scored_sweep, copy)
+    run = sw.run_dir_for(copy, "cnn-25", "relu", 0)
+    record = run / "evaluation" / "result.json"
+    record.write_text(record.read_text()[:50])
+    page = tmp_path / "docs" / "results.md"
+    assert main(["results", "table", str(copy), "--out", str(page), "--figure", str(tmp_path / "f.png")]) != 0
+    err = capsys.readouterr().err
+    assert f"{record} is not valid JSON" in err and "Traceback" not in err and not page.exists()
+    (run / "spec.json").write_text("[1, 2]")
+    assert main(["results", "table", str(copy), "--out", str(page)]) != 0
+    assert "holds a JSON list, not a record" in capsys.readouterr().err
+    shutil.copy2(sw.run_dir_for(scored_sweep, "cnn-25", "relu", 0) / "spec.json", run / "spec.json")
+    assert main(["results", "score", str(run), "--data", str(synthetic_repo), "--methods", "NMI"]) == 0
+    assert "nmi evaluated" in capsys.readouterr().out and json.loads(record.read_text())["results"]
+    assert main(["results", "score", str(run), "--methods", "nmi,bogus"]) != 0
+    assert "unknown PPM method(s) 'bogus'; expected nmi and ke" in capsys.readouterr().err
