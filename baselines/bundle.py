@@ -29,9 +29,9 @@ from typing import Any
 import pandas as pd
 
 from baselines.errors import BaselineError
-from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object
+from baselines.export import ONNX_FILE, SPEC_FILE, WEIGHTS_FILE, read_json_object
 from baselines.presets import matching_preset
-from baselines.results import METRICS, collect_runs, protocol_label, summarize_runs
+from baselines.results import METRICS, as_roots, collect_runs, protocol_label, summarize_runs
 
 #: Evaluator records copied per run (relative to the run folder): NMI (with attribution), then KE.
 RECORD_FILES = ("evaluation/result.json", "evaluation/result.ke.json")
@@ -66,6 +66,7 @@ def bundle_runs(roots: Sequence[Path | str], protocol: str | None = None) -> pd.
     protocol : str, optional
         Keep only runs whose protocol label (``koo2019``, ``koo2019 (epochs 40, patience 6)``) is this.
     """
+    roots = as_roots(roots)
     runs = collect_runs(roots)
     if runs.empty:
         raise BaselineError(f"no finished run records under {', '.join(map(str, roots))}")
@@ -99,6 +100,11 @@ def write_baseline_bundle(roots: Sequence[Path | str], out: Path | str, *, proto
     """
     out = Path(out)
     runs = bundle_runs(roots, protocol)
+    trained_here = [d for d in runs["run_dir"] if out.resolve() in Path(d).resolve().parents
+                    and (Path(d) / WEIGHTS_FILE).is_file()]
+    if trained_here:  # the swap below replaces out's run folders: a training run there would lose its weights
+        raise BaselineError(f"--out {out} holds training runs the bundle would replace ({trained_here[0]}); "
+                            "write the bundle to another folder")
     out.mkdir(parents=True, exist_ok=True)
     onnx_runs: list[str] = []
     with tempfile.TemporaryDirectory(dir=out, prefix=".bundle-") as tmp:
@@ -120,6 +126,10 @@ def write_baseline_bundle(roots: Sequence[Path | str], out: Path | str, *, proto
                 if with_onnx and run["run_dir"] == with_onnx[0]:
                     shutil.copy2(src / ONNX_FILE, dst / ONNX_FILE)
                     onnx_runs.append(name)
+        blocked = [new.name for new in staged.iterdir()
+                   if (out / new.name).exists() and not (out / new.name / SPEC_FILE).is_file()]
+        if blocked:  # checked before anything is removed, so a failure leaves the old bundle whole
+            raise BaselineError(f"{out} holds {', '.join(blocked[:3])}, which is not a bundled run; move it away")
         for old in out.iterdir():  # earlier run folders go; the figure and other files stay
             if old.is_dir() and (old / SPEC_FILE).is_file():
                 shutil.rmtree(old)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
+#: A release version: X.Y.Z in ASCII digits without leading zeros (``str.isdigit`` also takes "١").
+_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 SCHEMA = "motifbench.baseline-model-repo/1"
 
 
@@ -46,14 +50,32 @@ def write_model_repo(roots: Sequence[Path | str], out: Path | str, version: str,
     out : the folder to write (must not exist, or be empty)
     version : ``X.Y.Z`` of this release (the publish tag is ``vX.Y.Z``)
     """
+    final = Path(out)
+    if final.exists() and (not final.is_dir() or any(final.iterdir())):
+        raise BaselineError(f"{final} exists and is not empty (or not a folder); choose a new folder")
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise BaselineError(f"version {version!r} is not X.Y.Z (digits 0-9, no leading zeros)")
+    from baselines.results import as_roots
+
+    roots = as_roots(roots)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # written beside ``out`` and moved into place at the end: a failure leaves no half-written repo behind
+    out = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}-"))
+    try:
+        _fill_model_repo(roots, out, version, title)
+        if final.exists():
+            final.rmdir()
+        out.rename(final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return final
+
+
+def _fill_model_repo(roots: list[Path], out: Path, version: str, title: str) -> None:
     from baselines.results import collect_runs, find_run_dirs, markdown_tables, summarize_runs
     from baselines.sweep import EVAL_FILES
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise BaselineError(f"{out} exists and is not empty; choose a new folder")
-    if not version or version.count(".") != 2 or not all(p.isdigit() for p in version.split(".")):
-        raise BaselineError(f"version {version!r} is not X.Y.Z")
     runs, seen = [], set()
     for run_dir in find_run_dirs(roots):
         if not (run_dir / ONNX_FILE).is_file():
@@ -80,7 +102,6 @@ def write_model_repo(roots: Sequence[Path | str], out: Path | str, version: str,
     files = {p.relative_to(out).as_posix(): _sha256(p) for p in sorted(out.rglob("*")) if p.is_file()}
     manifest = {"schema": SCHEMA, "version": version, "runs": runs, "files_sha256": files}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return out
 
 
 def _card(title: str, version: str, runs: list[dict[str, Any]], table: str) -> str:

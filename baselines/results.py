@@ -28,6 +28,7 @@ from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object
 from baselines.published import FINDINGS_SOURCE, Published, finding_verdict, findings, published
 from baselines.protocols import get_protocol
 from baselines.zoo import ACTIVATIONS, POOL_FAMILY, get_spec, model_names
+from benchmark.files import atomic_write
 
 #: Table columns: (row key from `baselines.sweep.run_row`, header, digits).
 METRICS: tuple[tuple[str, str, int], ...] = (
@@ -45,19 +46,40 @@ METRICS: tuple[tuple[str, str, int], ...] = (
 FIGURE_NAME = "results_gt_vs_pool.png"
 
 
+def as_roots(roots: Iterable[Path | str] | Path | str) -> list[Path]:
+    """``roots`` as a list of paths; one folder given alone (a str or Path) is one root, not its characters."""
+    return [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
+
+
 def find_run_dirs(roots: Iterable[Path | str]) -> list[Path]:
     """Every folder under ``roots`` whose spec.json is a finished baseline run's record
     (a complete sweep run, or a bundled one: spec.json with test scores beside model.onnx)."""
     found: list[Path] = []
-    for root in roots:
+    for root in as_roots(roots):
         root = Path(root)
         if not root.exists():
             raise BaselineError(f"{root}: no such folder of runs")
         for spec in sorted(root.glob(f"**/{SPEC_FILE}")):
             record = read_json_object(spec)  # a damaged record is named, never silently left out of a table
             if "zoo_name" in record and "test" in record:
+                check_run_identity(record, spec)
                 found.append(spec.parent)
     return found
+
+
+def check_run_identity(record: dict[str, Any], path: Path) -> None:
+    """Refuse a run record whose model, activation or seed is not one a run can have.
+
+    Bundles and model repos name folders after these fields, so a record naming ``../../x`` as
+    its model must never get that far.
+    """
+    model, activation, seed = record.get("zoo_name"), record.get("activation"), record.get("seed")
+    if model not in model_names():
+        raise BaselineError(f"{path}: zoo_name {str(model)[:60]!r} is not a model of the zoo")
+    if activation not in ACTIVATIONS:
+        raise BaselineError(f"{path}: activation {str(activation)[:60]!r} is not one of {', '.join(ACTIVATIONS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise BaselineError(f"{path}: seed {str(seed)[:60]!r} is not a whole number >= 0")
 
 
 def _identity(record: dict[str, Any]) -> tuple:
@@ -242,17 +264,29 @@ def build_results(roots: Sequence[Path | str], out: Path | str, figure: Path | s
     """
     out = Path(out)
     figure = Path(figure) if figure else out.with_name(FIGURE_NAME)
+    # every input is read and every path checked before anything is written: a failure changes no file
+    for path, what in ((out, "--out"), (figure, "--figure")):
+        if path.is_dir():
+            raise BaselineError(f"{what} {path} is a folder; give a file name")
+    if figure.suffix.lower() != ".png":
+        raise BaselineError(f"--figure {figure} must end in .png (the page links to the file by that name)")
+    notes_text = None
+    if notes is not None:
+        try:
+            notes_text = Path(notes).read_text().strip()
+        except OSError as exc:
+            raise BaselineError(f"cannot read the notes {notes}: {exc.strerror or exc}") from None
     runs = collect_runs(roots)
     if runs.empty:
-        raise BaselineError(f"no run records under {', '.join(map(str, roots))}")
+        raise BaselineError(f"no run records under {', '.join(map(str, as_roots(roots)))}")
     summary = summarize_runs(runs)
-    write_figure(summary, figure)
     main_table, paper_table = markdown_tables(summary)
-    out.parent.mkdir(parents=True, exist_ok=True)
     page = _page(runs, summary, main_table, paper_table, figure, out, command)
-    if notes is not None:
-        page += "\n## Notes\n\n" + Path(notes).read_text().strip() + "\n"
-    out.write_text(page)
+    if notes_text is not None:
+        page += "\n## Notes\n\n" + notes_text + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_figure(summary, figure)
+    atomic_write(out, page.encode(), mode=0o644)
     return ResultsTable(runs, summary, out, figure)
 
 
@@ -312,6 +346,7 @@ def score_runs(run_dirs: Sequence[Path | str], *, data: str | None = None, confi
     """
     from baselines.sweep import EVAL_FILES, PPM_METHODS, evaluate_run
 
+    run_dirs = as_roots(run_dirs)
     methods = tuple(dict.fromkeys(str(m).strip().lower() for m in (methods or PPM_METHODS)))
     unknown = [m for m in methods if m not in PPM_METHODS]
     if unknown:

@@ -288,3 +288,51 @@ def test_a_damaged_record_is_named_by_the_table_and_rescored_by_score(scored_swe
     assert "nmi evaluated" in capsys.readouterr().out and json.loads(record.read_text())["results"]
     assert main(["results", "score", str(run), "--methods", "nmi,bogus"]) != 0
     assert "unknown PPM method(s) 'bogus'; expected nmi and ke" in capsys.readouterr().err
+
+
+def test_failed_builds_leave_nothing_behind_and_run_names_cannot_leave_the_output(scored_sweep, tmp_path, capsys):
+    """hub-folder builds beside --out and moves it in at the end; results table reads and checks everything before
+    writing; a spec.json naming a path as its model is refused before any folder is named after it."""
+    copy = tmp_path / "sweep"
+    shutil.copytree(scored_sweep, copy)
+    repo = tmp_path / "hub"
+    with pytest.raises(Exception, match="two runs for runs/cnn-25/relu/seed0"):
+        write_model_repo([copy, scored_sweep], repo, "1.0.0")  # fails after copying the first root's runs
+    assert not repo.exists() and [p.name for p in tmp_path.iterdir()] == ["sweep"]
+    for version in ("01.0.0", "\u0661.\u0660.\u0660", "1.0"):
+        with pytest.raises(Exception, match="is not X.Y.Z"):
+            write_model_repo([copy], repo, version)
+    assert write_model_repo(str(copy), repo, "1.0.0") == repo  # one root given alone, as a str
+
+    page, figure = tmp_path / "docs" / "results.md", tmp_path / "docs" / "fig.png"
+    assert main(["results", "table", str(copy), "--out", str(page), "--figure", str(figure),
+                 "--notes", str(tmp_path / "missing.md")]) != 0
+    assert "cannot read the notes" in capsys.readouterr().err and not figure.exists() and not page.exists()
+    assert main(["results", "table", str(copy), "--out", str(page), "--figure", str(tmp_path / "fig")]) != 0
+    assert "must end in .png" in capsys.readouterr().err
+
+    spec = sw.run_dir_for(copy, "cnn-25", "relu", 1) / "spec.json"
+    record = json.loads(spec.read_text())
+    spec.write_text(json.dumps({**record, "zoo_name": "../../../escaped"}))
+    out = tmp_path / "bundle"
+    assert main(["results", "bundle", str(copy), "--out", str(out)]) != 0
+    assert "zoo_name '../../../escaped' is not a model of the zoo" in capsys.readouterr().err
+    assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("escaped*"))
+
+
+def test_bundle_never_replaces_training_runs_or_half_swaps(scored_sweep, tmp_path, capsys):
+    copy = tmp_path / "sweep"
+    shutil.copytree(scored_sweep, copy)
+    relu = copy / "cnn-25" / "relu"
+    assert main(["results", "bundle", str(relu), "--out", str(relu)]) != 0  # its seeds would lose their weights
+    assert "holds training runs the bundle would replace" in capsys.readouterr().err
+    assert (relu / "seed0" / "model.safetensors").is_file()
+    out = tmp_path / "bundle"
+    assert main(["results", "bundle", str(copy), "--out", str(out)]) == 0
+    kept = sorted(p.name for p in out.iterdir())
+    shutil.rmtree(out / "cnn-25-relu-seed1")
+    (out / "cnn-25-relu-seed1").mkdir()  # a stray folder with a new run's name
+    (out / "cnn-25-relu-seed1" / "mine.txt").write_text("x")
+    assert main(["results", "bundle", str(copy), "--out", str(out)]) != 0
+    assert "which is not a bundled run" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == kept and (out / "cnn-25-relu-seed0" / "spec.json").is_file()
