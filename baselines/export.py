@@ -151,7 +151,10 @@ def load_checkpoint(run_dir_or_safetensors: Path | str, spec_json: Path | str | 
         model = build_model(spec, record["activation"], int(record["input_length"]))
     except KeyError as exc:
         raise BaselineError(f"{spec_path} lacks field {exc}; expected a motifbench baseline spec.json") from exc
-    state = load_file(str(weights))
+    try:
+        state = load_file(str(weights))
+    except Exception as exc:  # safetensors' own error type for a truncated or foreign file
+        raise BaselineError(f"{weights} is not a readable safetensors file ({exc}); retrain the run") from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

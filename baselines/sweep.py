@@ -87,7 +87,8 @@ def plan(
     """The grid as tasks, validated up front so a typo fails before hours of training."""
     if not models or not activations or not seeds:
         raise BaselineError("a sweep needs at least one model, one activation and one seed")
-    names = [get_spec(m).name for m in models]
+    names = list(dict.fromkeys(get_spec(m).name for m in models))  # a name given twice is one row
+    activations = list(dict.fromkeys(activations))
     for a in activations:
         check_activation(a)
     seeds = list(dict.fromkeys(check_seed(s) for s in seeds))  # a seed named twice is one run

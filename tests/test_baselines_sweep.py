@@ -275,6 +275,9 @@ def test_seed_lists_and_ranges_from_the_command_line(tmp_path, capsys):
     from baselines.cli import _seeds
 
     assert _seeds("0-2,5,1") == [0, 1, 2, 5]  # a seed named twice is one run
+    assert len(_seeds("0-200000,7")) == 200_001  # a long range is parsed in linear time
+    tasks = sw.plan(["cnn-25", "cnn_25"], ["relu", "relu"], [0], tmp_path / "g", get_protocol("koo2019"))
+    assert [(t.model, t.activation, t.seed) for t in tasks] == [("cnn-25", "relu", 0)]  # one row, not four
     for bad, message in (("3-1", "is empty: write it low-high, e.g. 1-3"), ("a", "integers or ranges"),
                          ("-1", "integers or ranges")):
         with pytest.raises(BaselineError, match=message):

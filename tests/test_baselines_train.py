@@ -432,3 +432,16 @@ def test_a_run_whose_predictions_turn_non_finite_is_recorded_as_diverged(tmp_pat
     assert record["diverged"] is True and is_complete(tmp_path / "div")  # was: ValueError "Input contains NaN"
     log = [json.loads(line) for line in (tmp_path / "div" / "train_log.jsonl").read_text().splitlines()]
     assert len(log) < 3
+
+
+def test_a_truncated_weights_file_is_a_clear_error(finished_run, tmp_path):
+    import shutil
+
+    from baselines.export import load_checkpoint
+
+    run, _ = finished_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "model.safetensors").write_bytes((copy / "model.safetensors").read_bytes()[:100])
+    with pytest.raises(BaselineError, match="model.safetensors is not a readable safetensors file"):
+        load_checkpoint(copy)
