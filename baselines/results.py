@@ -114,7 +114,12 @@ def collect_runs(roots: Iterable[Path | str]) -> pd.DataFrame:
         seen.add(key)
         row = run_row(run_dir)
         row["protocol_label"] = protocol_label(record.get("protocol", {}))
-        row["dataset_version"] = (record.get("dataset") or {}).get("version")
+        dataset = record.get("dataset") or {}
+        row["dataset_version"] = dataset.get("version")
+        # what the run was trained on: rows never average runs on different data
+        row["data_id"] = json.dumps([dataset.get("config"), dataset.get("limit"),
+                                     dataset.get("splits_content_sha256") or dataset.get("content_sha256")],
+                                    sort_keys=True)
         for method, file in _eval_files().items():
             path = run_dir / file
             if path.is_file():
@@ -140,6 +145,10 @@ def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, activation, label), group in runs.sort_values(["_m", "_a", "seed"]).groupby(
             ["model", "activation", "protocol_label"], sort=False):
+        if "data_id" in group and group["data_id"].nunique() > 1:
+            raise BaselineError(f"the {model} {activation} runs under {label} were trained on different data "
+                                f"(other --data, --limit or dataset contents: {', '.join(sorted(set(group['run_dir'])))[:300]}); "
+                                "build a table from one dataset's runs at a time")
         row: dict[str, Any] = {"model": model, "activation": activation, "protocol": label, "n_runs": len(group),
                                "seeds": ",".join(str(s) for s in sorted(group["seed"]))}
         for key, _, _ in METRICS:

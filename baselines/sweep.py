@@ -150,6 +150,23 @@ def check_same_protocol(run_dir: Path, protocol: Protocol) -> None:
         )
 
 
+def check_same_data(run_dir: Path, source: dict[str, Any]) -> None:
+    """Refuse to count a finished run trained on other data than the sweep's (other rows, split contents or limit).
+
+    ``source`` is the sweep's dataset description (`baselines.data.DataBundle.source`); the run's is in its
+    spec.json. Resuming into a folder with another --data or --limit would otherwise report the old runs,
+    and a table would average runs on different data in one row.
+    """
+    trained = read_spec_json(run_dir / SPEC_FILE).get("dataset") or {}
+    keys = ("config", "limit", "splits_content_sha256")
+    changed = [key for key in keys if trained.get(key) != source.get(key)]
+    if changed:
+        shown = ", ".join(f"{k} {trained.get(k)!r} -> {source.get(k)!r}" if k != "splits_content_sha256"
+                          else "split contents (content hashes) differ" for k in changed)
+        raise BaselineError(f"{run_dir} holds a finished run trained on other data than this sweep's ({shown}); "
+                            "use another --out, or delete that run folder to retrain it")
+
+
 def check_same_precision(run_dir: Path, cpu_amp: bool) -> None:
     """Refuse to count a finished CPU run trained in the other precision than ``cpu_amp`` asks for.
 
@@ -189,6 +206,7 @@ def _execute_claimed(task: RunTask) -> dict[str, Any]:
     if is_complete(run_dir):
         check_same_protocol(run_dir, protocol)
         check_same_precision(run_dir, task.cpu_amp)
+        check_same_data(run_dir, _data_for(task).source)
         log.info("skip %s (complete)", run_dir)
         status = "skipped"
     else:

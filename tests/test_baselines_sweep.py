@@ -388,3 +388,17 @@ def test_a_planned_grid_is_seed_major_so_a_partial_sweep_covers_every_row_first(
     assert first == [("cnn-25", "relu"), ("cnn-25", "exp"), ("cnn-4", "relu"), ("cnn-4", "exp"), ("cnn3-2", "relu")]
     assert len(tasks) == 11 and len({t.run_dir for t in tasks}) == 11
     assert [t.seed for t in sw.plan(["cnn-25", "cnn-4"], ["relu"], [0, 1], "/tmp/s", protocol)] == [0, 0, 1, 1]
+
+
+def test_runs_on_other_data_are_never_resumed_or_averaged_together(tmp_path, synthetic_repo, capsys):
+    from baselines.results import build_results
+
+    one = ["sweep", "--models", "cnn-2", "--activations", "relu", "--seeds", "0", "--data", str(synthetic_repo),
+           "--epochs", "1", "--device", "cpu", "--threads", "1", "--no-progress"]
+    assert main([*one, "--out", str(tmp_path / "a"), "--limit", "200"]) == 0
+    assert main([*one, "--out", str(tmp_path / "a"), "--limit", "300"]) != 0  # was: "skipped 1 (already complete)"
+    assert "trained on other data than this sweep's (limit 200 -> 300)" in capsys.readouterr().err
+    assert main([*one, "--out", str(tmp_path / "b"), "--limit", "300", "--seeds", "1"]) == 0
+    with pytest.raises(BaselineError, match="cnn-2 relu runs under koo2019 .* were trained on different data"):
+        build_results([tmp_path / "a", tmp_path / "b"], tmp_path / "results.md")
+    assert not (tmp_path / "results.md").exists()
