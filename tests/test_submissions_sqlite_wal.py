@@ -6,9 +6,10 @@ log once refused a user's upload that way while another upload was being checked
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import sqlite3
-from pathlib import Path
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -45,27 +46,35 @@ def test_locked_is_waited_out_and_anything_else_is_raised_at_once(tmp_path):
         enable_wal(_Conn([locked] * 1000), tmp_path / "x.sqlite", busy_timeout=0.2)
 
 
-def _open_and_record(args) -> str | None:
-    path, barrier = args
-    from submissions.intake_log import IntakeLog
-
-    barrier.wait()
-    try:
-        with IntakeLog(Path(path)) as log:
-            log.record("someone", "trial", seconds=1.0)
-    except Exception as exc:  # reported, not raised: the parent lists every failure
-        return str(exc)
-    return None
+#: One process of the race: waits for the start file, then opens the log and records one event.
+_OPENER = """
+import sys, time
+from pathlib import Path
+from submissions.intake_log import IntakeLog
+go, path = Path(sys.argv[1]), Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+with IntakeLog(path) as log:
+    log.record("someone", "trial", seconds=1.0)
+"""
 
 
 def test_intake_logs_opened_for_the_first_time_by_eight_processes_at_once(tmp_path):
-    context = mp.get_context("fork")
+    # fresh interpreters, not forks: forking a pytest worker (it has threads) can deadlock the child
     failures = []
-    with context.Manager() as manager, context.Pool(8) as pool:
-        for trial in range(8):  # with a bare PRAGMA (before the helper) this failed in 3 runs of 3
-            path = tmp_path / f"log{trial}" / "intake_log.sqlite"
-            barrier = manager.Barrier(8)
-            failures += [f for f in pool.map(_open_and_record, [(str(path), barrier)] * 8) if f]
+    for trial in range(4):  # with a bare PRAGMA (before the helper) this failed in 3 runs of 3
+        go, path = tmp_path / f"go{trial}", tmp_path / f"log{trial}" / "intake_log.sqlite"
+        procs = [subprocess.Popen([sys.executable, "-c", _OPENER, str(go), str(path)], stderr=subprocess.PIPE,
+                                  text=True) for _ in range(8)]
+        time.sleep(2.0)  # let every process import and reach the start line
+        go.touch()
+        refused = []
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                refused.append(err.strip().splitlines()[-1])
+        failures += refused
+        if not refused:
             with sqlite3.connect(path) as conn:
                 assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 8
     assert failures == []
