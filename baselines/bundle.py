@@ -145,8 +145,7 @@ def _reproduce(runs: pd.DataFrame) -> list[str]:
     preset = matching_preset(zip(runs["model"], runs["activation"], runs["seed"], runs["protocol_label"]))
     if preset is None:
         return []
-    specs = [read_json_object(Path(d) / SPEC_FILE) for d in runs["run_dir"]]
-    threads = {s.get("threads") for s in specs}
+    threads = set(runs["threads"]) if "threads" in runs else {None}
     same_threads = f" --threads {threads.pop()}" if len(threads) == 1 and None not in threads else ""
     return [f"These are exactly the runs of the `{preset.name}` preset: {preset.description}. These two "
             "commands retrain and score every one of them and rebuild this folder; on CPU a run repeats its "

@@ -27,7 +27,7 @@ from baselines.errors import BaselineError
 from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object
 from baselines.published import FINDINGS_SOURCE, Published, finding_verdict, findings, published
 from baselines.protocols import get_protocol
-from baselines.zoo import ACTIVATIONS, POOL_FAMILY, get_spec, model_names
+from baselines.zoo import ACTIVATIONS, POOL_FAMILY, check_seed, get_spec, model_names
 from benchmark.files import atomic_write
 
 #: Table columns: (row key from `baselines.sweep.run_row`, header, digits).
@@ -56,7 +56,6 @@ def find_run_dirs(roots: Iterable[Path | str]) -> list[Path]:
     (a complete sweep run, or a bundled one: spec.json with test scores beside model.onnx)."""
     found: list[Path] = []
     for root in as_roots(roots):
-        root = Path(root)
         if not root.exists():
             raise BaselineError(f"{root}: no such folder of runs")
         for spec in sorted(root.glob(f"**/{SPEC_FILE}")):
@@ -78,8 +77,10 @@ def check_run_identity(record: dict[str, Any], path: Path) -> None:
         raise BaselineError(f"{path}: zoo_name {str(model)[:60]!r} is not a model of the zoo")
     if activation not in ACTIVATIONS:
         raise BaselineError(f"{path}: activation {str(activation)[:60]!r} is not one of {', '.join(ACTIVATIONS)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise BaselineError(f"{path}: seed {str(seed)[:60]!r} is not a whole number >= 0")
+    try:
+        check_seed(seed)
+    except BaselineError:
+        raise BaselineError(f"{path}: seed {str(seed)[:60]!r} is not a whole number >= 0") from None
 
 
 def _identity(record: dict[str, Any]) -> tuple:
@@ -116,6 +117,7 @@ def collect_runs(roots: Iterable[Path | str]) -> pd.DataFrame:
         row["protocol_label"] = protocol_label(record.get("protocol", {}))
         dataset = record.get("dataset") or {}
         row["dataset_version"] = dataset.get("version")
+        row["threads"] = record.get("threads")
         # what the run was trained on: rows never average runs on different data
         row["data_id"] = json.dumps([dataset.get("config"), dataset.get("limit"),
                                      dataset.get("splits_content_sha256") or dataset.get("content_sha256")],
@@ -361,7 +363,7 @@ def score_runs(run_dirs: Sequence[Path | str], *, data: str | None = None, confi
     if unknown:
         raise BaselineError(f"unknown PPM method(s) {', '.join(map(repr, unknown))}; expected {' and '.join(PPM_METHODS)}")
     statuses = []
-    for run_dir in map(Path, run_dirs):
+    for run_dir in run_dirs:
         if not (run_dir / ONNX_FILE).is_file():
             raise BaselineError(f"{run_dir}: no {ONNX_FILE} to score")
         status: dict[str, str] = {"run_dir": str(run_dir)}

@@ -37,7 +37,7 @@ from baselines.metrics import macro_scores
 from baselines.model import build_model
 from baselines.protocols import Protocol
 from baselines.train import fit, predict, reproducible, write_curves
-from baselines.zoo import ModelSpec, check_activation, get_spec
+from baselines.zoo import ModelSpec, check_activation, check_seed, get_spec
 from benchmark.versions import motifbench_version
 
 MARKER_FILE = "COMPLETE"
@@ -82,13 +82,6 @@ def prepare_run_dir(run_dir: Path | str, *, overwrite: bool = False) -> Path:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     return run_dir
-
-
-def check_seed(seed: object) -> int:
-    """``seed`` as an int if it is a whole number >= 0 (what torch and NumPy both accept), else a BaselineError."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise BaselineError(f"seed must be a whole number >= 0, got {seed!r}")
-    return int(seed)
 
 
 def check_split_sizes(data: DataBundle, limit: int | None = None) -> None:

@@ -28,9 +28,9 @@ from baselines.errors import BaselineError
 from baselines.export import ONNX_FILE, SPEC_FILE, read_json_object, read_spec_json
 from baselines.presets import PRESET_ALIASES, PRESETS, Preset, get_preset  # noqa: F401 (the sweep's API)
 from baselines.protocols import Protocol
-from baselines.run import check_seed, is_complete, train_run
+from baselines.run import is_complete, train_run
 from baselines.run_claim import claim
-from baselines.zoo import ACTIVATIONS, check_activation, get_spec, model_names
+from baselines.zoo import ACTIVATIONS, check_activation, check_seed, get_spec, model_names
 from benchmark.files import atomic_write, file_sha256
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def plan(
         check_activation(a)
     seeds = list(dict.fromkeys(check_seed(s) for s in seeds))  # a seed named twice is one run
     return seed_major([
-        RunTask(model=m, activation=a, seed=int(s), run_dir=str(run_dir_for(out_dir, m, a, int(s))),
+        RunTask(model=m, activation=a, seed=s, run_dir=str(run_dir_for(out_dir, m, a, s)),
                 protocol=protocol.to_dict(), **task_options)
         for m in names for a in activations for s in seeds
     ])

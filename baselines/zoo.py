@@ -17,6 +17,7 @@ is chosen per run, not per spec; deeper layers are always ReLU.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -398,3 +399,10 @@ def check_activation(activation: str) -> str:
     if activation not in ACTIVATIONS:
         raise BaselineError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
     return activation
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` as an int if it is a whole number >= 0 (what torch and NumPy both accept), else a BaselineError."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise BaselineError(f"seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)
